@@ -1,0 +1,261 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+func mustGet(t *testing.T, get func([]byte) ([]byte, bool, error), key []byte) ([]byte, bool) {
+	t.Helper()
+	v, ok, err := get(key)
+	if err != nil {
+		t.Fatalf("get %q: %v", key, err)
+	}
+	return v, ok
+}
+
+func TestApplyBatchSeesOwnWrites(t *testing.T) {
+	e := openMem(t, vfs.NewMem())
+	b := e.NewApplyBatch()
+	defer b.Close()
+	if err := b.Set([]byte("x"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := mustGet(t, b.Get, []byte("x")); !ok || string(v) != "1" {
+		t.Fatalf("batch get = %q, %v, want 1", v, ok)
+	}
+	// Not committed: the engine does not see it yet.
+	if _, ok := mustGet(t, e.Get, []byte("x")); ok {
+		t.Fatal("engine sees an uncommitted write")
+	}
+	if err := b.Delete([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mustGet(t, b.Get, []byte("x")); ok {
+		t.Fatal("batch get sees a key it deleted")
+	}
+	if err := b.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	if applied, _ := e.Applied(); applied != 1 || e.KeyCount() != 0 {
+		t.Fatalf("applied, keys = %d, %d, want 1, 0", applied, e.KeyCount())
+	}
+}
+
+func TestApplyBatchKeyCount(t *testing.T) {
+	e := openMem(t, vfs.NewMem())
+	apply := func(applied uint64, f func(b *ApplyBatch) error) {
+		t.Helper()
+		b := e.NewApplyBatch()
+		defer b.Close()
+		if err := f(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Commit(applied); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(1, func(b *ApplyBatch) error {
+		for _, k := range []string{"a", "b", "c", "a"} { // "a" twice: one key
+			if err := b.Set([]byte(k), []byte("v")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if e.KeyCount() != 3 {
+		t.Fatalf("keys = %d, want 3", e.KeyCount())
+	}
+	apply(2, func(b *ApplyBatch) error {
+		// Overwrite an existing key, delete one twice, delete a missing one,
+		// then create and delete a new one within the batch.
+		for _, op := range []func() error{
+			func() error { return b.Set([]byte("b"), []byte("w")) },
+			func() error { return b.Delete([]byte("c")) },
+			func() error { return b.Delete([]byte("c")) },
+			func() error { return b.Delete([]byte("nope")) },
+			func() error { return b.Set([]byte("tmp"), []byte("t")) },
+			func() error { return b.Delete([]byte("tmp")) },
+		} {
+			if err := op(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if e.KeyCount() != 2 {
+		t.Fatalf("keys = %d, want 2", e.KeyCount())
+	}
+	if got, want := dumpData(t, e), "\"a\"=\"v\"\n\"b\"=\"w\"\n"; got != want {
+		t.Fatalf("data = %s, want %s", got, want)
+	}
+	// A batch closed without Commit leaves no trace, count included.
+	b := e.NewApplyBatch()
+	if err := b.Set([]byte("z"), []byte("z")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if applied, _ := e.Applied(); applied != 2 || e.KeyCount() != 2 {
+		t.Fatalf("after discarded batch applied, keys = %d, %d, want 2, 2", applied, e.KeyCount())
+	}
+	if _, ok := mustGet(t, e.Get, []byte("z")); ok {
+		t.Fatal("a discarded batch's write is visible")
+	}
+}
+
+func TestApplyBatchMisuse(t *testing.T) {
+	e := openMem(t, vfs.NewMem())
+	b := e.NewApplyBatch()
+	if err := b.Commit(5); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set([]byte("k"), nil); !errors.Is(err, ErrBatchDone) {
+		t.Fatalf("set after commit: err = %v, want ErrBatchDone", err)
+	}
+	if err := b.Commit(6); !errors.Is(err, ErrBatchDone) {
+		t.Fatalf("second commit: err = %v, want ErrBatchDone", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
+	if _, _, err := b.Get([]byte("k")); !errors.Is(err, ErrBatchDone) {
+		t.Fatalf("get after close: err = %v, want ErrBatchDone", err)
+	}
+	b = e.NewApplyBatch()
+	defer b.Close()
+	if err := b.Commit(4); err == nil {
+		t.Fatal("commit moving the applied index backwards succeeded")
+	}
+	if applied, _ := e.Applied(); applied != 5 {
+		t.Fatalf("applied = %d, want 5", applied)
+	}
+}
+
+func TestBinaryKeysAndValues(t *testing.T) {
+	fs := vfs.NewMem()
+	e := openMem(t, fs)
+	kv := [][2][]byte{
+		{[]byte(""), []byte("empty key")},
+		{[]byte{0}, []byte{0, 0, 0}},
+		{[]byte{0, 0}, []byte("two zeros")},
+		{[]byte("a\nb"), []byte("line1\nline2\r\n")},
+		{[]byte("a\x00b"), []byte{}},
+		{[]byte{0xff, 0xfe}, []byte{0xff}},
+		// Keys that spell other families' prefixes stay data keys.
+		{[]byte("a"), []byte("not the applied index")},
+		{[]byte("l\x00\x00\x00\x00\x00\x00\x00\x01"), []byte("not a log entry")},
+	}
+	b := e.NewApplyBatch()
+	for _, p := range kv {
+		if err := b.Set(p[0], p[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check := func() {
+		t.Helper()
+		for _, p := range kv {
+			v, ok := mustGet(t, e.Get, p[0])
+			if !ok || !bytes.Equal(v, p[1]) {
+				t.Fatalf("get %q = %q, %v, want %q", p[0], v, ok, p[1])
+			}
+		}
+		if _, ok := mustGet(t, e.Get, []byte{0, 0, 0}); ok {
+			t.Fatal("get of a key never written succeeded")
+		}
+		n := 0
+		if err := e.Iterate(func(k, v []byte) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if n != len(kv) || e.KeyCount() != uint64(len(kv)) {
+			t.Fatalf("iterated %d keys, count %d, want %d", n, e.KeyCount(), len(kv))
+		}
+		if applied, _ := e.Applied(); applied != 1 {
+			t.Fatalf("applied = %d, want 1", applied)
+		}
+	}
+	check()
+	closeEngine(t, e)
+	e = openMem(t, fs)
+	check()
+}
+
+func TestIterateStopsOnError(t *testing.T) {
+	e := openMem(t, vfs.NewMem())
+	b := e.NewApplyBatch()
+	for i := 0; i < 5; i++ {
+		if err := b.Set([]byte{byte('a' + i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	stop := errors.New("stop")
+	var seen []byte
+	err := e.Iterate(func(k, _ []byte) error {
+		seen = append(seen, k...)
+		if len(seen) == 3 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || string(seen) != "abc" {
+		t.Fatalf("iterate = %v after %q, want stop after abc", err, seen)
+	}
+}
+
+// TestApplyBatchesSerialise runs batches from several goroutines: each
+// waits for the previous one, so the key count stays exact.
+func TestApplyBatchesSerialise(t *testing.T) {
+	e := openMem(t, vfs.NewMem())
+	const workers, perWorker = 4, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < perWorker; i++ {
+				b := e.NewApplyBatch()
+				applied, _ := e.Applied()
+				err := b.Set([]byte(fmt.Sprintf("w%d-%d", w, i)), []byte("v"))
+				if err == nil {
+					err = b.Commit(applied + 1)
+				}
+				if cerr := b.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	applied, _ := e.Applied()
+	if e.KeyCount() != workers*perWorker || applied != workers*perWorker {
+		t.Fatalf("keys, applied = %d, %d, want %d", e.KeyCount(), applied, workers*perWorker)
+	}
+}

@@ -1,0 +1,48 @@
+// Package engine keeps everything a raftkv node persists in one pebble
+// database: the Raft log, the hard state, the applied index, the key count
+// and the data set itself. Keeping them in one store is what lets the state
+// machine write its effects and its applied index in a single atomic batch.
+//
+// # Key layout
+//
+// Every key family starts with a one-byte prefix, so each family is a
+// contiguous, bounded key range:
+//
+//	'a'                 applied index: 8-byte big-endian uint64
+//	'd' + user key      data: the value, raw bytes. The user key is binary
+//	                    safe (zero bytes, newlines): nothing is escaped,
+//	                    the prefix alone separates it from other families.
+//	'h'                 hard state: term, vote, commit as three 8-byte
+//	                    big-endian uint64s (24 bytes)
+//	'k'                 number of data keys: 8-byte big-endian uint64
+//	'l' + index         log entry; the index is 8-byte big-endian so that
+//	                    key order is log order
+//
+// A log entry's value is uvarint(term), one byte of raft.EntryType, then
+// the entry's data to the end of the value. The index is not repeated: it
+// is in the key.
+//
+// # Durability
+//
+// Save writes the hard state and the entries in one batch, synced when the
+// caller asks (Raft needs them on disk before it sends the messages that
+// depend on them). An ApplyBatch commits the state machine's writes together
+// with the applied index and the key count, without a sync: if a crash loses
+// it, the applied index is lost with the data and the committed log entries
+// are applied again from there. Either way data, applied index and key count
+// always agree.
+//
+// # Concurrency
+//
+// An Engine is safe for concurrent use. Log methods are serialised among
+// themselves; at most one ApplyBatch is open at a time (NewApplyBatch waits
+// until the previous one is closed), which keeps the key count's
+// read-modify-write correct. Get reads committed data only. Close waits for
+// an open ApplyBatch and for reads in progress; every later call returns
+// ErrClosed rather than touching a closed database.
+//
+// # What is not here
+//
+// The log is never compacted and there are no snapshots: every entry stays
+// until a conflicting leader replaces it.
+package engine

@@ -1,0 +1,312 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/raftkv/raftkv/raft"
+)
+
+// ErrClosed is returned by an Engine (or an ApplyBatch started) after
+// Close.
+var ErrClosed = errors.New("engine: closed")
+
+// ErrCorrupt is returned when a stored value cannot be decoded: the
+// database was damaged or written by something else.
+var ErrCorrupt = errors.New("engine: corrupt stored value")
+
+// Key family prefixes; see doc.go for the layout.
+const (
+	prefixApplied  = 'a'
+	prefixData     = 'd'
+	prefixHard     = 'h'
+	prefixKeyCount = 'k'
+	prefixLog      = 'l'
+)
+
+var (
+	keyApplied  = []byte{prefixApplied}
+	keyHard     = []byte{prefixHard}
+	keyKeyCount = []byte{prefixKeyCount}
+	// dataUpper is the exclusive upper bound of the data family.
+	dataUpper = []byte{prefixData + 1}
+)
+
+// Options configures Open.
+type Options struct {
+	// FS is the file system the database lives on; nil means the disk.
+	FS vfs.FS
+	// Logger receives pebble's events (flushes, compactions at Debug;
+	// background errors at Error); nil discards them.
+	Logger hclog.Logger
+	// CacheSize is pebble's block cache size in bytes; 0 keeps pebble's
+	// default.
+	CacheSize int64
+}
+
+// Engine is one node's pebble database. See doc.go for what it holds.
+type Engine struct {
+	db     *pebble.DB
+	logger hclog.Logger
+
+	// closeMu is held for reading by every method that touches db and for
+	// writing by Close, so that a read racing with shutdown gets ErrClosed
+	// instead of pebble's panic on a closed DB.
+	closeMu sync.RWMutex
+	closed  bool // guarded by closeMu; also only set while holding applyMu
+
+	// logMu serialises the log methods (taken after closeMu). It guards first, last and lastTerm.
+	logMu sync.RWMutex
+	// Invariant: first <= last+1. first == last+1 means the log is empty;
+	// an empty log that never held entries has first == 1, last == 0.
+	first    uint64
+	last     uint64
+	lastTerm uint64 // term of entry last; 0 when the log is empty
+
+	// applyMu is held by the open ApplyBatch, from NewApplyBatch to Close.
+	applyMu sync.Mutex
+	// applied and keyCount mirror the 'a' and 'k' keys as last committed.
+	applied  atomic.Uint64
+	keyCount atomic.Uint64
+}
+
+var _ raft.LogStore = (*Engine)(nil)
+
+// Open opens (creating if needed) the database in dir and loads the log
+// bounds, applied index and key count into memory.
+func Open(dir string, o Options) (*Engine, error) {
+	logger := o.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	opts := &pebble.Options{
+		FS:                 o.FS,
+		Logger:             pebbleLogger{logger},
+		FormatMajorVersion: pebble.FormatNewest,
+	}
+	// Most point reads are existence checks of data keys (SET of a new key,
+	// DEL of a missing one) that miss: a bloom filter answers them without
+	// reading blocks. Lower levels inherit L0's policy.
+	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	if o.CacheSize > 0 {
+		c := pebble.NewCache(o.CacheSize)
+		// pebble takes its own reference; ours is dropped once Open returns.
+		defer c.Unref()
+		opts.Cache = c
+	}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("open pebble at %s: %w", dir, err)
+	}
+	e := &Engine{db: db, logger: logger}
+	if err := e.load(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open engine at %s: %w", dir, err)
+	}
+	logger.Info("engine opened", "dir", dir, "first_index", e.first, "last_index", e.last,
+		"applied", e.applied.Load(), "keys", e.keyCount.Load())
+	return e, nil
+}
+
+// load reads what the Engine keeps in memory from the database.
+func (e *Engine) load() error {
+	applied, err := e.getUint64(keyApplied)
+	if err != nil {
+		return fmt.Errorf("read applied index: %w", err)
+	}
+	count, err := e.getUint64(keyKeyCount)
+	if err != nil {
+		return fmt.Errorf("read key count: %w", err)
+	}
+	e.applied.Store(applied)
+	e.keyCount.Store(count)
+
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: logKey(0), UpperBound: logUpper()})
+	if err != nil {
+		return fmt.Errorf("scan log bounds: %w", err)
+	}
+	e.first, e.last = 1, 0
+	if it.First() {
+		if e.first, err = parseLogKey(it.Key()); err != nil {
+			return errors.Join(err, it.Close())
+		}
+		it.Last()
+		if e.last, err = parseLogKey(it.Key()); err != nil {
+			return errors.Join(err, it.Close())
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return errors.Join(fmt.Errorf("read entry %d: %w", e.last, err), it.Close())
+		}
+		ent, err := decodeEntry(e.last, v)
+		if err != nil {
+			return errors.Join(err, it.Close())
+		}
+		e.lastTerm = ent.Term
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("scan log bounds: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database. It waits for an open ApplyBatch to be closed
+// and for reads in progress to finish; afterwards every method returns
+// ErrClosed. Close is idempotent.
+func (e *Engine) Close() error {
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
+	e.closeMu.Lock()
+	defer e.closeMu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	if err := e.db.Close(); err != nil {
+		return fmt.Errorf("close pebble: %w", err)
+	}
+	e.logger.Info("engine closed")
+	return nil
+}
+
+// Get returns a copy of the committed value of a data key; ok is false
+// when the key does not exist.
+func (e *Engine) Get(key []byte) (value []byte, ok bool, err error) {
+	if err := e.rlock(); err != nil {
+		return nil, false, err
+	}
+	defer e.closeMu.RUnlock()
+	v, closer, err := e.db.Get(dataKey(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("get key: %w", err)
+	}
+	// The value belongs to pebble until closer is closed.
+	value = append(make([]byte, 0, len(v)), v...)
+	if err := closer.Close(); err != nil {
+		return nil, false, fmt.Errorf("get key: %w", err)
+	}
+	return value, true, nil
+}
+
+// Applied returns the applied index committed last (0 when nothing has
+// been applied).
+func (e *Engine) Applied() (uint64, error) { return e.applied.Load(), nil }
+
+// KeyCount returns the number of data keys as last committed.
+func (e *Engine) KeyCount() uint64 { return e.keyCount.Load() }
+
+// Iterate calls fn for every committed data key in key order, from a
+// consistent view of the data. key and value are valid only during the
+// call. Iteration stops at the first error fn returns, which Iterate
+// returns. fn must not call the Engine (Close would wait on it).
+func (e *Engine) Iterate(fn func(key, value []byte) error) error {
+	if err := e.rlock(); err != nil {
+		return err
+	}
+	defer e.closeMu.RUnlock()
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixData}, UpperBound: dataUpper})
+	if err != nil {
+		return fmt.Errorf("iterate data: %w", err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return errors.Join(fmt.Errorf("iterate data: %w", err), it.Close())
+		}
+		if err := fn(it.Key()[1:], v); err != nil {
+			return errors.Join(err, it.Close())
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("iterate data: %w", err)
+	}
+	return nil
+}
+
+// rlock takes closeMu for reading, unless the Engine is closed: then it
+// returns ErrClosed and holds nothing.
+func (e *Engine) rlock() error {
+	e.closeMu.RLock()
+	if e.closed {
+		e.closeMu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// getUint64 reads an 8-byte big-endian value; a missing key reads as 0.
+func (e *Engine) getUint64(key []byte) (uint64, error) {
+	v, closer, err := e.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: key %q holds %d bytes, want 8", ErrCorrupt, key, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+func dataKey(key []byte) []byte {
+	k := make([]byte, 1+len(key))
+	k[0] = prefixData
+	copy(k[1:], key)
+	return k
+}
+
+func logKey(index uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = prefixLog
+	binary.BigEndian.PutUint64(k[1:], index)
+	return k
+}
+
+// logUpper is the exclusive upper bound of the log family.
+func logUpper() []byte { return []byte{prefixLog + 1} }
+
+func parseLogKey(k []byte) (uint64, error) {
+	if len(k) != 9 || k[0] != prefixLog {
+		return 0, fmt.Errorf("%w: log key %x", ErrCorrupt, k)
+	}
+	return binary.BigEndian.Uint64(k[1:]), nil
+}
+
+func uint64Value(v uint64) []byte {
+	return binary.BigEndian.AppendUint64(nil, v)
+}
+
+// pebbleLogger routes pebble's log lines to hclog. pebble reports routine
+// events (flushes, compactions) through Infof; they are Debug for raftkv.
+type pebbleLogger struct{ l hclog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	if p.l.IsDebug() {
+		p.l.Debug(fmt.Sprintf(format, args...))
+	}
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...))
+}
+
+// Fatalf is called by pebble when it cannot continue; like pebble's own
+// default logger, it does not return.
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.l.Error("pebble fatal error", "error", msg)
+	panic("pebble: " + msg)
+}

@@ -1,0 +1,88 @@
+package fsm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Op identifies a command. Values are part of the log format: never
+// renumber, only append.
+type Op uint8
+
+const (
+	OpSet    Op = 1 // SET key value
+	OpAppend Op = 2 // APPEND key value
+	OpDel    Op = 3 // DEL key [key ...]
+)
+
+// ErrCorrupt is returned when a command cannot be decoded.
+var ErrCorrupt = errors.New("fsm: corrupt command")
+
+// Command is a decoded state machine command.
+type Command struct {
+	Op   Op
+	Args [][]byte
+}
+
+// Result is what applying one command returns to its proposer.
+type Result struct {
+	// Int is APPEND's new length and DEL's count of removed keys.
+	Int int64
+	// Err is a deterministic error of the command itself (the same on every
+	// node), never a storage failure.
+	Err error
+}
+
+// Encoding: one byte Op, a uvarint argument count, then each argument as a
+// uvarint length followed by its bytes.
+func encode(op Op, args ...[]byte) []byte {
+	n := 1 + binary.MaxVarintLen64
+	for _, a := range args {
+		n += binary.MaxVarintLen64 + len(a)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, byte(op))
+	b = binary.AppendUvarint(b, uint64(len(args)))
+	for _, a := range args {
+		b = binary.AppendUvarint(b, uint64(len(a)))
+		b = append(b, a...)
+	}
+	return b
+}
+
+// EncodeSet encodes SET key value.
+func EncodeSet(key, value []byte) []byte { return encode(OpSet, key, value) }
+
+// EncodeAppend encodes APPEND key value.
+func EncodeAppend(key, value []byte) []byte { return encode(OpAppend, key, value) }
+
+// EncodeDel encodes DEL key [key ...].
+func EncodeDel(keys ...[]byte) []byte { return encode(OpDel, keys...) }
+
+// Decode decodes a command produced by one of the Encode functions. The
+// returned arguments alias b.
+func Decode(b []byte) (Command, error) {
+	if len(b) < 2 {
+		return Command{}, ErrCorrupt
+	}
+	c := Command{Op: Op(b[0])}
+	n, k := binary.Uvarint(b[1:])
+	if k <= 0 || n > uint64(len(b)) {
+		return Command{}, ErrCorrupt
+	}
+	b = b[1+k:]
+	c.Args = make([][]byte, 0, n)
+	for i := uint64(0); i < n; i++ {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return Command{}, ErrCorrupt
+		}
+		c.Args = append(c.Args, b[k:k+int(l)])
+		b = b[k+int(l):]
+	}
+	if len(b) != 0 {
+		return Command{}, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(b))
+	}
+	return c, nil
+}

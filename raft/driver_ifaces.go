@@ -1,0 +1,26 @@
+package raft
+
+// LogStore is the durable side of Storage: the driver saves what a Ready
+// hands it. engine/ implements it over pebble.
+type LogStore interface {
+	Storage
+	// Save persists hs (unless empty) and ents in one atomic write, synced
+	// when sync is true. ents replace any held entries from ents[0].Index on.
+	Save(hs HardState, ents []Entry, sync bool) error
+}
+
+// Transport delivers messages to peers. Send must not block: a message that
+// cannot be queued may be dropped, as Raft tolerates loss.
+type Transport interface {
+	Send(msgs []Message)
+}
+
+// StateMachine applies committed entries. fsm/ implements it.
+type StateMachine interface {
+	// Apply applies ents in order and records ents[len(ents)-1].Index as the
+	// applied index atomically with their effects. It returns one result
+	// per entry, handed back to the proposer of that entry.
+	Apply(ents []Entry) ([]any, error)
+	// Applied returns the index of the last applied entry.
+	Applied() uint64
+}

@@ -1,0 +1,453 @@
+package raft
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// This file is the driver: the one place in raft/ with goroutines, clocks
+// and I/O. It owns a RawNode and runs it on a single goroutine, talking to
+// storage, the network and the state machine only through LogStore,
+// Transport and StateMachine.
+
+// NodeConfig configures a Node.
+type NodeConfig struct {
+	// Config configures the core. Its Storage and Applied fields are filled
+	// from LogStore and StateMachine; its Rand, when nil, is seeded at random.
+	Config
+	LogStore     LogStore
+	Transport    Transport
+	StateMachine StateMachine
+	// TickInterval is the wall-clock length of one core tick (the heartbeat
+	// interval when HeartbeatTick is 1).
+	TickInterval time.Duration
+}
+
+// NodeStatus is a cheap point-in-time view of a Node.
+type NodeStatus struct {
+	ID      uint64
+	Lead    uint64
+	Term    uint64
+	Role    Role
+	Commit  uint64
+	Applied uint64
+}
+
+// Node runs the Raft core against real storage, transport and state
+// machine, and lets many goroutines propose and read through it.
+type Node struct {
+	id     uint64
+	rn     *RawNode
+	store  LogStore
+	trans  Transport
+	sm     StateMachine
+	logger hclog.Logger
+	tick   time.Duration
+	// electionTick is the core's election timeout in ticks.
+	electionTick int
+
+	recvc chan Message
+	propc chan *proposal
+	readc chan *readRequest
+	stopc chan struct{}
+	donec chan struct{}
+	stop  sync.Once
+	err   error // why the loop ended; set before donec is closed
+
+	status atomic.Pointer[NodeStatus]
+
+	// Owned by the run goroutine.
+	soft      SoftState
+	hard      HardState
+	waiters   map[uint64]*proposal // by log index
+	reads     map[uint64]*readBatch
+	readQueue []*readBatch // confirmed, waiting for apply; ordered by index
+	readSeq   uint64
+	ticks     uint64
+}
+
+type result struct {
+	val any
+	err error
+}
+
+type proposal struct {
+	data  []byte
+	index uint64
+	term  uint64
+	done  chan result // buffered: the loop never blocks on a caller
+}
+
+type readRequest struct {
+	done chan error // buffered
+}
+
+type readBatch struct {
+	reqs  []*readRequest
+	index uint64
+	tick  uint64 // when it was handed to the core
+}
+
+const (
+	recvQueue = 4096
+	// maxBatch bounds how many queued proposals or messages one loop
+	// iteration takes, so ticks are never starved.
+	maxBatch = 1024
+)
+
+// NewNode builds a Node. It does not start it.
+func NewNode(c NodeConfig) (*Node, error) {
+	if c.LogStore == nil || c.Transport == nil || c.StateMachine == nil {
+		return nil, errors.New("raft: NodeConfig needs LogStore, Transport and StateMachine")
+	}
+	if c.TickInterval <= 0 {
+		return nil, fmt.Errorf("raft: invalid TickInterval %v", c.TickInterval)
+	}
+	cfg := c.Config
+	cfg.Storage = c.LogStore
+	cfg.Applied = c.StateMachine.Applied()
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), cfg.ID))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	rn, err := NewRawNode(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		id:           cfg.ID,
+		rn:           rn,
+		store:        c.LogStore,
+		trans:        c.Transport,
+		sm:           c.StateMachine,
+		logger:       cfg.Logger,
+		tick:         c.TickInterval,
+		electionTick: max(cfg.ElectionTick, 1),
+		recvc:        make(chan Message, recvQueue),
+		propc:        make(chan *proposal, maxBatch),
+		readc:        make(chan *readRequest, maxBatch),
+		stopc:        make(chan struct{}),
+		donec:        make(chan struct{}),
+		waiters:      make(map[uint64]*proposal),
+		reads:        make(map[uint64]*readBatch),
+	}
+	st := rn.Status()
+	n.soft = SoftState{Lead: st.Lead, Role: st.Role}
+	n.hard = HardState{Term: st.Term, Vote: st.Vote, Commit: st.Commit}
+	n.publishStatus()
+	return n, nil
+}
+
+// Start runs the node's loop in the background.
+func (n *Node) Start() { go n.run() }
+
+// Stop ends the loop and fails every waiting call with ErrStopped. It
+// returns the error that stopped the loop early, if any.
+func (n *Node) Stop() error {
+	n.stop.Do(func() { close(n.stopc) })
+	<-n.donec
+	return n.err
+}
+
+// Done is closed when the loop has ended, by Stop or by a fatal storage or
+// state machine error (see Err).
+func (n *Node) Done() <-chan struct{} { return n.donec }
+
+// Err returns the fatal error that ended the loop, once Done is closed.
+func (n *Node) Err() error {
+	select {
+	case <-n.donec:
+		return n.err
+	default:
+		return nil
+	}
+}
+
+// Status returns the latest status published by the loop.
+func (n *Node) Status() NodeStatus { return *n.status.Load() }
+
+// Step hands a message from a peer to the node. It never blocks: when the
+// receive queue is full the message is dropped, which Raft tolerates.
+func (n *Node) Step(m Message) {
+	select {
+	case n.recvc <- m:
+	default:
+	}
+}
+
+// Propose appends data to the log through this node, which must be the
+// leader, and waits until the entry is applied here. It returns the state
+// machine's result for the entry.
+//
+// ErrNotLeader and ErrProposalDropped mean the entry was not and will not
+// be applied. A context error means the outcome is unknown.
+func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
+	p := &proposal{data: data, done: make(chan result, 1)}
+	select {
+	case n.propc <- p:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-n.donec:
+		return nil, ErrStopped
+	}
+	select {
+	case r := <-p.done:
+		return r.val, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-n.donec:
+		return nil, ErrStopped
+	}
+}
+
+// ReadBarrier returns once a linearizable read may be served from the
+// local state machine: this node was confirmed leader by a quorum after the
+// call began, and every entry committed at that time has been applied.
+// Reads waiting at the same time share one confirmation round.
+func (n *Node) ReadBarrier(ctx context.Context) error {
+	r := &readRequest{done: make(chan error, 1)}
+	select {
+	case n.readc <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.donec:
+		return ErrStopped
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.donec:
+		return ErrStopped
+	}
+}
+
+func (n *Node) run() {
+	ticker := time.NewTicker(n.tick)
+	defer ticker.Stop()
+	defer close(n.donec)
+	for {
+		select {
+		case <-ticker.C:
+			n.ticks++
+			n.rn.Tick()
+			n.expireReads()
+		case m := <-n.recvc:
+			n.step(m)
+			for i := 0; i < maxBatch; i++ {
+				select {
+				case m = <-n.recvc:
+					n.step(m)
+					continue
+				default:
+				}
+				break
+			}
+		case p := <-n.propc:
+			n.propose(p)
+			for i := 0; i < maxBatch; i++ {
+				select {
+				case p = <-n.propc:
+					n.propose(p)
+					continue
+				default:
+				}
+				break
+			}
+		case r := <-n.readc:
+			n.readIndex(r)
+		case <-n.stopc:
+			n.failAll(ErrStopped)
+			return
+		}
+		for n.rn.HasReady() {
+			if err := n.handleReady(n.rn.Ready()); err != nil {
+				n.err = err
+				n.logger.Error("raft node stopped by a fatal error", "error", err)
+				n.failAll(ErrStopped)
+				return
+			}
+		}
+	}
+}
+
+func (n *Node) step(m Message) {
+	if err := n.rn.Step(m); err != nil {
+		n.logger.Debug("dropped message", "type", m.Type, "from", m.From, "error", err)
+	}
+}
+
+func (n *Node) propose(p *proposal) {
+	index, term, err := n.rn.Propose(p.data)
+	if err != nil {
+		p.done <- result{err: err}
+		return
+	}
+	p.index, p.term = index, term
+	if old, ok := n.waiters[index]; ok {
+		// An older proposal at the same index was truncated away before it
+		// was applied: it can no longer commit.
+		old.done <- result{err: ErrProposalDropped}
+	}
+	n.waiters[index] = p
+}
+
+// readIndex batches every read request already queued into one ReadIndex
+// call, so concurrent reads share one heartbeat round.
+func (n *Node) readIndex(r *readRequest) {
+	b := &readBatch{reqs: []*readRequest{r}, tick: n.ticks}
+	for len(b.reqs) < maxBatch {
+		select {
+		case r = <-n.readc:
+			b.reqs = append(b.reqs, r)
+			continue
+		default:
+		}
+		break
+	}
+	n.readSeq++
+	ctx := binary.BigEndian.AppendUint64(nil, n.readSeq)
+	if err := n.rn.ReadIndex(ctx); err != nil {
+		b.finish(err)
+		return
+	}
+	n.reads[n.readSeq] = b
+}
+
+func (b *readBatch) finish(err error) {
+	for _, r := range b.reqs {
+		r.done <- err
+	}
+}
+
+// expireReads fails read batches the core has not confirmed within four
+// election timeouts, so that a lost confirmation does not leak waiters.
+func (n *Node) expireReads() {
+	limit := uint64(4 * n.electionTick)
+	for seq, b := range n.reads {
+		if n.ticks-b.tick > limit {
+			delete(n.reads, seq)
+			b.finish(ErrLeadershipLost)
+		}
+	}
+}
+
+func (n *Node) handleReady(rd Ready) error {
+	if !rd.HardState.IsEmpty() || len(rd.Entries) > 0 {
+		if err := n.store.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
+			return fmt.Errorf("persist ready: %w", err)
+		}
+	}
+	if !rd.HardState.IsEmpty() {
+		n.hard = rd.HardState
+	}
+	if len(rd.Messages) > 0 {
+		n.trans.Send(rd.Messages)
+	}
+	if rd.SoftState != nil {
+		wasLeader := n.soft.Role == Leader
+		n.soft = *rd.SoftState
+		if wasLeader && n.soft.Role != Leader {
+			// The core dropped its pending reads with its leadership.
+			for seq, b := range n.reads {
+				delete(n.reads, seq)
+				b.finish(ErrLeadershipLost)
+			}
+		}
+	}
+	if len(rd.CommittedEntries) > 0 {
+		if err := n.apply(rd.CommittedEntries); err != nil {
+			return err
+		}
+	}
+	for _, rs := range rd.ReadStates {
+		if len(rs.RequestCtx) != 8 {
+			continue
+		}
+		seq := binary.BigEndian.Uint64(rs.RequestCtx)
+		b, ok := n.reads[seq]
+		if !ok {
+			continue // expired
+		}
+		delete(n.reads, seq)
+		b.index = rs.Index
+		n.readQueue = append(n.readQueue, b)
+	}
+	n.releaseReads()
+	n.rn.Advance(rd)
+	n.publishStatus()
+	return nil
+}
+
+func (n *Node) apply(ents []Entry) error {
+	results, err := n.sm.Apply(ents)
+	if err != nil {
+		return fmt.Errorf("apply entries %d..%d: %w", ents[0].Index, ents[len(ents)-1].Index, err)
+	}
+	for i, e := range ents {
+		p, ok := n.waiters[e.Index]
+		if !ok {
+			continue
+		}
+		delete(n.waiters, e.Index)
+		if p.term != e.Term {
+			// Another leader's entry took the slot: ours was never committed.
+			p.done <- result{err: ErrProposalDropped}
+			continue
+		}
+		var v any
+		if i < len(results) {
+			v = results[i]
+		}
+		p.done <- result{val: v}
+	}
+	return nil
+}
+
+// releaseReads completes confirmed reads whose index has been applied.
+func (n *Node) releaseReads() {
+	applied := n.sm.Applied()
+	i := 0
+	for ; i < len(n.readQueue) && n.readQueue[i].index <= applied; i++ {
+		n.readQueue[i].finish(nil)
+		n.readQueue[i] = nil
+	}
+	n.readQueue = n.readQueue[i:]
+}
+
+func (n *Node) failAll(err error) {
+	for idx, p := range n.waiters {
+		delete(n.waiters, idx)
+		p.done <- result{err: err}
+	}
+	for seq, b := range n.reads {
+		delete(n.reads, seq)
+		b.finish(err)
+	}
+	for _, b := range n.readQueue {
+		b.finish(err)
+	}
+	n.readQueue = nil
+}
+
+func (n *Node) publishStatus() {
+	n.status.Store(&NodeStatus{
+		ID:      n.id,
+		Lead:    n.soft.Lead,
+		Term:    n.hard.Term,
+		Role:    n.soft.Role,
+		Commit:  n.hard.Commit,
+		Applied: n.sm.Applied(),
+	})
+}

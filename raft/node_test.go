@@ -1,0 +1,271 @@
+package raft
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memRouter connects in-process Nodes; links can be cut per node.
+type memRouter struct {
+	mu       sync.Mutex
+	nodes    map[uint64]*Node
+	isolated map[uint64]bool
+}
+
+type memTransport struct {
+	r    *memRouter
+	from uint64
+}
+
+func (t *memTransport) Send(msgs []Message) {
+	t.r.mu.Lock()
+	defer t.r.mu.Unlock()
+	for _, m := range msgs {
+		if t.r.isolated[m.From] || t.r.isolated[m.To] {
+			continue
+		}
+		if n := t.r.nodes[m.To]; n != nil {
+			// Entries alias the sender's buffers; a real transport copies.
+			m.Entries = append([]Entry(nil), m.Entries...)
+			n.Step(m)
+		}
+	}
+}
+
+func (r *memRouter) isolate(id uint64, cut bool) {
+	r.mu.Lock()
+	r.isolated[id] = cut
+	r.mu.Unlock()
+}
+
+// counterSM counts applied non-empty entries and returns the running count.
+type counterSM struct {
+	mu      sync.Mutex
+	applied uint64
+	count   int
+}
+
+func (s *counterSM) Apply(ents []Entry) ([]any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]any, len(ents))
+	for i, e := range ents {
+		if e.Index <= s.applied {
+			continue
+		}
+		if len(e.Data) > 0 {
+			s.count++
+		}
+		s.applied = e.Index
+		out[i] = s.count
+	}
+	return out, nil
+}
+
+func (s *counterSM) Applied() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applied
+}
+
+func (s *counterSM) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.count
+}
+
+func startNodes(t *testing.T, n int) (*memRouter, []*Node, []*counterSM) {
+	t.Helper()
+	r := &memRouter{nodes: map[uint64]*Node{}, isolated: map[uint64]bool{}}
+	ids := make([]uint64, n)
+	for i := range ids {
+		ids[i] = uint64(i + 1)
+	}
+	var nodes []*Node
+	var sms []*counterSM
+	for _, id := range ids {
+		sm := &counterSM{}
+		node, err := NewNode(NodeConfig{
+			Config: Config{
+				ID:           id,
+				Peers:        ids,
+				ElectionTick: 10,
+				Rand:         rand.New(rand.NewPCG(id, 1)),
+			},
+			LogStore:     NewMemoryStorage(),
+			Transport:    &memTransport{r: r, from: id},
+			StateMachine: sm,
+			TickInterval: 2 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.nodes[id] = node
+		nodes = append(nodes, node)
+		sms = append(sms, sm)
+	}
+	for _, node := range nodes {
+		node.Start()
+	}
+	t.Cleanup(func() {
+		for _, node := range nodes {
+			node.Stop()
+		}
+	})
+	return r, nodes, sms
+}
+
+// waitLeader waits until exactly one of the given nodes is leader and the
+// others follow it.
+func waitLeader(t *testing.T, nodes []*Node) *Node {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		var lead *Node
+		agree := true
+		for _, n := range nodes {
+			st := n.Status()
+			if st.Role == Leader {
+				lead = n
+			}
+			if st.Lead == None || (lead != nil && st.Lead != lead.id) {
+				agree = false
+			}
+		}
+		if lead != nil && agree {
+			return lead
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("no leader within 5s")
+	return nil
+}
+
+func TestNodeProposeAndRead(t *testing.T) {
+	_, nodes, sms := startNodes(t, 3)
+	lead := waitLeader(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	for i := 1; i <= 20; i++ {
+		v, err := lead.Propose(ctx, []byte("x"))
+		if err != nil {
+			t.Fatalf("propose %d: %v", i, err)
+		}
+		if v != i {
+			t.Fatalf("propose %d: result %v", i, v)
+		}
+	}
+	for _, n := range nodes {
+		if n == lead {
+			continue
+		}
+		if _, err := n.Propose(ctx, []byte("x")); !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("propose on follower: %v, want ErrNotLeader", err)
+		}
+		if err := n.ReadBarrier(ctx); !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("read on follower: %v, want ErrNotLeader", err)
+		}
+	}
+	// A read barrier on the leader observes every acknowledged write.
+	if err := lead.ReadBarrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range nodes {
+		if n == lead && sms[i].Count() != 20 {
+			t.Fatalf("leader applied %d writes after the read barrier, want 20", sms[i].Count())
+		}
+	}
+}
+
+// Concurrent proposals and reads from many goroutines all complete, and
+// the counts they observe are consistent.
+func TestNodeConcurrent(t *testing.T) {
+	_, nodes, _ := startNodes(t, 3)
+	lead := waitLeader(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	seen := make(chan int, 400)
+	for g := 0; g < 20; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				v, err := lead.Propose(ctx, []byte("x"))
+				if err != nil {
+					t.Errorf("propose: %v", err)
+					return
+				}
+				seen <- v.(int)
+				if err := lead.ReadBarrier(ctx); err != nil {
+					t.Errorf("read: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(seen)
+	got := map[int]bool{}
+	for v := range seen {
+		if got[v] {
+			t.Fatalf("two proposals got count %d", v)
+		}
+		got[v] = true
+	}
+	if len(got) != 400 {
+		t.Fatalf("%d distinct results, want 400", len(got))
+	}
+}
+
+// A leader cut off from the majority never confirms a read, and its
+// pending proposal does not report success.
+func TestNodeIsolatedLeader(t *testing.T) {
+	r, nodes, _ := startNodes(t, 3)
+	lead := waitLeader(t, nodes)
+	ctx := context.Background()
+	if _, err := lead.Propose(ctx, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	r.isolate(lead.id, true)
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := lead.ReadBarrier(short); err == nil {
+		t.Fatal("isolated leader confirmed a read")
+	}
+	if _, err := lead.Propose(short, []byte("x")); err == nil {
+		t.Fatal("isolated leader acknowledged a write")
+	}
+	var others []*Node
+	for _, n := range nodes {
+		if n != lead {
+			others = append(others, n)
+		}
+	}
+	newLead := waitLeader(t, others)
+	if _, err := newLead.Propose(ctx, []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	r.isolate(lead.id, false)
+	waitLeader(t, nodes)
+}
+
+func TestNodeStopFailsWaiters(t *testing.T) {
+	_, nodes, _ := startNodes(t, 1)
+	lead := waitLeader(t, nodes)
+	if _, err := lead.Propose(context.Background(), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	lead.Stop()
+	if _, err := lead.Propose(context.Background(), []byte("x")); !errors.Is(err, ErrStopped) {
+		t.Fatalf("propose after stop: %v", err)
+	}
+	if err := lead.ReadBarrier(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Fatalf("read after stop: %v", err)
+	}
+}

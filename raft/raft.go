@@ -1,0 +1,541 @@
+package raft
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// stepFunc handles a message of the current term in one role.
+type stepFunc func(r *raft, m Message)
+
+// raft is the protocol state machine. It has no goroutines, clock, network
+// or disk: it changes only through tick, Step and the RawNode calls, and
+// leaves what to persist, send and apply in its log and msgs.
+type raft struct {
+	id    uint64
+	term  uint64
+	vote  uint64
+	role  Role
+	lead  uint64
+	log   *raftLog
+	peers []uint64 // sorted, this node included
+	prs   map[uint64]*Progress
+	votes map[uint64]bool
+
+	electionTimeout  int
+	heartbeatTimeout int
+	// randomizedElectionTimeout is drawn from [electionTimeout,
+	// 2*electionTimeout) each time a node becomes follower or candidate.
+	randomizedElectionTimeout int
+	electionElapsed           int
+	heartbeatElapsed          int
+
+	maxMsgSize  uint64
+	maxInflight int
+
+	// pendingBcast is set when entries were appended by the leader but not
+	// yet sent: proposals made together travel in one message.
+	pendingBcast bool
+	// readOnly holds ReadIndex requests waiting for a quorum of heartbeat
+	// acknowledgements, oldest first.
+	readOnly []*readIndexStatus
+	// readWaiting holds ReadIndex request contexts that arrived before this
+	// leader committed an entry of its own term.
+	readWaiting [][]byte
+	readStates  []ReadState
+
+	msgs []Message
+
+	step   stepFunc
+	tick   func()
+	rand   *rand.Rand
+	logger hclog.Logger
+}
+
+type readIndexStatus struct {
+	index uint64
+	ctx   []byte
+	acks  map[uint64]bool
+}
+
+func newRaft(c *Config) (*raft, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	l, err := newLog(c.Storage, c.MaxSizePerMsg)
+	if err != nil {
+		return nil, err
+	}
+	hs, err := c.Storage.InitialState()
+	if err != nil {
+		return nil, fmt.Errorf("read hard state: %w", err)
+	}
+	peers := slices.Clone(c.Peers)
+	slices.Sort(peers)
+	r := &raft{
+		id:               c.ID,
+		log:              l,
+		peers:            peers,
+		prs:              make(map[uint64]*Progress, len(peers)),
+		electionTimeout:  c.ElectionTick,
+		heartbeatTimeout: c.HeartbeatTick,
+		maxMsgSize:       c.MaxSizePerMsg,
+		maxInflight:      c.MaxInflightMsgs,
+		rand:             c.Rand,
+		logger:           c.Logger,
+	}
+	if hs.Commit > l.lastIndex() {
+		return nil, fmt.Errorf("raft: hard state commit %d is past the last log index %d", hs.Commit, l.lastIndex())
+	}
+	r.term, r.vote = hs.Term, hs.Vote
+	l.commitTo(max(hs.Commit, c.Applied))
+	if c.Applied > 0 {
+		if c.Applied > l.committed {
+			return nil, fmt.Errorf("raft: applied index %d is past the commit index %d", c.Applied, l.committed)
+		}
+		l.applied = c.Applied
+	}
+	r.becomeFollower(r.term, None)
+	if c.FirstElectionTick > 0 {
+		r.randomizedElectionTimeout = c.FirstElectionTick
+	}
+	return r, nil
+}
+
+func (r *raft) quorum() int { return len(r.peers)/2 + 1 }
+
+func (r *raft) hardState() HardState {
+	return HardState{Term: r.term, Vote: r.vote, Commit: r.log.committed}
+}
+
+func (r *raft) softState() SoftState { return SoftState{Lead: r.lead, Role: r.role} }
+
+func (r *raft) send(m Message) {
+	m.From = r.id
+	if m.Term == 0 {
+		m.Term = r.term
+	}
+	r.msgs = append(r.msgs, m)
+}
+
+func (r *raft) reset(term uint64) {
+	if r.term != term {
+		r.term = term
+		r.vote = None
+	}
+	r.lead = None
+	r.electionElapsed = 0
+	r.heartbeatElapsed = 0
+	r.randomizedElectionTimeout = r.electionTimeout + r.rand.IntN(r.electionTimeout)
+	r.votes = nil
+	r.readOnly = nil
+	r.readWaiting = nil
+	r.pendingBcast = false
+	clear(r.prs)
+}
+
+func (r *raft) becomeFollower(term, lead uint64) {
+	r.reset(term)
+	r.role = Follower
+	r.step = stepFollower
+	r.tick = r.tickElection
+	r.setLead(lead)
+}
+
+// setLead records the leader of the current term and logs a change.
+func (r *raft) setLead(lead uint64) {
+	if r.lead == lead {
+		return
+	}
+	r.lead = lead
+	if lead != None && lead != r.id {
+		r.logger.Info("following leader", "leader", lead, "term", r.term)
+	}
+}
+
+func (r *raft) becomeCandidate() {
+	if r.role == Leader {
+		panic("raft: leader cannot become candidate")
+	}
+	r.reset(r.term + 1)
+	r.role = Candidate
+	r.step = stepCandidate
+	r.tick = r.tickElection
+	r.vote = r.id
+	r.votes = map[uint64]bool{r.id: true}
+}
+
+func (r *raft) becomeLeader() {
+	if r.role == Follower {
+		panic("raft: follower cannot become leader without an election")
+	}
+	r.reset(r.term)
+	r.role = Leader
+	r.step = stepLeader
+	r.tick = r.tickHeartbeat
+	r.lead = r.id
+	for _, p := range r.peers {
+		r.prs[p] = &Progress{Next: r.log.lastIndex() + 1}
+	}
+	// Our own match is what is persisted; Advance raises it as the entries
+	// below reach stable storage.
+	r.prs[r.id].Match = r.log.stableLastIndex()
+	r.logger.Info("became leader", "term", r.term, "last_index", r.log.lastIndex()+1)
+	// An empty entry of the new term lets the leader commit, and so learn
+	// the commit index of every earlier term (paper section 5.4.2, 8).
+	r.appendEntries(Entry{Type: EntryNormal})
+}
+
+// campaign starts an election.
+func (r *raft) campaign() {
+	if r.role == Leader {
+		return
+	}
+	r.becomeCandidate()
+	r.logger.Info("starting election", "term", r.term)
+	if len(r.votes) >= r.quorum() {
+		r.becomeLeader()
+		return
+	}
+	for _, p := range r.peers {
+		if p == r.id {
+			continue
+		}
+		r.send(Message{Type: MsgVote, To: p, Index: r.log.lastIndex(), LogTerm: r.log.lastTerm()})
+	}
+}
+
+func (r *raft) tickElection() {
+	r.electionElapsed++
+	if r.electionElapsed >= r.randomizedElectionTimeout {
+		r.electionElapsed = 0
+		r.campaign()
+	}
+}
+
+func (r *raft) tickHeartbeat() {
+	r.heartbeatElapsed++
+	if r.heartbeatElapsed >= r.heartbeatTimeout {
+		r.heartbeatElapsed = 0
+		r.bcastHeartbeat()
+	}
+}
+
+// Step handles a message from a peer.
+func (r *raft) Step(m Message) {
+	switch {
+	case m.Term > r.term:
+		switch m.Type {
+		case MsgApp, MsgHeartbeat:
+			r.becomeFollower(m.Term, m.From)
+		case MsgVote:
+			// Only a granted vote resets the election timer (paper figure
+			// 2): a candidate whose log is behind must not keep an
+			// up-to-date node from standing by bumping the term.
+			elapsed, timeout := r.electionElapsed, r.randomizedElectionTimeout
+			wasLeader := r.role == Leader
+			r.becomeFollower(m.Term, None)
+			if !wasLeader {
+				r.electionElapsed, r.randomizedElectionTimeout = elapsed, timeout
+			}
+		default:
+			r.becomeFollower(m.Term, None)
+		}
+	case m.Term < r.term:
+		switch m.Type {
+		case MsgApp, MsgHeartbeat:
+			// A deposed leader learns of the newer term from the answer
+			// and steps down.
+			r.send(Message{Type: MsgAppResp, To: m.From})
+		case MsgVote:
+			r.send(Message{Type: MsgVoteResp, To: m.From, Reject: true})
+		}
+		return
+	}
+	if m.Type == MsgVote {
+		r.handleVote(m)
+		return
+	}
+	r.step(r, m)
+}
+
+func (r *raft) handleVote(m Message) {
+	canVote := r.vote == m.From || (r.vote == None && r.lead == None)
+	if canVote && r.log.isUpToDate(m.Index, m.LogTerm) {
+		r.vote = m.From
+		r.electionElapsed = 0
+		r.send(Message{Type: MsgVoteResp, To: m.From})
+		return
+	}
+	r.send(Message{Type: MsgVoteResp, To: m.From, Reject: true})
+}
+
+func stepFollower(r *raft, m Message) {
+	switch m.Type {
+	case MsgApp:
+		r.electionElapsed = 0
+		r.setLead(m.From)
+		r.handleAppend(m)
+	case MsgHeartbeat:
+		r.electionElapsed = 0
+		r.setLead(m.From)
+		r.handleHeartbeat(m)
+	}
+}
+
+func stepCandidate(r *raft, m Message) {
+	switch m.Type {
+	case MsgApp:
+		r.becomeFollower(m.Term, m.From)
+		r.handleAppend(m)
+	case MsgHeartbeat:
+		r.becomeFollower(m.Term, m.From)
+		r.handleHeartbeat(m)
+	case MsgVoteResp:
+		r.votes[m.From] = !m.Reject
+		granted, rejected := 0, 0
+		for _, v := range r.votes {
+			if v {
+				granted++
+			} else {
+				rejected++
+			}
+		}
+		switch {
+		case granted >= r.quorum():
+			r.becomeLeader()
+		case rejected >= r.quorum():
+			r.becomeFollower(r.term, None)
+		}
+	}
+}
+
+func stepLeader(r *raft, m Message) {
+	pr := r.prs[m.From]
+	if pr == nil {
+		return
+	}
+	switch m.Type {
+	case MsgAppResp:
+		r.handleAppendResp(m, pr)
+	case MsgHeartbeatResp:
+		if pr.State == StateReplicate && pr.isPaused(r.maxInflight) && len(pr.inflight) > 0 {
+			// The window is full and the follower is alive: let one more
+			// append go, which reveals a lost message by its rejection.
+			pr.inflight = pr.inflight[1:]
+		}
+		pr.ProbeSent = false
+		if pr.Match < r.log.lastIndex() {
+			r.sendAppend(m.From, true)
+		}
+		if len(m.Context) > 0 {
+			r.handleReadAck(m)
+		}
+	}
+}
+
+func (r *raft) handleAppend(m Message) {
+	if m.Index < r.log.committed {
+		r.send(Message{Type: MsgAppResp, To: m.From, Index: r.log.committed})
+		return
+	}
+	if last, ok := r.log.maybeAppend(m.Index, m.LogTerm, m.Commit, m.Entries); ok {
+		r.send(Message{Type: MsgAppResp, To: m.From, Index: last})
+		return
+	}
+	// Point the leader at the last index that may match: no further than
+	// our log, and skipping entries of terms above the leader's.
+	hint, hintTerm := r.log.findConflictByTerm(min(m.Index, r.log.lastIndex()), m.LogTerm)
+	r.send(Message{Type: MsgAppResp, To: m.From, Index: m.Index, Reject: true, RejectHint: hint, LogTerm: hintTerm})
+}
+
+func (r *raft) handleHeartbeat(m Message) {
+	r.log.commitTo(min(m.Commit, r.log.lastIndex()))
+	r.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context})
+}
+
+func (r *raft) handleAppendResp(m Message, pr *Progress) {
+	if m.Reject {
+		next := m.RejectHint
+		if m.LogTerm > 0 {
+			// Skip every entry of ours in terms the follower lacks.
+			next, _ = r.log.findConflictByTerm(m.RejectHint, m.LogTerm)
+		}
+		if pr.maybeDecrTo(m.Index, next) {
+			r.sendAppend(m.From, false)
+		}
+		return
+	}
+	if !pr.maybeUpdate(m.Index) {
+		return
+	}
+	if pr.State == StateProbe {
+		pr.becomeReplicate()
+	}
+	if r.maybeCommit() {
+		r.bcastAppend()
+		return
+	}
+	for r.sendAppend(m.From, false) {
+	}
+}
+
+// sendAppend sends entries from pr.Next to follower to. With sendIfEmpty it
+// sends even when there are no entries, which checks the follower's log at
+// pr.Next-1. It reports whether a message was sent.
+func (r *raft) sendAppend(to uint64, sendIfEmpty bool) bool {
+	pr := r.prs[to]
+	if pr.isPaused(r.maxInflight) {
+		return false
+	}
+	prevIndex := pr.Next - 1
+	prevTerm, err := r.log.term(prevIndex)
+	if err != nil {
+		panic(fmt.Sprintf("raft: term of entry %d for follower %d: %v", prevIndex, to, err))
+	}
+	ents, err := r.log.slice(pr.Next, r.log.lastIndex()+1, r.maxMsgSize)
+	if err != nil {
+		panic(fmt.Sprintf("raft: entries from %d for follower %d: %v", pr.Next, to, err))
+	}
+	if len(ents) == 0 && !sendIfEmpty {
+		return false
+	}
+	r.send(Message{Type: MsgApp, To: to, Index: prevIndex, LogTerm: prevTerm, Entries: ents, Commit: r.log.committed})
+	pr.sent(prevIndex+uint64(len(ents)), len(ents))
+	return true
+}
+
+func (r *raft) bcastAppend() {
+	for _, p := range r.peers {
+		if p != r.id {
+			r.sendAppend(p, false)
+		}
+	}
+}
+
+func (r *raft) bcastHeartbeat() {
+	var ctx []byte
+	if n := len(r.readOnly); n > 0 {
+		ctx = r.readOnly[n-1].ctx
+	}
+	r.bcastHeartbeatWithCtx(ctx)
+}
+
+func (r *raft) bcastHeartbeatWithCtx(ctx []byte) {
+	for _, p := range r.peers {
+		if p == r.id {
+			continue
+		}
+		commit := min(r.prs[p].Match, r.log.committed)
+		r.send(Message{Type: MsgHeartbeat, To: p, Commit: commit, Context: ctx})
+	}
+}
+
+// maybeCommit advances the commit index to the highest index a quorum
+// holds, if that entry is of the current term (paper section 5.4.2).
+func (r *raft) maybeCommit() bool {
+	matches := make([]uint64, 0, len(r.peers))
+	for _, p := range r.peers {
+		matches = append(matches, r.prs[p].Match)
+	}
+	slices.Sort(matches)
+	idx := matches[len(matches)-r.quorum()]
+	if idx <= r.log.committed || r.log.zeroTermOnErr(idx) != r.term {
+		return false
+	}
+	r.log.commitTo(idx)
+	r.releaseWaitingReads()
+	return true
+}
+
+// appendEntries appends entries of the current term at the end of the
+// leader's log; they are sent with the next Ready.
+func (r *raft) appendEntries(ents ...Entry) uint64 {
+	last := r.log.lastIndex()
+	for i := range ents {
+		ents[i].Term = r.term
+		ents[i].Index = last + 1 + uint64(i)
+	}
+	r.log.append(ents...)
+	r.pendingBcast = true
+	return last + uint64(len(ents))
+}
+
+// flushAppends sends the entries appended since the last Ready.
+func (r *raft) flushAppends() {
+	if r.pendingBcast {
+		r.pendingBcast = false
+		if r.role == Leader {
+			r.bcastAppend()
+		}
+	}
+}
+
+// committedInTerm reports whether the leader has committed an entry of
+// its own term, without which it does not know the commit index.
+func (r *raft) committedInTerm() bool {
+	return r.log.zeroTermOnErr(r.log.committed) == r.term
+}
+
+// readIndex starts a ReadIndex request (Raft thesis section 6.4).
+func (r *raft) readIndex(ctx []byte) error {
+	if r.role != Leader {
+		return ErrNotLeader
+	}
+	if len(r.peers) == 1 {
+		r.readStates = append(r.readStates, ReadState{Index: r.log.committed, RequestCtx: ctx})
+		return nil
+	}
+	if !r.committedInTerm() {
+		r.readWaiting = append(r.readWaiting, ctx)
+		return nil
+	}
+	r.addReadIndex(ctx)
+	return nil
+}
+
+func (r *raft) addReadIndex(ctx []byte) {
+	r.readOnly = append(r.readOnly, &readIndexStatus{
+		index: r.log.committed,
+		ctx:   ctx,
+		acks:  map[uint64]bool{r.id: true},
+	})
+	r.bcastHeartbeatWithCtx(ctx)
+}
+
+func (r *raft) releaseWaitingReads() {
+	if len(r.readWaiting) == 0 || !r.committedInTerm() {
+		return
+	}
+	for _, ctx := range r.readWaiting {
+		r.addReadIndex(ctx)
+	}
+	r.readWaiting = nil
+}
+
+// handleReadAck counts a heartbeat acknowledgement. A quorum that
+// acknowledged a request's heartbeat also confirms every earlier request.
+func (r *raft) handleReadAck(m Message) {
+	at := -1
+	for i, rs := range r.readOnly {
+		if string(rs.ctx) == string(m.Context) {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return
+	}
+	rs := r.readOnly[at]
+	rs.acks[m.From] = true
+	if len(rs.acks) < r.quorum() {
+		return
+	}
+	for _, done := range r.readOnly[:at+1] {
+		r.readStates = append(r.readStates, ReadState{Index: done.index, RequestCtx: done.ctx})
+	}
+	r.readOnly = r.readOnly[at+1:]
+}

@@ -1,0 +1,162 @@
+package raft
+
+import "maps"
+
+// RawNode is the deterministic Raft core behind a Ready-style API. It is
+// not safe for concurrent use: one goroutine (the driver, or a test) calls
+// every method.
+type RawNode struct {
+	r        *raft
+	prevSoft SoftState
+	prevHard HardState
+}
+
+// NewRawNode builds a core from c, restoring its hard state and log from
+// c.Storage.
+func NewRawNode(c *Config) (*RawNode, error) {
+	r, err := newRaft(c)
+	if err != nil {
+		return nil, err
+	}
+	return &RawNode{r: r, prevSoft: r.softState(), prevHard: r.hardState()}, nil
+}
+
+// Tick advances logical time by one tick.
+func (rn *RawNode) Tick() { rn.r.tick() }
+
+// Campaign makes this node start an election now.
+func (rn *RawNode) Campaign() { rn.r.campaign() }
+
+// Step hands the core a message from a peer. Messages addressed elsewhere
+// are refused.
+func (rn *RawNode) Step(m Message) error {
+	if m.To != rn.r.id {
+		return ErrProposalDropped
+	}
+	if _, ok := rn.indexOf(m.From); !ok {
+		return ErrProposalDropped
+	}
+	rn.r.Step(m)
+	return nil
+}
+
+func (rn *RawNode) indexOf(id uint64) (int, bool) {
+	for i, p := range rn.r.peers {
+		if p == id {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// Propose appends data to the leader's log. It returns the entry's index
+// and term; the entry is committed only if an entry with that index and
+// term is later applied.
+func (rn *RawNode) Propose(data []byte) (index, term uint64, err error) {
+	if rn.r.role != Leader {
+		return 0, 0, ErrNotLeader
+	}
+	idx := rn.r.appendEntries(Entry{Type: EntryNormal, Data: data})
+	if len(rn.r.peers) == 1 {
+		rn.r.pendingBcast = false
+	}
+	return idx, rn.r.term, nil
+}
+
+// ReadIndex asks the leader to confirm its leadership with a quorum; once
+// it has, a ReadState carrying ctx and the commit index at the time of the
+// call appears in a Ready.
+func (rn *RawNode) ReadIndex(ctx []byte) error { return rn.r.readIndex(ctx) }
+
+// HasReady reports whether Ready would hand out anything.
+func (rn *RawNode) HasReady() bool {
+	r := rn.r
+	if r.pendingBcast || len(r.msgs) > 0 || len(r.log.unstable) > 0 || len(r.readStates) > 0 {
+		return true
+	}
+	if r.log.hasNextCommitted() || r.softState() != rn.prevSoft {
+		return true
+	}
+	hs := r.hardState()
+	return hs != rn.prevHard
+}
+
+// Ready returns what the driver must persist, send and apply, in that
+// order, before calling Advance with it.
+func (rn *RawNode) Ready() Ready {
+	r := rn.r
+	r.flushAppends()
+	rd := Ready{
+		Entries:          r.log.unstable,
+		CommittedEntries: r.log.nextCommitted(),
+		Messages:         r.msgs,
+		ReadStates:       r.readStates,
+	}
+	r.msgs = nil
+	r.readStates = nil
+	if ss := r.softState(); ss != rn.prevSoft {
+		rd.SoftState = &ss
+	}
+	if hs := r.hardState(); hs != rn.prevHard {
+		rd.HardState = hs
+		rd.MustSync = hs.Term != rn.prevHard.Term || hs.Vote != rn.prevHard.Vote
+	}
+	rd.MustSync = rd.MustSync || len(rd.Entries) > 0
+	return rd
+}
+
+// Advance tells the core that rd has been persisted, sent and applied.
+func (rn *RawNode) Advance(rd Ready) {
+	r := rn.r
+	if rd.SoftState != nil {
+		rn.prevSoft = *rd.SoftState
+	}
+	if !rd.HardState.IsEmpty() {
+		rn.prevHard = rd.HardState
+	}
+	if n := len(rd.Entries); n > 0 {
+		last := rd.Entries[n-1]
+		r.log.stableTo(last.Index, last.Term)
+		if r.role == Leader {
+			// The leader's own vote for its entries counts once they are
+			// durable (Raft thesis section 10.2.1).
+			if r.prs[r.id].maybeUpdate(r.log.stableLastIndex()) && r.maybeCommit() {
+				r.bcastAppend()
+			}
+		}
+	}
+	if n := len(rd.CommittedEntries); n > 0 {
+		r.log.appliedTo(rd.CommittedEntries[n-1].Index)
+	}
+}
+
+// Status is a snapshot of the core's state.
+type Status struct {
+	ID      uint64
+	Term    uint64
+	Vote    uint64
+	Commit  uint64
+	Applied uint64
+	Lead    uint64
+	Role    Role
+	// Progress is the leader's view of every member (leader only).
+	Progress map[uint64]Progress
+}
+
+// Status returns the core's current state.
+func (rn *RawNode) Status() Status {
+	r := rn.r
+	st := Status{
+		ID: r.id, Term: r.term, Vote: r.vote, Commit: r.log.committed,
+		Applied: r.log.applied, Lead: r.lead, Role: r.role,
+	}
+	if r.role == Leader {
+		st.Progress = make(map[uint64]Progress, len(r.prs))
+		for id, pr := range maps.All(r.prs) {
+			p := *pr
+			p.inflight = nil
+			st.Progress[id] = p
+		}
+	}
+	return st
+}

@@ -1,0 +1,419 @@
+package raft
+
+import (
+	"fmt"
+	"testing"
+)
+
+// Scenarios after the classic Raft lab suite, each run over many seeds in
+// the simulation of sim_test.go, with every invariant checked after every
+// tick.
+
+func TestInitialElection(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed uint64) {
+		s := newSim(t, seed, 3).startAll()
+		s.maxDelay = 1
+		l := s.waitLeader(30 * simElection)
+		term := s.nodes[l].rn.r.term
+		// With no failures the leader keeps its term.
+		s.ticks(20 * simElection)
+		if now := s.leader(); now != l || s.nodes[l].rn.r.term != term {
+			t.Fatalf("leader changed without failures: %d term %d -> %d term %d", l, term, now, s.nodes[now].rn.r.term)
+		}
+	})
+}
+
+func TestReElection(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed uint64) {
+		s := newSim(t, seed, 3).startAll()
+		s.maxDelay = 1
+		l1 := s.waitLeader(30 * simElection)
+		// The leader is cut off: the others elect a new one.
+		s.isolate(l1)
+		l2 := s.waitLeader(30 * simElection)
+		if l2 == l1 {
+			t.Fatalf("isolated leader %d is still the one followed", l1)
+		}
+		// The old leader rejoins: one leader remains.
+		s.connect(l1)
+		s.waitLeader(30 * simElection)
+		// No quorum: no leader is followed by a majority.
+		l3 := s.leader()
+		var other uint64
+		for _, id := range s.ids {
+			if id != l3 {
+				other = id
+				break
+			}
+		}
+		s.isolate(l3)
+		s.isolate(other)
+		s.ticks(10 * simElection)
+		for _, id := range s.ids {
+			if r := s.nodes[id].rn.r; r.role == Leader && r.term > s.nodes[l3].rn.r.term {
+				t.Fatalf("node %d became leader of term %d without a quorum", id, r.term)
+			}
+		}
+		// Quorum restored: a leader again.
+		s.connect(other)
+		s.waitLeader(30 * simElection)
+		s.connect(l3)
+		s.waitLeader(30 * simElection)
+	})
+}
+
+func TestManyElections(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed uint64) {
+		s := newSim(t, seed, 7).startAll()
+		s.maxDelay = 1
+		s.waitLeader(30 * simElection)
+		for range 7 {
+			// Cut three random nodes off: four remain, a quorum of seven.
+			s.heal()
+			perm := s.rng.Perm(7)
+			for _, i := range perm[:3] {
+				s.isolate(s.ids[i])
+			}
+			s.waitLeader(40 * simElection)
+		}
+		s.heal()
+		s.waitLeader(40 * simElection)
+	})
+}
+
+func TestBasicAgree(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed uint64) {
+		s := newSim(t, seed, 5).startAll()
+		s.maxDelay = 1
+		s.waitLeader(30 * simElection)
+		for i := range 5 {
+			data := fmt.Sprintf("cmd%d", i)
+			idx, ok := s.propose(data)
+			if !ok {
+				t.Fatal("no leader to propose to")
+			}
+			for k := 0; k < 20 && s.appliedBy(data) < 5; k++ {
+				s.tick()
+			}
+			if s.appliedBy(data) != 5 {
+				t.Fatalf("%q (index %d) applied by %d of 5 nodes", data, idx, s.appliedBy(data))
+			}
+		}
+	})
+}
+
+func TestFailAgree(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed uint64) {
+		s := newSim(t, seed, 3).startAll()
+		s.maxDelay = 1
+		l := s.waitLeader(30 * simElection)
+		s.one("a", 3, 10*simElection)
+		follower := s.ids[0]
+		if follower == l {
+			follower = s.ids[1]
+		}
+		s.isolate(follower)
+		// The other two agree without it.
+		for i := range 5 {
+			s.one(fmt.Sprintf("b%d", i), 2, 10*simElection)
+		}
+		s.connect(follower)
+		// It catches up with everything once back.
+		s.one("c", 3, 20*simElection)
+		for i := range 5 {
+			if s.appliedBy(fmt.Sprintf("b%d", i)) != 3 {
+				t.Fatalf("rejoined follower %d lacks b%d", follower, i)
+			}
+		}
+	})
+}
+
+func TestFailNoAgree(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed uint64) {
+		s := newSim(t, seed, 5).startAll()
+		s.maxDelay = 1
+		l := s.waitLeader(30 * simElection)
+		s.one("a", 5, 10*simElection)
+		// Three of five followers gone: the leader cannot commit.
+		cut := 0
+		for _, id := range s.ids {
+			if id != l && cut < 3 {
+				s.isolate(id)
+				cut++
+			}
+		}
+		idx, _, err := s.nodes[l].rn.Propose([]byte("lost"))
+		if err != nil {
+			t.Fatalf("leader refused a proposal: %v", err)
+		}
+		s.process(s.nodes[l])
+		s.ticks(5 * simElection)
+		if n := s.appliedBy("lost"); n != 0 {
+			t.Fatalf("entry %d applied by %d nodes without a quorum", idx, n)
+		}
+		s.heal()
+		s.one("b", 5, 30*simElection)
+	})
+}
+
+func TestConcurrentStarts(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed uint64) {
+		s := newSim(t, seed, 3).startAll()
+		s.maxDelay = 1
+		l := s.waitLeader(30 * simElection)
+		nd := s.nodes[l]
+		var idxs []uint64
+		for i := range 50 {
+			idx, _, err := nd.rn.Propose(fmt.Appendf(nil, "c%d", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			idxs = append(idxs, idx)
+		}
+		for i := 1; i < len(idxs); i++ {
+			if idxs[i] != idxs[i-1]+1 {
+				t.Fatalf("proposals got indexes %v", idxs)
+			}
+		}
+		s.process(nd)
+		s.ticks(10)
+		for i := range 50 {
+			if n := s.appliedBy(fmt.Sprintf("c%d", i)); n != 3 {
+				t.Fatalf("c%d applied by %d nodes", i, n)
+			}
+		}
+	})
+}
+
+func TestRejoin(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed uint64) {
+		s := newSim(t, seed, 3).startAll()
+		s.maxDelay = 1
+		s.one("101", 3, 10*simElection)
+		l1 := s.leader()
+		// The leader is cut off and takes proposals it cannot commit.
+		s.isolate(l1)
+		for _, d := range []string{"102", "103", "104"} {
+			if _, _, err := s.nodes[l1].rn.Propose([]byte(d)); err != nil {
+				t.Fatal(err)
+			}
+			s.process(s.nodes[l1])
+		}
+		s.waitLeader(30 * simElection)
+		s.one("103b", 2, 10*simElection)
+		l2 := s.leader()
+		s.isolate(l2)
+		s.connect(l1)
+		s.one("104b", 2, 20*simElection)
+		s.heal()
+		s.one("105", 3, 20*simElection)
+		if n := s.appliedBy("102"); n != 0 {
+			t.Fatalf("uncommitted entry of a cut-off leader applied by %d nodes", n)
+		}
+	})
+}
+
+// TestBackup has a follower catch up across many conflicting entries of
+// other terms; the term hint lets the leader skip a whole term per round
+// trip instead of one entry.
+func TestBackup(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed uint64) {
+		s := newSim(t, seed, 5).startAll()
+		s.maxDelay = 1
+		s.one("start", 5, 10*simElection)
+		l1 := s.leader()
+		// The leader and one follower are cut off with many uncommitted
+		// entries.
+		var f1 uint64
+		for _, id := range s.ids {
+			if id != l1 {
+				f1 = id
+				break
+			}
+		}
+		var rest []uint64
+		for _, id := range s.ids {
+			if id != l1 && id != f1 {
+				rest = append(rest, id)
+			}
+		}
+		s.partition([]uint64{l1, f1}, rest)
+		for i := range 50 {
+			if _, _, err := s.nodes[l1].rn.Propose(fmt.Appendf(nil, "lost%d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.process(s.nodes[l1])
+		s.ticks(3)
+		// The other three elect a leader and commit many entries.
+		s.waitLeader(40 * simElection)
+		for i := range 50 {
+			if _, ok := s.propose(fmt.Sprintf("kept%d", i)); !ok {
+				t.Fatal("no leader in the majority")
+			}
+		}
+		s.ticks(10)
+		if n := s.appliedBy("kept49"); n != 3 {
+			t.Fatalf("kept49 applied by %d nodes of the majority", n)
+		}
+		// Everyone back: the two stragglers discard their 50 entries.
+		s.stats.rejects = 0
+		s.heal()
+		s.one("end", 5, 30*simElection)
+		for i := range 50 {
+			if n := s.appliedBy(fmt.Sprintf("lost%d", i)); n != 0 {
+				t.Fatalf("lost%d applied by %d nodes", i, n)
+			}
+			if n := s.appliedBy(fmt.Sprintf("kept%d", i)); n != 5 {
+				t.Fatalf("kept%d applied by %d nodes", i, n)
+			}
+		}
+		// One rejection per straggler per conflicting term, not per entry.
+		if s.stats.rejects > 20 {
+			t.Fatalf("catching up took %d rejected appends; the term hint should need a handful", s.stats.rejects)
+		}
+	})
+}
+
+func TestPersist(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed uint64) {
+		s := newSim(t, seed, 3).startAll()
+		s.maxDelay = 1
+		s.one("11", 3, 10*simElection)
+		// Every node crashes and restarts.
+		for _, id := range s.ids {
+			s.crash(id)
+		}
+		for _, id := range s.ids {
+			s.restart(id)
+		}
+		s.one("12", 3, 20*simElection)
+		// The leader crashes and comes back.
+		l := s.leader()
+		s.crash(l)
+		s.one("13", 2, 20*simElection)
+		s.restart(l)
+		s.one("14", 3, 20*simElection)
+		// A follower crashes, misses entries, and comes back.
+		l = s.leader()
+		f := s.ids[0]
+		if f == l {
+			f = s.ids[1]
+		}
+		s.crash(f)
+		s.one("15", 2, 20*simElection)
+		s.restart(f)
+		s.one("16", 3, 20*simElection)
+		for _, d := range []string{"11", "12", "13", "14", "15", "16"} {
+			if n := s.appliedBy(d); n != 3 {
+				t.Fatalf("%q applied by %d nodes after restarts", d, n)
+			}
+		}
+	})
+}
+
+// TestFigure8Unreliable crashes leaders and followers at random, partitions
+// the network and loses, delays, reorders and duplicates messages, while
+// proposals keep coming; then everything heals and must agree.
+func TestFigure8Unreliable(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed uint64) {
+		s := newSim(t, seed, 5).startAll()
+		s.loss, s.dup, s.maxDelay = 0.1, 0.05, 3
+		s.one("start", 1, 30*simElection)
+		for i := range 200 {
+			if s.rng.IntN(10) < 8 {
+				s.propose(fmt.Sprintf("x%d", i))
+			}
+			s.ticks(1 + s.rng.IntN(simElection/2))
+			if l := s.leader(); l != None && s.rng.IntN(4) == 0 {
+				s.crash(l)
+			}
+			// Keep at least a quorum alive most of the time.
+			up := 0
+			for _, id := range s.ids {
+				if s.alive(id) {
+					up++
+				}
+			}
+			if up < 3 {
+				s.restart(s.ids[s.rng.IntN(len(s.ids))])
+			}
+		}
+		s.converge()
+	})
+}
+
+// TestChurn mixes every fault: crashes in the middle of handling a Ready,
+// restarts, partitions into random halves, loss, duplication and reorder.
+func TestChurn(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed uint64) {
+		s := newSim(t, seed, 5).startAll()
+		s.loss, s.dup, s.maxDelay, s.crashInReady = 0.05, 0.05, 4, 0.005
+		for i := range 300 {
+			switch s.rng.IntN(10) {
+			case 0:
+				s.crash(s.ids[s.rng.IntN(len(s.ids))])
+			case 1:
+				s.restart(s.ids[s.rng.IntN(len(s.ids))])
+			case 2:
+				perm := s.rng.Perm(len(s.ids))
+				var a, b []uint64
+				for j, p := range perm {
+					if j < 1+s.rng.IntN(len(s.ids)-1) {
+						a = append(a, s.ids[p])
+					} else {
+						b = append(b, s.ids[p])
+					}
+				}
+				s.partition(a, b)
+			case 3:
+				s.heal()
+			default:
+				s.propose(fmt.Sprintf("c%d", i))
+			}
+			s.ticks(1 + s.rng.IntN(3))
+		}
+		s.converge()
+	})
+}
+
+// TestReadIndexSafety checks, under faults, that every confirmed read
+// index covers everything committed before the read began.
+func TestReadIndexSafety(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed uint64) {
+		s := newSim(t, seed, 3).startAll()
+		s.loss, s.maxDelay = 0.05, 2
+		confirmed := 0
+		for i := range 300 {
+			s.propose(fmt.Sprintf("w%d", i))
+			for _, id := range s.ids {
+				nd := s.nodes[id]
+				if nd.rn == nil {
+					continue
+				}
+				s.readSeq++
+				ctx := fmt.Sprintf("r%d", s.readSeq)
+				if nd.rn.ReadIndex([]byte(ctx)) == nil {
+					nd.reads[ctx] = uint64(len(s.committed))
+					before := len(nd.reads)
+					s.process(nd)
+					if len(nd.reads) < before {
+						confirmed++
+					}
+				}
+			}
+			switch s.rng.IntN(20) {
+			case 0:
+				if l := s.leader(); l != None {
+					s.isolate(l)
+				}
+			case 1:
+				s.heal()
+			}
+			s.ticks(1)
+		}
+		s.heal()
+		s.ticks(5 * simElection)
+		_ = confirmed
+	})
+}

@@ -1,0 +1,547 @@
+package raft
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// The simulation drives RawNodes over a simulated network with simulated
+// time. Every choice (delays, loss, which node crashes) comes from one
+// seeded source, so a failing seed replays exactly:
+//
+//	go test ./raft -run TestFigure8Unreliable -seed 1234
+var (
+	flagSeed  = flag.Uint64("seed", 0, "run the simulation scenarios with this seed only")
+	flagSeeds = flag.Int("seeds", 30, "number of seeds per simulation scenario")
+)
+
+// forSeeds runs scenario once per seed, naming the seed on failure.
+func forSeeds(t *testing.T, scenario func(t *testing.T, seed uint64)) {
+	t.Helper()
+	seeds := make([]uint64, 0, *flagSeeds)
+	if *flagSeed != 0 {
+		seeds = append(seeds, *flagSeed)
+	} else {
+		for i := range *flagSeeds {
+			seeds = append(seeds, uint64(i+1))
+		}
+	}
+	for _, seed := range seeds {
+		if !t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { scenario(t, seed) }) {
+			t.Fatalf("replay with: go test ./raft -run '%s' -seed %d -v", t.Name(), seed)
+		}
+	}
+}
+
+// simStorage is a node's disk: a MemoryStorage that forgets an unsynced
+// hard state when the node crashes.
+type simStorage struct {
+	*MemoryStorage
+	synced HardState
+}
+
+func (s *simStorage) Save(hs HardState, ents []Entry, sync bool) error {
+	if err := s.MemoryStorage.Save(hs, ents, sync); err != nil {
+		return err
+	}
+	if sync {
+		s.synced, _ = s.MemoryStorage.InitialState()
+	}
+	return nil
+}
+
+func (s *simStorage) crash() {
+	s.MemoryStorage.mu.Lock()
+	s.MemoryStorage.hs = s.synced
+	s.MemoryStorage.mu.Unlock()
+}
+
+type simNode struct {
+	id    uint64
+	rn    *RawNode // nil while crashed
+	store *simStorage
+	// applied is the state machine: every applied entry, durable with
+	// its applied index.
+	applied []Entry
+	// reads maps a ReadIndex context to the highest commit index known
+	// anywhere when the read was requested.
+	reads map[string]uint64
+}
+
+type simMsg struct {
+	m  Message
+	at int
+}
+
+type sim struct {
+	t     *testing.T
+	rng   *rand.Rand
+	ids   []uint64
+	nodes map[uint64]*simNode
+	now   int
+	queue []simMsg
+
+	// Network faults.
+	loss     float64 // probability that a message is lost
+	dup      float64 // probability that a message is delivered twice
+	maxDelay int     // ticks; delays are uniform in [0, maxDelay]
+	cut      map[[2]uint64]bool
+
+	// crashInReady is the probability that a node crashes while handling a
+	// Ready, before it persists (and so before anything is sent).
+	crashInReady float64
+	// allow, when set, drops every message it refuses.
+	allow func(Message) bool
+	// maxMsgSize is the nodes' MaxSizePerMsg.
+	maxMsgSize uint64
+
+	// What the invariants are checked against.
+	leaders   map[uint64]uint64 // term -> the one leader seen in it
+	committed []Entry           // committed[i] is the committed entry at index i+1
+	readSeq   int
+	stats     struct{ rejects int }
+}
+
+const simElection = 10
+
+func newSim(t *testing.T, seed uint64, n int) *sim {
+	s := &sim{
+		t:          t,
+		rng:        rand.New(rand.NewPCG(seed, 0x5eed)),
+		nodes:      make(map[uint64]*simNode),
+		cut:        make(map[[2]uint64]bool),
+		leaders:    make(map[uint64]uint64),
+		maxMsgSize: 256,
+	}
+	for i := 1; i <= n; i++ {
+		s.ids = append(s.ids, uint64(i))
+	}
+	for _, id := range s.ids {
+		s.nodes[id] = &simNode{id: id, store: &simStorage{MemoryStorage: NewMemoryStorage()}}
+	}
+	return s
+}
+
+// startAll starts every node; a scenario may fill their disks first.
+func (s *sim) startAll() *sim {
+	for _, id := range s.ids {
+		s.start(s.nodes[id])
+	}
+	return s
+}
+
+func (s *sim) start(nd *simNode) {
+	rn, err := NewRawNode(&Config{
+		ID:            nd.id,
+		Peers:         s.ids,
+		ElectionTick:  simElection,
+		HeartbeatTick: 1,
+		Storage:       nd.store,
+		Applied:       uint64(len(nd.applied)),
+		MaxSizePerMsg: s.maxMsgSize,
+		Rand:          rand.New(rand.NewPCG(s.rng.Uint64(), nd.id)),
+	})
+	if err != nil {
+		s.t.Fatalf("start node %d: %v", nd.id, err)
+	}
+	nd.rn = rn
+	nd.reads = make(map[string]uint64)
+}
+
+func (s *sim) crash(id uint64) {
+	nd := s.nodes[id]
+	if nd.rn == nil {
+		return
+	}
+	nd.rn = nil
+	nd.store.crash()
+}
+
+func (s *sim) restart(id uint64) {
+	if nd := s.nodes[id]; nd.rn == nil {
+		s.start(nd)
+	}
+}
+
+func (s *sim) alive(id uint64) bool { return s.nodes[id].rn != nil }
+
+// isolate cuts every link to and from id; connect restores them.
+func (s *sim) isolate(id uint64) {
+	for _, o := range s.ids {
+		if o != id {
+			s.cut[[2]uint64{id, o}] = true
+			s.cut[[2]uint64{o, id}] = true
+		}
+	}
+}
+
+func (s *sim) connect(id uint64) {
+	for _, o := range s.ids {
+		delete(s.cut, [2]uint64{id, o})
+		delete(s.cut, [2]uint64{o, id})
+	}
+}
+
+// partition splits the nodes into the given groups: links inside a group
+// work, links across groups are cut.
+func (s *sim) partition(groups ...[]uint64) {
+	group := make(map[uint64]int)
+	for g, ids := range groups {
+		for _, id := range ids {
+			group[id] = g
+		}
+	}
+	clear(s.cut)
+	for _, a := range s.ids {
+		for _, b := range s.ids {
+			if group[a] != group[b] {
+				s.cut[[2]uint64{a, b}] = true
+			}
+		}
+	}
+}
+
+func (s *sim) heal() { clear(s.cut) }
+
+func (s *sim) enqueue(m Message) {
+	if s.cut[[2]uint64{m.From, m.To}] || s.rng.Float64() < s.loss || (s.allow != nil && !s.allow(m)) {
+		return
+	}
+	// The receiver must not share the sender's entry slice.
+	m.Entries = slices.Clone(m.Entries)
+	copies := 1
+	if s.rng.Float64() < s.dup {
+		copies = 2
+	}
+	for range copies {
+		s.queue = append(s.queue, simMsg{m: m, at: s.now + s.rng.IntN(s.maxDelay+1)})
+	}
+}
+
+// tick advances time by one tick: every live node ticks, then every
+// message due is delivered in random order until none is left.
+func (s *sim) tick() {
+	s.now++
+	for _, id := range s.ids {
+		if nd := s.nodes[id]; nd.rn != nil {
+			nd.rn.Tick()
+			s.process(nd)
+		}
+	}
+	s.deliver()
+}
+
+// deliver delivers every message due, in random order, until none is
+// left, then checks the invariants.
+func (s *sim) deliver() {
+	for range 1000 {
+		var due []simMsg
+		rest := s.queue[:0]
+		for _, qm := range s.queue {
+			if qm.at <= s.now {
+				due = append(due, qm)
+			} else {
+				rest = append(rest, qm)
+			}
+		}
+		s.queue = rest
+		if len(due) == 0 {
+			break
+		}
+		s.rng.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
+		for _, qm := range due {
+			nd := s.nodes[qm.m.To]
+			if nd.rn == nil || s.cut[[2]uint64{qm.m.From, qm.m.To}] {
+				continue
+			}
+			if qm.m.Type == MsgAppResp && qm.m.Reject {
+				s.stats.rejects++
+			}
+			if err := nd.rn.Step(qm.m); err != nil {
+				s.t.Fatalf("node %d step %v: %v", nd.id, qm.m.Type, err)
+			}
+			s.process(nd)
+		}
+	}
+	s.checkInvariants()
+}
+
+func (s *sim) ticks(n int) {
+	for range n {
+		s.tick()
+	}
+}
+
+// process handles every Ready of nd the way the driver does.
+func (s *sim) process(nd *simNode) {
+	for nd.rn != nil && nd.rn.HasReady() {
+		rd := nd.rn.Ready()
+		if s.crashInReady > 0 && s.rng.Float64() < s.crashInReady {
+			s.crash(nd.id)
+			return
+		}
+		if err := nd.store.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
+			s.t.Fatalf("node %d save: %v", nd.id, err)
+		}
+		for _, m := range rd.Messages {
+			s.enqueue(m)
+		}
+		for _, e := range rd.CommittedEntries {
+			if want := uint64(len(nd.applied)) + 1; e.Index != want {
+				s.t.Fatalf("node %d applied entry %d, want %d: skipped or applied twice", nd.id, e.Index, want)
+			}
+			s.checkCommitted(nd.id, e)
+			nd.applied = append(nd.applied, e)
+		}
+		for _, rs := range rd.ReadStates {
+			atRequest, ok := nd.reads[string(rs.RequestCtx)]
+			if !ok {
+				s.t.Fatalf("node %d: read state for unknown request %q", nd.id, rs.RequestCtx)
+			}
+			delete(nd.reads, string(rs.RequestCtx))
+			if rs.Index < atRequest {
+				s.t.Fatalf("node %d: read index %d is below the commit index %d known when the read began: a stale read", nd.id, rs.Index, atRequest)
+			}
+		}
+		nd.rn.Advance(rd)
+		s.checkLeader(nd)
+	}
+}
+
+// checkLeader enforces election safety: at most one leader per term.
+func (s *sim) checkLeader(nd *simNode) {
+	st := nd.rn.r
+	if st.role != Leader {
+		return
+	}
+	if other, ok := s.leaders[st.term]; ok && other != nd.id {
+		s.t.Fatalf("two leaders in term %d: %d and %d", st.term, other, nd.id)
+	}
+	if _, ok := s.leaders[st.term]; !ok {
+		s.leaders[st.term] = nd.id
+		// Leader completeness: a new leader holds every committed entry.
+		for _, e := range s.committed {
+			if !st.log.matchTerm(e.Index, e.Term) {
+				s.t.Fatalf("leader %d of term %d lacks committed entry %d (term %d)", nd.id, st.term, e.Index, e.Term)
+			}
+		}
+	}
+}
+
+// checkCommitted records e as committed, or checks it against the entry
+// already committed at its index.
+func (s *sim) checkCommitted(id uint64, e Entry) {
+	i := int(e.Index) - 1
+	switch {
+	case i < len(s.committed):
+		c := s.committed[i]
+		if c.Term != e.Term || !bytes.Equal(c.Data, e.Data) {
+			s.t.Fatalf("node %d committed entry %d term %d %q; it was committed as term %d %q", id, e.Index, e.Term, e.Data, c.Term, c.Data)
+		}
+	case i == len(s.committed):
+		s.committed = append(s.committed, e)
+	default:
+		s.t.Fatalf("node %d committed entry %d past the known committed prefix %d", id, e.Index, len(s.committed))
+	}
+}
+
+// logOf returns a live node's whole log, persisted and not.
+func (s *sim) logOf(nd *simNode) []Entry {
+	l := nd.rn.r.log
+	ents, err := l.slice(1, l.lastIndex()+1, ^uint64(0))
+	if err != nil {
+		s.t.Fatalf("node %d log: %v", nd.id, err)
+	}
+	return ents
+}
+
+func (s *sim) checkInvariants() {
+	logs := make(map[uint64][]Entry)
+	for _, id := range s.ids {
+		nd := s.nodes[id]
+		// Durability: what a node applied is in its persisted log, as
+		// committed, whether or not it is running.
+		stored, err := nd.store.Entries(1, uint64(len(nd.applied))+1, ^uint64(0))
+		if err != nil {
+			s.t.Fatalf("node %d has applied %d entries but its disk lost some: %v", id, len(nd.applied), err)
+		}
+		for _, e := range stored {
+			s.checkCommitted(id, e)
+		}
+		if nd.rn == nil {
+			continue
+		}
+		logs[id] = s.logOf(nd)
+		// Every entry up to the node's commit index is the committed one.
+		for _, e := range logs[id][:nd.rn.r.log.committed] {
+			s.checkCommitted(id, e)
+		}
+	}
+	// Log matching: if two logs hold an entry with the same index and term,
+	// they are identical up to it.
+	for _, a := range s.ids {
+		for _, b := range s.ids {
+			la, lb := logs[a], logs[b]
+			if a >= b || la == nil || lb == nil {
+				continue
+			}
+			n := min(len(la), len(lb))
+			k := -1
+			for i := n - 1; i >= 0; i-- {
+				if la[i].Term == lb[i].Term {
+					k = i
+					break
+				}
+			}
+			for i := 0; i <= k; i++ {
+				if la[i].Term != lb[i].Term || !bytes.Equal(la[i].Data, lb[i].Data) {
+					s.t.Fatalf("log matching broken: nodes %d and %d agree on entry %d (term %d) but differ at %d", a, b, k+1, la[k].Term, i+1)
+				}
+			}
+		}
+	}
+}
+
+// leader returns the live leader with the highest term that is linked to
+// a quorum, or None.
+func (s *sim) leader() uint64 {
+	var lead, term uint64
+	for _, id := range s.ids {
+		linked := 0
+		for _, o := range s.ids {
+			if o == id || !s.cut[[2]uint64{id, o}] {
+				linked++
+			}
+		}
+		if linked < len(s.ids)/2+1 {
+			continue
+		}
+		if nd := s.nodes[id]; nd.rn != nil && nd.rn.r.role == Leader && nd.rn.r.term >= term {
+			lead, term = id, nd.rn.r.term
+		}
+	}
+	return lead
+}
+
+// waitLeader ticks until a leader exists that a quorum of live, connected
+// nodes follows, and returns it.
+func (s *sim) waitLeader(maxTicks int) uint64 {
+	s.t.Helper()
+	for range maxTicks {
+		s.tick()
+		if l := s.leader(); l != None {
+			term := s.nodes[l].rn.r.term
+			follow := 0
+			for _, id := range s.ids {
+				nd := s.nodes[id]
+				linked := id == l || (!s.cut[[2]uint64{l, id}] && !s.cut[[2]uint64{id, l}])
+				if nd.rn != nil && linked && nd.rn.r.term == term && nd.rn.r.lead == l {
+					follow++
+				}
+			}
+			if follow >= len(s.ids)/2+1 {
+				return l
+			}
+		}
+	}
+	s.t.Fatalf("no leader within %d ticks (now %d):\n%s", maxTicks, s.now, s.describe())
+	return None
+}
+
+// propose proposes data at the current leader, if any.
+func (s *sim) propose(data string) (uint64, bool) {
+	l := s.leader()
+	if l == None {
+		return 0, false
+	}
+	nd := s.nodes[l]
+	idx, _, err := nd.rn.Propose([]byte(data))
+	if err != nil {
+		return 0, false
+	}
+	s.process(nd)
+	return idx, true
+}
+
+// appliedBy counts live nodes that applied an entry with data.
+func (s *sim) appliedBy(data string) int {
+	n := 0
+	for _, id := range s.ids {
+		nd := s.nodes[id]
+		for _, e := range nd.applied {
+			if string(e.Data) == data {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// one proposes data until it is applied by at least want nodes, as the
+// classic lab's one() does: it retries through leader changes.
+func (s *sim) one(data string, want int, maxTicks int) {
+	s.t.Helper()
+	deadline := s.now + maxTicks
+	for s.now < deadline {
+		if _, ok := s.propose(data); ok {
+			for range 3 * simElection {
+				s.tick()
+				if s.appliedBy(data) >= want {
+					return
+				}
+			}
+		} else {
+			s.tick()
+		}
+		if s.appliedBy(data) >= want {
+			return
+		}
+	}
+	s.t.Fatalf("%q not applied by %d nodes within %d ticks (by %d)", data, want, maxTicks, s.appliedBy(data))
+}
+
+// converge heals everything, restarts crashed nodes and checks that all
+// nodes end with the same applied log, which holds every entry committed.
+func (s *sim) converge() {
+	s.t.Helper()
+	s.heal()
+	s.loss, s.dup, s.crashInReady = 0, 0, 0
+	for _, id := range s.ids {
+		s.restart(id)
+	}
+	s.one("converge", len(s.ids), 50*simElection)
+	s.ticks(5 * simElection)
+	want := s.nodes[s.ids[0]].applied
+	for _, id := range s.ids[1:] {
+		got := s.nodes[id].applied
+		if len(got) != len(want) {
+			s.t.Fatalf("after healing node %d applied %d entries, node %d applied %d", id, len(got), s.ids[0], len(want))
+		}
+	}
+	if len(want) < len(s.committed) {
+		s.t.Fatalf("after healing nodes applied %d entries but %d were committed", len(want), len(s.committed))
+	}
+}
+
+// describe prints every node's state, for failure messages.
+func (s *sim) describe() string {
+	var b bytes.Buffer
+	for _, id := range s.ids {
+		nd := s.nodes[id]
+		if nd.rn == nil {
+			fmt.Fprintf(&b, "  node %d: down, applied %d\n", id, len(nd.applied))
+			continue
+		}
+		r := nd.rn.r
+		fmt.Fprintf(&b, "  node %d: %s term %d vote %d lead %d last %d/%d commit %d applied %d elapsed %d/%d\n",
+			id, r.role, r.term, r.vote, r.lead, r.log.lastIndex(), r.log.lastTerm(), r.log.committed,
+			len(nd.applied), r.electionElapsed, r.randomizedElectionTimeout)
+	}
+	fmt.Fprintf(&b, "  cut links: %v\n", s.cut)
+	return b.String()
+}

@@ -1,0 +1,195 @@
+package raft
+
+import "errors"
+
+// None is the zero node ID: no leader, no vote.
+const None uint64 = 0
+
+// Sentinel errors returned by the core and the driver.
+var (
+	// ErrNotLeader is returned for a proposal or read made on a node that is
+	// not the leader. Nothing was appended, so the caller may retry elsewhere.
+	ErrNotLeader = errors.New("raft: not leader")
+	// ErrProposalDropped is returned when a proposal was not appended to the
+	// log for a reason other than leadership.
+	ErrProposalDropped = errors.New("raft: proposal dropped")
+	// ErrCompacted is returned by Storage when an index precedes the first
+	// index still held.
+	ErrCompacted = errors.New("raft: requested index is compacted")
+	// ErrUnavailable is returned by Storage when an index is past the last
+	// index it holds.
+	ErrUnavailable = errors.New("raft: requested entry is unavailable")
+	// ErrStopped is returned by the driver once it has been stopped.
+	ErrStopped = errors.New("raft: node stopped")
+	// ErrLeadershipLost is returned for a read or proposal whose leader lost
+	// leadership before it could be confirmed. A proposal's outcome is then
+	// unknown: the entry may still commit under the next leader.
+	ErrLeadershipLost = errors.New("raft: leadership lost")
+)
+
+// EntryType tells how an entry's Data is to be read.
+type EntryType uint8
+
+const (
+	// EntryNormal carries a state machine command in Data. A leader appends
+	// one with empty Data when it takes office, so that it can commit an
+	// entry of its own term.
+	EntryNormal EntryType = iota
+)
+
+// Entry is one slot of the replicated log.
+type Entry struct {
+	Term  uint64
+	Index uint64
+	Type  EntryType
+	Data  []byte
+}
+
+// HardState is what must be persisted (synced) before any message that
+// depends on it is sent.
+type HardState struct {
+	Term   uint64
+	Vote   uint64
+	Commit uint64
+}
+
+// IsEmpty reports whether hs is the zero HardState.
+func (hs HardState) IsEmpty() bool { return hs == HardState{} }
+
+// Role is a node's part in the protocol.
+type Role uint8
+
+const (
+	Follower Role = iota
+	Candidate
+	Leader
+)
+
+func (r Role) String() string {
+	switch r {
+	case Follower:
+		return "follower"
+	case Candidate:
+		return "candidate"
+	case Leader:
+		return "leader"
+	}
+	return "unknown"
+}
+
+// SoftState is volatile state that the application may want to observe; it
+// is never persisted.
+type SoftState struct {
+	Lead uint64
+	Role Role
+}
+
+// MessageType identifies a Message.
+type MessageType uint8
+
+// Message types. Values are part of the wire format (peer/ carries them as
+// numbers): never renumber, only append.
+const (
+	MsgVote MessageType = iota + 1
+	MsgVoteResp
+	MsgApp
+	MsgAppResp
+	MsgHeartbeat
+	MsgHeartbeatResp
+)
+
+func (t MessageType) String() string {
+	switch t {
+	case MsgVote:
+		return "MsgVote"
+	case MsgVoteResp:
+		return "MsgVoteResp"
+	case MsgApp:
+		return "MsgApp"
+	case MsgAppResp:
+		return "MsgAppResp"
+	case MsgHeartbeat:
+		return "MsgHeartbeat"
+	case MsgHeartbeatResp:
+		return "MsgHeartbeatResp"
+	}
+	return "MsgUnknown"
+}
+
+// Message is what nodes exchange. Which fields are meaningful depends on
+// Type:
+//
+//   - MsgVote: Index/LogTerm are the candidate's last index and term.
+//   - MsgVoteResp: Reject tells whether the vote was refused.
+//   - MsgApp: Index/LogTerm identify the entry preceding Entries; Commit is
+//     the leader's commit index.
+//   - MsgAppResp: on success Index is the last index the follower now holds
+//     (persisted before the response is sent); on Reject, Index echoes the
+//     rejected MsgApp's Index, RejectHint is the follower's hint for where
+//     to retry and LogTerm is the term of the follower's entry at RejectHint
+//     (the conflict term/index hint used for fast backup).
+//   - MsgHeartbeat: Commit is min(leader commit, follower's match); Context
+//     carries a ReadIndex request context when one is being confirmed.
+//   - MsgHeartbeatResp: Context echoes the heartbeat's Context.
+type Message struct {
+	Type       MessageType
+	To         uint64
+	From       uint64
+	Term       uint64
+	LogTerm    uint64
+	Index      uint64
+	Entries    []Entry
+	Commit     uint64
+	Reject     bool
+	RejectHint uint64
+	Context    []byte
+}
+
+// ReadState is a confirmed ReadIndex request: once the state machine has
+// applied Index, a read issued when the request was made may be served.
+type ReadState struct {
+	Index      uint64
+	RequestCtx []byte
+}
+
+// Ready is what the core hands the driver after it has been stepped or
+// ticked. The driver must, in this order:
+//
+//  1. persist HardState (if not empty) and Entries, synced when MustSync;
+//  2. send Messages;
+//  3. apply CommittedEntries and serve ReadStates;
+//  4. call Advance.
+type Ready struct {
+	// SoftState is nil when it has not changed since the last Ready.
+	*SoftState
+	// HardState is empty when it has not changed since the last Ready.
+	HardState HardState
+	// Entries are to be appended to stable storage. An entry whose index is
+	// already held replaces it and every entry after it.
+	Entries []Entry
+	// CommittedEntries are to be applied, in order.
+	CommittedEntries []Entry
+	// Messages are to be sent after Entries and HardState are persisted.
+	Messages []Message
+	// ReadStates are confirmed ReadIndex requests.
+	ReadStates []ReadState
+	// MustSync is true when Entries or the term or vote changed.
+	MustSync bool
+}
+
+// Storage is the core's read access to the persisted log. The driver's
+// LogStore implements it (engine/); MemoryStorage implements it for tests.
+type Storage interface {
+	// InitialState returns the HardState saved last.
+	InitialState() (HardState, error)
+	// Entries returns entries in [lo, hi), limited to about maxSize bytes
+	// but always at least one entry when lo < hi.
+	Entries(lo, hi, maxSize uint64) ([]Entry, error)
+	// Term returns the term of entry i; i may be FirstIndex()-1.
+	Term(i uint64) (uint64, error)
+	// LastIndex returns the index of the last entry held.
+	LastIndex() (uint64, error)
+	// FirstIndex returns the index of the first entry that may be read
+	// through Entries. An empty log has FirstIndex 1 and LastIndex 0.
+	FirstIndex() (uint64, error)
+}
