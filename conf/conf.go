@@ -1,0 +1,382 @@
+package conf
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/peterbourgon/ff/v3"
+	"gopkg.in/yaml.v3"
+)
+
+// EnvPrefix prefixes every environment variable: --resp-addr is
+// RAFTKV_RESP_ADDR.
+const EnvPrefix = "RAFTKV"
+
+// Peer is one member of the cluster.
+type Peer struct {
+	ID       uint64
+	PeerAddr string // host:port of its Raft transport
+	RespAddr string // host:port clients are redirected to
+}
+
+// Config is a node's configuration.
+type Config struct {
+	ID                   uint64
+	RespAddr             string
+	PeerAddr             string
+	Peers                []Peer
+	DataDir              string
+	HeartbeatInterval    time.Duration
+	ElectionTimeout      time.Duration
+	FirstElectionTimeout time.Duration
+	RequestTimeout       time.Duration
+	MaxBulkLen           int64
+	MaxInlineLen         int
+	MaxMultibulkLen      int
+	LogLevel             string
+	LogJSON              bool
+	// ConfigFile is the YAML file the configuration was read from, if any.
+	ConfigFile string
+}
+
+// Default returns the defaults: a node listening on 127.0.0.1:6380 for
+// clients and 127.0.0.1:16380 for peers, with no ID and no peers.
+func Default() *Config {
+	return &Config{
+		RespAddr:          "127.0.0.1:6380",
+		PeerAddr:          "127.0.0.1:16380",
+		DataDir:           "raftkv-data",
+		HeartbeatInterval: 100 * time.Millisecond,
+		ElectionTimeout:   time.Second,
+		RequestTimeout:    5 * time.Second,
+		MaxBulkLen:        512 << 20,
+		MaxInlineLen:      64 << 10,
+		MaxMultibulkLen:   1 << 20,
+		LogLevel:          "info",
+	}
+}
+
+// peersValue is the flag.Value of --peers.
+type peersValue struct{ peers *[]Peer }
+
+func (v peersValue) String() string {
+	if v.peers == nil {
+		return ""
+	}
+	return FormatPeers(*v.peers)
+}
+
+func (v peersValue) Set(s string) error {
+	ps, err := ParsePeers(s)
+	if err != nil {
+		return err
+	}
+	*v.peers = ps
+	return nil
+}
+
+// flagSet declares every setting on a new FlagSet bound to c.
+func flagSet(name string, c *Config) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Uint64Var(&c.ID, "id", c.ID, "this node's ID, a positive integer listed in --peers (required)")
+	fs.StringVar(&c.RespAddr, "resp-addr", c.RespAddr, "host:port to serve Redis clients on")
+	fs.StringVar(&c.PeerAddr, "peer-addr", c.PeerAddr, "host:port to serve the Raft transport on")
+	fs.Var(peersValue{&c.Peers}, "peers", "every member as ID=PEER-ADDR/RESP-ADDR, comma-separated, this node included (required)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder holding this node's data")
+	fs.DurationVar(&c.HeartbeatInterval, "heartbeat-interval", c.HeartbeatInterval, "time between a leader's heartbeats")
+	fs.DurationVar(&c.ElectionTimeout, "election-timeout", c.ElectionTimeout, "time without a leader before a follower stands for election (randomized up to twice this)")
+	fs.DurationVar(&c.FirstElectionTimeout, "first-election-timeout", c.FirstElectionTimeout, "election timeout right after start-up; 0 means --election-timeout")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "longest a client command waits for replication")
+	fs.Int64Var(&c.MaxBulkLen, "max-bulk-len", c.MaxBulkLen, "largest bulk string a client may send, in bytes (Redis proto-max-bulk-len)")
+	fs.IntVar(&c.MaxInlineLen, "max-inline-len", c.MaxInlineLen, "longest inline command line, in bytes")
+	fs.IntVar(&c.MaxMultibulkLen, "max-multibulk-len", c.MaxMultibulkLen, "most arguments in one command")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: trace, debug, info, warn or error")
+	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "write logs as JSON lines")
+	fs.StringVar(&c.ConfigFile, "config", c.ConfigFile, "YAML file of settings, keys named as these flags")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\nEvery flag may also be set as an environment variable (--resp-addr as %s_RESP_ADDR)\nor as a key of the --config file (resp-addr: ...). Flags win over the environment,\nwhich wins over the file.\n\nFlags:\n", name, EnvPrefix)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// Parse reads the configuration from args, the environment and the file
+// named by --config (or RAFTKV_CONFIG), then validates it. It returns
+// flag.ErrHelp unchanged for -h.
+func Parse(name string, args []string) (*Config, error) {
+	c := Default()
+	fs := flagSet(name, c)
+	// The flag package would print the whole usage with every error; one
+	// sentence is clearer, and -h still prints it.
+	fs.SetOutput(io.Discard)
+	err := ff.Parse(fs, args,
+		ff.WithEnvVarPrefix(EnvPrefix),
+		ff.WithConfigFileFlag("config"),
+		ff.WithConfigFileParser(yamlParser(fs)),
+	)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stderr)
+			fs.Usage()
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "error parsing commandline arguments: "))
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// yamlParser reads a YAML mapping whose keys are flag names. peers may be
+// a list of {id, peer-addr, resp-addr} mappings or the flag's string form.
+func yamlParser(fs *flag.FlagSet) ff.ConfigFileParser {
+	return func(r io.Reader, set func(name, value string) error) error {
+		var m map[string]any
+		if err := yaml.NewDecoder(r).Decode(&m); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("config file is not valid YAML: %w", err)
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if k == "config" || fs.Lookup(k) == nil {
+				return fmt.Errorf("config file: unknown setting %q", k)
+			}
+			v, err := yamlValue(k, m[k])
+			if err != nil {
+				return err
+			}
+			if err := set(k, v); err != nil {
+				return fmt.Errorf("config file: invalid %s %q: %w", k, v, err)
+			}
+		}
+		return nil
+	}
+}
+
+func yamlValue(key string, v any) (string, error) {
+	list, ok := v.([]any)
+	if !ok {
+		if v == nil {
+			return "", nil
+		}
+		return fmt.Sprint(v), nil
+	}
+	if key != "peers" {
+		return "", fmt.Errorf("config file: %s must be a single value, not a list", key)
+	}
+	parts := make([]string, 0, len(list))
+	for i, item := range list {
+		pm, ok := item.(map[string]any)
+		if !ok {
+			return "", fmt.Errorf("config file: peers[%d] must be a mapping with id, peer-addr and resp-addr", i)
+		}
+		for k := range pm {
+			if k != "id" && k != "peer-addr" && k != "resp-addr" {
+				return "", fmt.Errorf("config file: peers[%d]: unknown setting %q", i, k)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%v=%v/%v", pm["id"], pm["peer-addr"], pm["resp-addr"]))
+	}
+	return strings.Join(parts, ","), nil
+}
+
+// ParsePeers parses the --peers form "1=host:port/host:port,2=...".
+func ParsePeers(s string) ([]Peer, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	var peers []Peer
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		idStr, addrs, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("peer %q is not ID=PEER-ADDR/RESP-ADDR", item)
+		}
+		id, err := strconv.ParseUint(strings.TrimSpace(idStr), 10, 64)
+		if err != nil || id == 0 {
+			return nil, fmt.Errorf("peer %q: ID must be a positive integer", item)
+		}
+		peerAddr, respAddr, ok := strings.Cut(addrs, "/")
+		if !ok {
+			return nil, fmt.Errorf("peer %q is not ID=PEER-ADDR/RESP-ADDR", item)
+		}
+		p := Peer{ID: id, PeerAddr: strings.TrimSpace(peerAddr), RespAddr: strings.TrimSpace(respAddr)}
+		if err := checkAddr(p.PeerAddr); err != nil {
+			return nil, fmt.Errorf("peer %d: peer address: %w", id, err)
+		}
+		if err := checkAddr(p.RespAddr); err != nil {
+			return nil, fmt.Errorf("peer %d: RESP address: %w", id, err)
+		}
+		peers = append(peers, p)
+	}
+	return peers, nil
+}
+
+// FormatPeers is the inverse of ParsePeers.
+func FormatPeers(peers []Peer) string {
+	parts := make([]string, len(peers))
+	for i, p := range peers {
+		parts[i] = fmt.Sprintf("%d=%s/%s", p.ID, p.PeerAddr, p.RespAddr)
+	}
+	return strings.Join(parts, ",")
+}
+
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	_ = host
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q has an invalid port", addr)
+	}
+	return nil
+}
+
+// Validate checks c and returns one sentence naming the first bad setting.
+func (c *Config) Validate() error {
+	if c.ID == 0 {
+		return errors.New("missing --id (or RAFTKV_ID, or id in the config file): every node needs a positive ID")
+	}
+	if err := checkAddr(c.RespAddr); err != nil {
+		return fmt.Errorf("invalid --resp-addr: %w", err)
+	}
+	if err := checkAddr(c.PeerAddr); err != nil {
+		return fmt.Errorf("invalid --peer-addr: %w", err)
+	}
+	if len(c.Peers) == 0 {
+		return errors.New("missing --peers (or RAFTKV_PEERS, or peers in the config file): list every member as ID=PEER-ADDR/RESP-ADDR")
+	}
+	seen := make(map[uint64]bool)
+	self := false
+	for _, p := range c.Peers {
+		if seen[p.ID] {
+			return fmt.Errorf("invalid --peers: ID %d is listed twice", p.ID)
+		}
+		seen[p.ID] = true
+		if p.ID == c.ID {
+			self = true
+			if p.PeerAddr != c.PeerAddr {
+				return fmt.Errorf("invalid --peers: node %d is listed with peer address %s but --peer-addr is %s", p.ID, p.PeerAddr, c.PeerAddr)
+			}
+		}
+	}
+	if !self {
+		return fmt.Errorf("invalid --peers: this node's --id %d is not listed", c.ID)
+	}
+	if c.DataDir == "" {
+		return errors.New("missing --data-dir: every node needs a folder for its data")
+	}
+	if c.HeartbeatInterval <= 0 {
+		return fmt.Errorf("invalid --heartbeat-interval %v: must be positive", c.HeartbeatInterval)
+	}
+	if c.ElectionTimeout < 2*c.HeartbeatInterval {
+		return fmt.Errorf("invalid --election-timeout %v: must be at least twice --heartbeat-interval (%v)", c.ElectionTimeout, 2*c.HeartbeatInterval)
+	}
+	if c.FirstElectionTimeout != 0 && c.FirstElectionTimeout < c.HeartbeatInterval {
+		return fmt.Errorf("invalid --first-election-timeout %v: must be 0 or at least --heartbeat-interval (%v)", c.FirstElectionTimeout, c.HeartbeatInterval)
+	}
+	if c.RequestTimeout <= 0 {
+		return fmt.Errorf("invalid --request-timeout %v: must be positive", c.RequestTimeout)
+	}
+	if c.MaxBulkLen <= 0 {
+		return fmt.Errorf("invalid --max-bulk-len %d: must be positive", c.MaxBulkLen)
+	}
+	if c.MaxInlineLen <= 0 {
+		return fmt.Errorf("invalid --max-inline-len %d: must be positive", c.MaxInlineLen)
+	}
+	if c.MaxMultibulkLen <= 0 {
+		return fmt.Errorf("invalid --max-multibulk-len %d: must be positive", c.MaxMultibulkLen)
+	}
+	switch c.LogLevel {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("invalid --log-level %q: must be trace, debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// fileConfig is the YAML form written by WriteFile.
+type fileConfig struct {
+	ID                   uint64     `yaml:"id"`
+	RespAddr             string     `yaml:"resp-addr"`
+	PeerAddr             string     `yaml:"peer-addr"`
+	Peers                []filePeer `yaml:"peers"`
+	DataDir              string     `yaml:"data-dir"`
+	HeartbeatInterval    string     `yaml:"heartbeat-interval"`
+	ElectionTimeout      string     `yaml:"election-timeout"`
+	FirstElectionTimeout string     `yaml:"first-election-timeout"`
+	RequestTimeout       string     `yaml:"request-timeout"`
+	MaxBulkLen           int64      `yaml:"max-bulk-len"`
+	MaxInlineLen         int        `yaml:"max-inline-len"`
+	MaxMultibulkLen      int        `yaml:"max-multibulk-len"`
+	LogLevel             string     `yaml:"log-level"`
+	LogJSON              bool       `yaml:"log-json"`
+}
+
+type filePeer struct {
+	ID       uint64 `yaml:"id"`
+	PeerAddr string `yaml:"peer-addr"`
+	RespAddr string `yaml:"resp-addr"`
+}
+
+// WriteFile writes c as a YAML config file that Parse reads back, replacing
+// path atomically.
+func WriteFile(path string, c *Config) error {
+	fc := fileConfig{
+		ID: c.ID, RespAddr: c.RespAddr, PeerAddr: c.PeerAddr, DataDir: c.DataDir,
+		HeartbeatInterval: c.HeartbeatInterval.String(), ElectionTimeout: c.ElectionTimeout.String(),
+		FirstElectionTimeout: c.FirstElectionTimeout.String(), RequestTimeout: c.RequestTimeout.String(),
+		MaxBulkLen: c.MaxBulkLen, MaxInlineLen: c.MaxInlineLen, MaxMultibulkLen: c.MaxMultibulkLen,
+		LogLevel: c.LogLevel, LogJSON: c.LogJSON,
+	}
+	for _, p := range c.Peers {
+		fc.Peers = append(fc.Peers, filePeer(p))
+	}
+	var buf bytes.Buffer
+	buf.WriteString("# raftkv node configuration; every key is also a flag (--key) and\n# an environment variable (RAFTKV_KEY). Start with: raftkv server --config <this file>\n")
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(fc); err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".raftkv-conf-*")
+	if err != nil {
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package conf
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+const peers3 = "1=127.0.0.1:16380/127.0.0.1:6380,2=127.0.0.1:16381/127.0.0.1:6381,3=127.0.0.1:16382/127.0.0.1:6382"
+
+func TestFlags(t *testing.T) {
+	c, err := Parse("test", []string{"--id", "2", "--peer-addr", "127.0.0.1:16381", "--resp-addr", "127.0.0.1:6381",
+		"--peers", peers3, "--data-dir", "d2", "--election-timeout", "500ms", "--heartbeat-interval", "50ms", "--log-json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID != 2 || c.RespAddr != "127.0.0.1:6381" || c.DataDir != "d2" || c.ElectionTimeout != 500*time.Millisecond ||
+		c.HeartbeatInterval != 50*time.Millisecond || !c.LogJSON || len(c.Peers) != 3 {
+		t.Fatalf("parsed %+v", c)
+	}
+	if c.Peers[2] != (Peer{ID: 3, PeerAddr: "127.0.0.1:16382", RespAddr: "127.0.0.1:6382"}) {
+		t.Fatalf("peer 3 is %+v", c.Peers[2])
+	}
+	// Defaults stay for what was not given.
+	if c.RequestTimeout != 5*time.Second || c.MaxBulkLen != 512<<20 || c.LogLevel != "info" {
+		t.Fatalf("defaults lost: %+v", c)
+	}
+}
+
+func TestEnvAndPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "n.yaml")
+	os.WriteFile(file, []byte("id: 1\npeers:\n  - id: 1\n    peer-addr: 127.0.0.1:16380\n    resp-addr: 127.0.0.1:6380\ndata-dir: from-file\nlog-level: warn\nrequest-timeout: 7s\n"), 0o644)
+	t.Setenv("RAFTKV_DATA_DIR", "from-env")
+	t.Setenv("RAFTKV_LOG_LEVEL", "error")
+	c, err := Parse("test", []string{"--config", file, "--log-level", "debug"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogLevel != "debug" {
+		t.Errorf("flag lost to env or file: log level %q", c.LogLevel)
+	}
+	if c.DataDir != "from-env" {
+		t.Errorf("env lost to file: data dir %q", c.DataDir)
+	}
+	if c.RequestTimeout != 7*time.Second || c.ID != 1 || len(c.Peers) != 1 {
+		t.Errorf("file settings lost: %+v", c)
+	}
+	if c.ConfigFile != file {
+		t.Errorf("ConfigFile %q, want %q", c.ConfigFile, file)
+	}
+	// The config file itself may come from the environment.
+	t.Setenv("RAFTKV_CONFIG", file)
+	if c, err := Parse("test", nil); err != nil || c.ID != 1 {
+		t.Errorf("RAFTKV_CONFIG: %+v, %v", c, err)
+	}
+}
+
+func TestWriteFileRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "raftkv.yaml")
+	want := Default()
+	want.ID = 3
+	want.PeerAddr = "127.0.0.1:16382"
+	want.RespAddr = "127.0.0.1:6382"
+	want.Peers, _ = ParsePeers(peers3)
+	want.FirstElectionTimeout = 300 * time.Millisecond
+	want.LogJSON = true
+	if err := WriteFile(path, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse("test", []string{"--config", path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.ConfigFile = path
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("read back\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestValidationNamesTheSetting(t *testing.T) {
+	base := []string{"--id", "1", "--peers", peers3}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--peers", peers3}, "missing --id"},
+		{[]string{"--id", "1"}, "missing --peers"},
+		{[]string{"--id", "4", "--peers", peers3}, "--id 4 is not listed"},
+		{append(base, "--peer-addr", "127.0.0.1:9999"), "peer address 127.0.0.1:16380 but --peer-addr is 127.0.0.1:9999"},
+		{append(base, "--resp-addr", "nohost"), "invalid --resp-addr"},
+		{append(base, "--election-timeout", "150ms"), "invalid --election-timeout 150ms: must be at least twice --heartbeat-interval"},
+		{append(base, "--heartbeat-interval", "0s"), "invalid --heartbeat-interval"},
+		{append(base, "--first-election-timeout", "1ms"), "invalid --first-election-timeout"},
+		{append(base, "--request-timeout", "0s"), "invalid --request-timeout"},
+		{append(base, "--max-bulk-len", "0"), "invalid --max-bulk-len"},
+		{append(base, "--max-inline-len", "-1"), "invalid --max-inline-len"},
+		{append(base, "--max-multibulk-len", "0"), "invalid --max-multibulk-len"},
+		{append(base, "--log-level", "loud"), "invalid --log-level \"loud\""},
+		{append(base, "--data-dir", ""), "missing --data-dir"},
+		{[]string{"--id", "1", "--peers", "1=127.0.0.1:16380/127.0.0.1:6380,1=127.0.0.1:16381/127.0.0.1:6381"}, "ID 1 is listed twice"},
+		{[]string{"--id", "1", "--peers", "1=127.0.0.1:16380"}, "is not ID=PEER-ADDR/RESP-ADDR"},
+		{[]string{"--id", "1", "--peers", "x=127.0.0.1:16380/127.0.0.1:6380"}, "ID must be a positive integer"},
+		{[]string{"--id", "1", "--peers", "1=127.0.0.1:99999/127.0.0.1:6380"}, "invalid port"},
+		{[]string{"--id", "one"}, "-id"},
+		{append(base, "extra"), "unexpected argument \"extra\""},
+	} {
+		_, err := Parse("test", tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%q): %v, want an error containing %q", tc.args, err, tc.want)
+		}
+		if err != nil && strings.Contains(strings.TrimSuffix(err.Error(), "."), "\n") {
+			t.Errorf("Parse(%q): error spans lines: %q", tc.args, err)
+		}
+	}
+}
+
+func TestConfigFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	for name, tc := range map[string]struct{ body, want string }{
+		"unknown key":  {"id: 1\nport: 5\n", `unknown setting "port"`},
+		"unknown peer": {"id: 1\npeers:\n  - id: 1\n    addr: x\n", `peers[0]: unknown setting "addr"`},
+		"bad yaml":     {"id: [1\n", "not valid YAML"},
+		"bad value":    {"id: 1\nelection-timeout: soon\n", "election-timeout"},
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
+		os.WriteFile(path, []byte(tc.body), 0o644)
+		_, err := Parse("test", []string{"--config", path})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", name, err, tc.want)
+		}
+	}
+	if _, err := Parse("test", []string{"--config", filepath.Join(dir, "missing.yaml")}); err == nil {
+		t.Error("a missing config file was accepted")
+	}
+}
+
+func TestHelp(t *testing.T) {
+	if _, err := Parse("test", []string{"-h"}); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v, want flag.ErrHelp", err)
+	}
+}
+
+func TestPeersRoundTrip(t *testing.T) {
+	ps, err := ParsePeers(peers3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := FormatPeers(ps); got != peers3 {
+		t.Fatalf("FormatPeers(ParsePeers(%q)) = %q", peers3, got)
+	}
+}

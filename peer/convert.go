@@ -1,0 +1,59 @@
+package peer
+
+import (
+	"github.com/raftkv/raftkv/peer/peerpb"
+	"github.com/raftkv/raftkv/raft"
+)
+
+func toProto(m raft.Message) *peerpb.Message {
+	pm := &peerpb.Message{
+		Type:       uint32(m.Type),
+		To:         m.To,
+		From:       m.From,
+		Term:       m.Term,
+		LogTerm:    m.LogTerm,
+		Index:      m.Index,
+		Commit:     m.Commit,
+		Reject:     m.Reject,
+		RejectHint: m.RejectHint,
+		Context:    m.Context,
+	}
+	if len(m.Entries) > 0 {
+		pm.Entries = make([]*peerpb.Entry, len(m.Entries))
+		for i, e := range m.Entries {
+			pm.Entries[i] = &peerpb.Entry{Term: e.Term, Index: e.Index, Type: uint32(e.Type), Data: e.Data}
+		}
+	}
+	return pm
+}
+
+func fromProto(pm *peerpb.Message) raft.Message {
+	m := raft.Message{
+		Type:       raft.MessageType(pm.Type),
+		To:         pm.To,
+		From:       pm.From,
+		Term:       pm.Term,
+		LogTerm:    pm.LogTerm,
+		Index:      pm.Index,
+		Commit:     pm.Commit,
+		Reject:     pm.Reject,
+		RejectHint: pm.RejectHint,
+		Context:    pm.Context,
+	}
+	if len(pm.Entries) > 0 {
+		m.Entries = make([]raft.Entry, len(pm.Entries))
+		for i, e := range pm.Entries {
+			m.Entries[i] = raft.Entry{Term: e.Term, Index: e.Index, Type: raft.EntryType(e.Type), Data: e.Data}
+		}
+	}
+	return m
+}
+
+// size estimates a message's encoded size, to bound batches.
+func size(m raft.Message) int {
+	n := 64 + len(m.Context)
+	for _, e := range m.Entries {
+		n += 24 + len(e.Data)
+	}
+	return n
+}
