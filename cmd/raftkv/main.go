@@ -1,0 +1,65 @@
+// Command raftkv is a Redis-protocol key-value store replicated with Raft.
+//
+//	raftkv server [flags]    run one node
+//	raftkv cluster [-n 3]    run a local cluster of N nodes, one process each
+//	raftkv version           print the version
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/debug"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+const usage = `raftkv: a Redis-compatible key-value store replicated with Raft.
+
+Usage:
+  raftkv server [flags]     run one node (raftkv server -h lists the settings)
+  raftkv cluster [flags]    run a local cluster, one process per node (raftkv cluster -h)
+  raftkv version            print the version
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "server":
+		err = runServer(os.Args[2:])
+	case "cluster":
+		err = runCluster(os.Args[2:])
+	case "version", "--version", "-v":
+		fmt.Println("raftkv", fullVersion())
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "raftkv: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "raftkv:", err)
+		os.Exit(1)
+	}
+}
+
+// fullVersion is the version with the commit it was built from, when known.
+func fullVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return version + " (" + s.Value[:12] + ")"
+			}
+		}
+	}
+	return version
+}

@@ -1,0 +1,273 @@
+package resp
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// cmdCommand answers COMMAND, COMMAND COUNT, COMMAND INFO, COMMAND DOCS
+// and COMMAND LIST from the command table.
+func cmdCommand(c *call) {
+	if len(c.args) == 1 {
+		names := sortedNames()
+		c.conn.WriteArray(len(names))
+		for _, n := range names {
+			writeCommandInfo(c, commands[n])
+		}
+		return
+	}
+	switch sub := strings.ToLower(string(c.args[1])); sub {
+	case "count":
+		c.conn.WriteInt(len(commands))
+	case "list":
+		names := sortedNames()
+		c.conn.WriteArray(len(names))
+		for _, n := range names {
+			c.conn.WriteBulkString(n)
+		}
+	case "info":
+		names := c.args[2:]
+		if len(names) == 0 {
+			cmdCommand(&call{s: c.s, conn: c.conn, args: c.args[:1], cl: c.cl})
+			return
+		}
+		c.conn.WriteArray(len(names))
+		for _, n := range names {
+			if cmd := commands[strings.ToLower(string(n))]; cmd != nil {
+				writeCommandInfo(c, cmd)
+			} else {
+				c.conn.WriteNull()
+			}
+		}
+	case "docs":
+		var cmds []*command
+		if len(c.args) == 2 {
+			for _, n := range sortedNames() {
+				cmds = append(cmds, commands[n])
+			}
+		} else {
+			for _, n := range c.args[2:] {
+				if cmd := commands[strings.ToLower(string(n))]; cmd != nil {
+					cmds = append(cmds, cmd)
+				}
+			}
+		}
+		c.conn.WriteArray(2 * len(cmds))
+		for _, cmd := range cmds {
+			c.conn.WriteBulkString(cmd.name)
+			c.conn.WriteArray(8)
+			c.conn.WriteBulkString("summary")
+			c.conn.WriteBulkString(cmd.summary)
+			c.conn.WriteBulkString("since")
+			c.conn.WriteBulkString(cmd.since)
+			c.conn.WriteBulkString("group")
+			c.conn.WriteBulkString(cmd.group)
+			c.conn.WriteBulkString("arguments")
+			c.conn.WriteArray(0)
+		}
+	case "help":
+		writeHelp(c, "COMMAND", []string{
+			"(no subcommand)", "    Return details about all commands.",
+			"COUNT", "    Return the total number of commands in this server.",
+			"LIST", "    Return a list of all commands in this server.",
+			"INFO [<command-name> ...]", "    Return details about the given commands.",
+			"DOCS [<command-name> ...]", "    Return documentation details about the given commands.",
+		})
+	default:
+		unknownSubcommand(c, "COMMAND")
+	}
+}
+
+func sortedNames() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// writeCommandInfo writes Redis 7's ten-field command description.
+func writeCommandInfo(c *call, cmd *command) {
+	c.conn.WriteArray(10)
+	c.conn.WriteBulkString(cmd.name)
+	c.conn.WriteInt(cmd.arity)
+	c.conn.WriteArray(len(cmd.flags))
+	for _, f := range cmd.flags {
+		c.conn.WriteString(f)
+	}
+	c.conn.WriteInt(cmd.firstKey)
+	c.conn.WriteInt(cmd.lastKey)
+	c.conn.WriteInt(cmd.step)
+	c.conn.WriteArray(1)
+	c.conn.WriteString("@" + cmd.group)
+	c.conn.WriteArray(0) // tips
+	c.conn.WriteArray(0) // key specifications
+	c.conn.WriteArray(0) // subcommands
+}
+
+// configValues are the parameters CONFIG GET reports. raftkv's own
+// settings come from its flags; these answer what clients and tools ask.
+func (s *Server) configValues() [][2]string {
+	return [][2]string{
+		{"appendonly", "yes"},
+		{"appendfsync", "always"},
+		{"cluster-enabled", "yes"},
+		{"databases", "1"},
+		{"maxmemory", "0"},
+		{"port", portOf(s.Addr())},
+		{"proto-max-bulk-len", strconv.FormatInt(s.cfg.MaxBulkLen, 10)},
+		{"save", ""},
+		{"timeout", "0"},
+	}
+}
+
+func cmdConfig(c *call) {
+	switch sub := strings.ToLower(string(c.args[1])); sub {
+	case "get":
+		if len(c.args) < 3 {
+			c.conn.WriteError("ERR wrong number of arguments for 'config|get' command")
+			return
+		}
+		var out [][2]string
+		for _, kv := range c.s.configValues() {
+			for _, pat := range c.args[2:] {
+				if ok, _ := path.Match(strings.ToLower(string(pat)), kv[0]); ok {
+					out = append(out, kv)
+					break
+				}
+			}
+		}
+		c.conn.WriteArray(2 * len(out))
+		for _, kv := range out {
+			c.conn.WriteBulkString(kv[0])
+			c.conn.WriteBulkString(kv[1])
+		}
+	case "set":
+		c.conn.WriteError("ERR CONFIG SET is not supported: raftkv is configured by flags, environment or config file at start-up")
+	case "resetstat":
+		c.ok()
+	case "help":
+		writeHelp(c, "CONFIG", []string{
+			"GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+		})
+	default:
+		unknownSubcommand(c, "CONFIG")
+	}
+}
+
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
+}
+
+// cmdInfo answers INFO [section ...].
+func cmdInfo(c *call) {
+	sections := []string{"server", "clients", "replication", "keyspace", "cluster"}
+	want := map[string]bool{}
+	for _, a := range c.args[1:] {
+		switch s := strings.ToLower(string(a)); s {
+		case "all", "everything", "default":
+			for _, s := range sections {
+				want[s] = true
+			}
+		default:
+			want[s] = true
+		}
+	}
+	if len(want) == 0 {
+		for _, s := range sections {
+			want[s] = true
+		}
+	}
+	st := c.s.backend.Status()
+	var b strings.Builder
+	line := func(k string, v any) { fmt.Fprintf(&b, "%s:%v\r\n", k, v) }
+	for _, sec := range sections {
+		if !want[sec] {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("\r\n")
+		}
+		switch sec {
+		case "server":
+			b.WriteString("# Server\r\n")
+			up := time.Since(c.s.started)
+			line("redis_version", RedisVersion)
+			line("raftkv_version", c.s.cfg.Version)
+			line("redis_mode", "cluster")
+			line("os", runtime.GOOS+" "+runtime.GOARCH)
+			line("arch_bits", strconv.IntSize)
+			line("go_version", runtime.Version())
+			line("process_id", os.Getpid())
+			line("run_id", c.s.runID)
+			line("tcp_port", portOf(c.s.Addr()))
+			line("uptime_in_seconds", int64(up.Seconds()))
+			line("uptime_in_days", int64(up.Hours()/24))
+			line("executable", executable())
+			line("config_file", c.s.cfg.ConfigFile)
+		case "clients":
+			b.WriteString("# Clients\r\n")
+			line("connected_clients", c.s.clients.Load())
+		case "replication":
+			b.WriteString("# Replication\r\n")
+			writeReplication(line, st)
+		case "keyspace":
+			b.WriteString("# Keyspace\r\n")
+			if st.Keys > 0 {
+				line("db0", fmt.Sprintf("keys=%d,expires=0,avg_ttl=0", st.Keys))
+			}
+		case "cluster":
+			b.WriteString("# Cluster\r\n")
+			line("cluster_enabled", 1)
+		}
+	}
+	c.conn.WriteBulkString(b.String())
+}
+
+func executable() string {
+	p, _ := os.Executable()
+	return p
+}
+
+func writeReplication(line func(string, any), st Status) {
+	if st.Leader == st.ID {
+		line("role", "master")
+		line("connected_slaves", max(len(st.Members)-1, 0))
+		i := 0
+		for _, m := range st.Members {
+			if m.ID == st.ID {
+				continue
+			}
+			host, port, _ := net.SplitHostPort(m.RespAddr)
+			line(fmt.Sprintf("slave%d", i), fmt.Sprintf("ip=%s,port=%s,state=online,offset=%d,lag=0", host, port, st.Commit))
+			i++
+		}
+	} else {
+		line("role", "slave")
+		if addr := memberAddr(st, st.Leader); addr != "" {
+			host, port, _ := net.SplitHostPort(addr)
+			line("master_host", host)
+			line("master_port", port)
+			line("master_link_status", "up")
+		} else {
+			line("master_link_status", "down")
+		}
+	}
+	line("master_repl_offset", st.Applied)
+	line("raft_node_id", st.ID)
+	line("raft_role", st.Role)
+	line("raft_term", st.Term)
+	line("raft_leader_id", st.Leader)
+	line("raft_commit_index", st.Commit)
+	line("raft_applied_index", st.Applied)
+	line("raft_members", len(st.Members))
+}

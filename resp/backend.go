@@ -1,0 +1,43 @@
+package resp
+
+import "context"
+
+// Member is one node of the cluster as clients see it.
+type Member struct {
+	ID       uint64
+	RespAddr string // host:port clients are redirected to
+	PeerAddr string // host:port of the Raft transport
+}
+
+// Status is a point-in-time view of the node, for INFO, CLUSTER and
+// redirects.
+type Status struct {
+	ID      uint64
+	Leader  uint64 // 0 when no leader is known
+	Term    uint64
+	Role    string // "leader", "follower" or "candidate"
+	Commit  uint64
+	Applied uint64
+	Members []Member // ordered by ID
+	Keys    uint64   // number of keys in the data set
+}
+
+// Backend is what the RESP front end needs from a node.
+//
+// Errors: raft.ErrNotLeader (redirect, or CLUSTERDOWN when no leader is
+// known), raft.ErrLeadershipLost (outcome unknown), raft.ErrStopped, and
+// context errors when ctx ends first. resp maps them to replies in one
+// place.
+type Backend interface {
+	// Propose replicates an encoded fsm command and returns its fsm.Result
+	// once the entry is committed and applied on this node.
+	Propose(ctx context.Context, cmd []byte) (any, error)
+	// ReadBarrier returns once this node may serve a linearizable read:
+	// leadership confirmed by a quorum after the call began, and every
+	// entry committed before it applied.
+	ReadBarrier(ctx context.Context) error
+	// Get reads a key from the local state machine.
+	Get(key []byte) (value []byte, ok bool, err error)
+	// Status returns the node's current view of the cluster.
+	Status() Status
+}

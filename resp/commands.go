@@ -1,0 +1,175 @@
+package resp
+
+import (
+	"strings"
+
+	"github.com/raftkv/raftkv/fsm"
+)
+
+// command is one entry of the command table. Arity, flags and key
+// positions follow Redis's COMMAND conventions: a positive arity is exact,
+// a negative one a minimum, both counting the name; lastKey -1 means the
+// last argument.
+type command struct {
+	name     string
+	arity    int
+	flags    []string
+	firstKey int
+	lastKey  int
+	step     int
+	group    string
+	summary  string
+	since    string
+	run      func(c *call)
+}
+
+func (cmd *command) arityOK(n int) bool {
+	if cmd.arity >= 0 {
+		return n == cmd.arity
+	}
+	return n >= -cmd.arity
+}
+
+// commands is the command table, by lower-case name. Filled in init so
+// that handlers may refer to it (COMMAND lists it).
+var commands map[string]*command
+
+func init() {
+	table := []*command{
+		// Strings and keys: replicated through Raft.
+		{name: "get", arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Returns the string value of a key.", run: cmdGet},
+		{name: "set", arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Sets the string value of a key.", run: cmdSet},
+		{name: "append", arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "2.0.0", summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.", run: cmdAppend},
+		{name: "del", arity: -2, flags: []string{"write"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Deletes one or more keys.", run: cmdDel},
+		{name: "exists", arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Determines whether one or more keys exist.", run: cmdExists},
+		// Connection.
+		{name: "ping", arity: -1, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Returns the server's liveliness response.", run: cmdPing},
+		{name: "echo", arity: 2, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Returns the given string.", run: cmdEcho},
+		{name: "quit", arity: -1, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Closes the connection.", run: cmdQuit},
+		{name: "select", arity: 2, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Changes the selected database; raftkv has database 0 only.", run: cmdSelect},
+		{name: "hello", arity: -1, flags: []string{"fast", "stale", "noauth"}, group: "connection", since: "6.0.0", summary: "Handshakes with the server.", run: cmdHello},
+		{name: "client", arity: -2, flags: []string{"stale"}, group: "connection", since: "2.4.0", summary: "A container for client connection commands.", run: cmdClient},
+		{name: "readonly", arity: 1, flags: []string{"fast", "stale"}, group: "cluster", since: "3.0.0", summary: "Enables read-only queries for a connection to a replica; raftkv still redirects reads to the leader.", run: func(c *call) { c.ok() }},
+		{name: "readwrite", arity: 1, flags: []string{"fast", "stale"}, group: "cluster", since: "3.0.0", summary: "Enables read-write queries for a connection.", run: func(c *call) { c.ok() }},
+		// Server and cluster.
+		{name: "command", arity: -1, flags: []string{"stale"}, group: "server", since: "2.8.13", summary: "Returns detailed information about all commands.", run: cmdCommand},
+		{name: "config", arity: -2, flags: []string{"admin", "stale"}, group: "server", since: "2.0.0", summary: "A container for server configuration commands.", run: cmdConfig},
+		{name: "info", arity: -1, flags: []string{"stale"}, group: "server", since: "1.0.0", summary: "Returns information and statistics about the server.", run: cmdInfo},
+		{name: "cluster", arity: -2, flags: []string{"stale"}, group: "cluster", since: "3.0.0", summary: "A container for Redis Cluster commands.", run: cmdCluster},
+	}
+	commands = make(map[string]*command, len(table))
+	for _, c := range table {
+		commands[c.name] = c
+	}
+}
+
+func cmdGet(c *call) {
+	key := c.args[1]
+	if !c.read(key) {
+		return
+	}
+	v, ok, err := c.s.backend.Get(key)
+	switch {
+	case err != nil:
+		c.backendError(key, err, false)
+	case !ok:
+		c.conn.WriteNull()
+	default:
+		c.conn.WriteBulk(v)
+	}
+}
+
+func cmdSet(c *call) {
+	if len(c.args) != 3 {
+		// Options (EX, NX, GET...) are not supported yet.
+		c.syntaxError()
+		return
+	}
+	if _, ok := c.write(c.args[1], fsm.EncodeSet(c.args[1], c.args[2])); ok {
+		c.ok()
+	}
+}
+
+func cmdAppend(c *call) {
+	if r, ok := c.write(c.args[1], fsm.EncodeAppend(c.args[1], c.args[2])); ok {
+		c.conn.WriteInt64(r.Int)
+	}
+}
+
+func cmdDel(c *call) {
+	if r, ok := c.write(c.args[1], fsm.EncodeDel(c.args[1:]...)); ok {
+		c.conn.WriteInt64(r.Int)
+	}
+}
+
+func cmdExists(c *call) {
+	if !c.read(c.args[1]) {
+		return
+	}
+	var n int64
+	for _, key := range c.args[1:] {
+		_, ok, err := c.s.backend.Get(key)
+		if err != nil {
+			c.backendError(key, err, false)
+			return
+		}
+		if ok {
+			n++
+		}
+	}
+	c.conn.WriteInt64(n)
+}
+
+// write routes a command on key to the leader, replicates it and returns
+// the state machine's result. When it returns false the client has been
+// answered already.
+func (c *call) write(key, cmd []byte) (fsm.Result, bool) {
+	if !c.route(key) {
+		return fsm.Result{}, false
+	}
+	ctx, cancel := c.ctx()
+	defer cancel()
+	v, err := c.s.backend.Propose(ctx, cmd)
+	if err != nil {
+		c.backendError(key, err, true)
+		return fsm.Result{}, false
+	}
+	var r fsm.Result
+	switch v := v.(type) {
+	case fsm.Result:
+		r = v
+	case *fsm.Result:
+		r = *v
+	}
+	if r.Err != nil {
+		c.conn.WriteError(errorReply(r.Err))
+		return r, false
+	}
+	return r, true
+}
+
+// read routes a read of key to the leader and waits until it may be
+// served linearizably. When it returns false the client has been answered.
+func (c *call) read(key []byte) bool {
+	if !c.route(key) {
+		return false
+	}
+	ctx, cancel := c.ctx()
+	defer cancel()
+	if err := c.s.backend.ReadBarrier(ctx); err != nil {
+		c.backendError(key, err, false)
+		return false
+	}
+	return true
+}
+
+// errorReply gives a command's own error its Redis form: an upper-case
+// code first (ERR unless the message has one).
+func errorReply(err error) string {
+	msg := err.Error()
+	code, _, _ := strings.Cut(msg, " ")
+	if code != "" && code == strings.ToUpper(code) && strings.ToLower(code) != code {
+		return msg
+	}
+	return "ERR " + msg
+}

@@ -1,0 +1,293 @@
+package resp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/tidwall/redcon"
+
+	"github.com/raftkv/raftkv/raft"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Addr is the host:port to serve clients on.
+	Addr    string
+	Backend Backend
+	Logger  hclog.Logger
+	// MaxBulkLen is the largest bulk string accepted (Redis's
+	// proto-max-bulk-len). Default 512 MiB.
+	MaxBulkLen int64
+	// MaxInlineLen is the longest inline command line. Default 64 KiB.
+	MaxInlineLen int
+	// MaxMultibulkLen is the most arguments in one command. Default 1048576.
+	MaxMultibulkLen int
+	// RequestTimeout bounds one replication or read confirmation.
+	// Default 5s.
+	RequestTimeout time.Duration
+	// LeaderWait is how long a command waits for a leader to be known
+	// before it is answered -CLUSTERDOWN. Default 2s.
+	LeaderWait time.Duration
+	// Version is raftkv's version, reported by INFO.
+	Version string
+	// ConfigFile is reported by INFO as config_file.
+	ConfigFile string
+}
+
+// Server serves the Redis protocol for one node.
+type Server struct {
+	cfg     Config
+	backend Backend
+	logger  hclog.Logger
+	runID   string
+	started time.Time
+
+	ln      net.Listener
+	done    chan struct{}
+	closeMu sync.Once
+
+	clients  atomic.Int64
+	clientID atomic.Int64
+}
+
+// New checks cfg and fills its defaults.
+func New(cfg Config) (*Server, error) {
+	if cfg.Backend == nil {
+		return nil, errors.New("resp: Backend is required")
+	}
+	if cfg.Addr == "" {
+		return nil, errors.New("resp: Addr is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.MaxBulkLen <= 0 {
+		cfg.MaxBulkLen = 512 << 20
+	}
+	if cfg.MaxInlineLen <= 0 {
+		cfg.MaxInlineLen = 64 << 10
+	}
+	if cfg.MaxMultibulkLen <= 0 {
+		cfg.MaxMultibulkLen = 1 << 20
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 5 * time.Second
+	}
+	if cfg.LeaderWait <= 0 {
+		cfg.LeaderWait = 2 * time.Second
+	}
+	id := make([]byte, 20)
+	rand.Read(id)
+	return &Server{
+		cfg:     cfg,
+		backend: cfg.Backend,
+		logger:  cfg.Logger,
+		runID:   hex.EncodeToString(id),
+		done:    make(chan struct{}),
+	}, nil
+}
+
+// Start listens on Addr and serves clients in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	s.ln = &limitedListener{Listener: ln, lim: limits{
+		maxBulk:      s.cfg.MaxBulkLen,
+		maxInline:    s.cfg.MaxInlineLen,
+		maxMultibulk: s.cfg.MaxMultibulkLen,
+	}}
+	s.started = time.Now()
+	go func() {
+		defer close(s.done)
+		err := redcon.Serve(s.ln, s.serve, s.accept, s.closed)
+		if err != nil {
+			s.logger.Error("client listener stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// Addr returns the address clients connect to.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return s.cfg.Addr
+	}
+	return s.ln.Addr().String()
+}
+
+// Close stops accepting clients and closes every connection. Commands
+// still waiting for replication end when the Backend stops.
+func (s *Server) Close() error {
+	s.closeMu.Do(func() {
+		if s.ln != nil {
+			s.ln.Close()
+			<-s.done
+		}
+	})
+	return nil
+}
+
+type limitedListener struct {
+	net.Listener
+	lim limits
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &limitedConn{Conn: c, lim: l.lim}, nil
+}
+
+// client is the per-connection state.
+type client struct {
+	id   int64
+	name string
+	lib  string
+	ver  string
+}
+
+func (s *Server) accept(conn redcon.Conn) bool {
+	s.clients.Add(1)
+	conn.SetContext(&client{id: s.clientID.Add(1)})
+	s.logger.Debug("client connected", "addr", conn.RemoteAddr())
+	return true
+}
+
+func (s *Server) closed(conn redcon.Conn, err error) {
+	s.clients.Add(-1)
+	s.logger.Debug("client disconnected", "addr", conn.RemoteAddr(), "error", err)
+}
+
+// serve runs one command.
+func (s *Server) serve(conn redcon.Conn, cmd redcon.Command) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("command panicked", "command", string(cmd.Args[0]), "panic", p)
+			conn.WriteError("ERR internal error")
+		}
+	}()
+	name := strings.ToLower(string(cmd.Args[0]))
+	c, ok := commands[name]
+	if !ok {
+		conn.WriteError(unknownCommand(cmd.Args))
+		return
+	}
+	if !c.arityOK(len(cmd.Args)) {
+		conn.WriteError(fmt.Sprintf("ERR wrong number of arguments for '%s' command", c.name))
+		return
+	}
+	c.run(&call{s: s, conn: conn, args: cmd.Args, cl: conn.Context().(*client)})
+}
+
+// unknownCommand is Redis's reply to an unknown command: the name and the
+// first arguments, quoted, within about 128 bytes, newlines blanked.
+func unknownCommand(args [][]byte) string {
+	var b strings.Builder
+	for _, a := range args[1:] {
+		if b.Len() >= 128 {
+			break
+		}
+		a = a[:min(len(a), 128-b.Len())]
+		fmt.Fprintf(&b, "'%s' ", a)
+	}
+	name := args[0][:min(len(args[0]), 128)]
+	msg := fmt.Sprintf("ERR unknown command '%s', with args beginning with: %s", name, b.String())
+	return strings.NewReplacer("\r", " ", "\n", " ").Replace(msg)
+}
+
+// call is one command being served.
+type call struct {
+	s    *Server
+	conn redcon.Conn
+	args [][]byte
+	cl   *client
+}
+
+func (c *call) ok() { c.conn.WriteString("OK") }
+
+func (c *call) syntaxError() { c.conn.WriteError("ERR syntax error") }
+
+// route decides whether this node may serve a data command on key. It
+// answers the client itself (MOVED or CLUSTERDOWN) and returns false when
+// it may not. With no known leader it waits up to LeaderWait for one.
+func (c *call) route(key []byte) bool {
+	st := c.s.backend.Status()
+	if st.Leader == None {
+		deadline := time.Now().Add(c.s.cfg.LeaderWait)
+		for st.Leader == None && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+			st = c.s.backend.Status()
+		}
+	}
+	switch {
+	case st.Leader == st.ID:
+		return true
+	case st.Leader == None:
+		c.conn.WriteError("CLUSTERDOWN The cluster is down: no Raft leader is elected")
+		return false
+	}
+	if addr := memberAddr(st, st.Leader); addr != "" {
+		c.conn.WriteError(fmt.Sprintf("MOVED %d %s", Slot(key), addr))
+	} else {
+		c.conn.WriteError("CLUSTERDOWN The cluster is down: the leader's address is unknown")
+	}
+	return false
+}
+
+// None is the zero node ID: no leader known.
+const None = 0
+
+func memberAddr(st Status, id uint64) string {
+	for _, m := range st.Members {
+		if m.ID == id {
+			return m.RespAddr
+		}
+	}
+	return ""
+}
+
+func (c *call) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), c.s.cfg.RequestTimeout)
+}
+
+// backendError answers err, from Propose (write) or ReadBarrier (read).
+// Every mapping from a Go error to a reply happens here.
+func (c *call) backendError(key []byte, err error, write bool) {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader):
+		// Leadership moved since route looked: redirect to where it is now.
+		c.route(key)
+	case errors.Is(err, raft.ErrProposalDropped):
+		c.conn.WriteError("TRYAGAIN the command was not replicated; it is safe to retry")
+	case errors.Is(err, raft.ErrStopped):
+		c.conn.WriteError("ERR server is shutting down")
+	case write && (errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, context.DeadlineExceeded)):
+		// Not TRYAGAIN: the write may still commit, and a retry could
+		// apply it twice.
+		c.conn.WriteError("ERR the write's outcome is unknown: leadership changed or replication timed out before it was confirmed; it may or may not have been applied")
+	case errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, context.DeadlineExceeded):
+		c.conn.WriteError("TRYAGAIN the read could not be confirmed by a quorum in time")
+	default:
+		c.s.logger.Error("command failed", "command", string(c.args[0]), "error", err)
+		c.conn.WriteError("ERR " + err.Error())
+	}
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}

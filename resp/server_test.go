@@ -1,0 +1,342 @@
+package resp
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/raftkv/raftkv/fsm"
+	"github.com/raftkv/raftkv/raft"
+)
+
+// fakeBackend is a map-backed Backend whose status and errors a test sets.
+type fakeBackend struct {
+	mu         sync.Mutex
+	data       map[string][]byte
+	st         Status
+	proposeErr error
+	readErr    error
+	proposals  int
+}
+
+func newFake() *fakeBackend {
+	return &fakeBackend{
+		data: map[string][]byte{},
+		st: Status{ID: 1, Leader: 1, Term: 3, Role: "leader", Members: []Member{
+			{ID: 1, RespAddr: "127.0.0.1:7001", PeerAddr: "127.0.0.1:17001"},
+			{ID: 2, RespAddr: "127.0.0.1:7002", PeerAddr: "127.0.0.1:17002"},
+			{ID: 3, RespAddr: "127.0.0.1:7003", PeerAddr: "127.0.0.1:17003"},
+		}},
+	}
+}
+
+func (f *fakeBackend) Propose(ctx context.Context, b []byte) (any, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.proposals++
+	if f.proposeErr != nil {
+		return nil, f.proposeErr
+	}
+	cmd, err := fsm.Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	switch cmd.Op {
+	case fsm.OpSet:
+		f.data[string(cmd.Args[0])] = append([]byte(nil), cmd.Args[1]...)
+	case fsm.OpAppend:
+		v := append(f.data[string(cmd.Args[0])], cmd.Args[1]...)
+		f.data[string(cmd.Args[0])] = v
+		return fsm.Result{Int: int64(len(v))}, nil
+	case fsm.OpDel:
+		n := 0
+		for _, k := range cmd.Args {
+			if _, ok := f.data[string(k)]; ok {
+				delete(f.data, string(k))
+				n++
+			}
+		}
+		return fsm.Result{Int: int64(n)}, nil
+	}
+	return fsm.Result{}, nil
+}
+
+func (f *fakeBackend) ReadBarrier(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.readErr
+}
+
+func (f *fakeBackend) Get(key []byte) ([]byte, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.data[string(key)]
+	return v, ok, nil
+}
+
+func (f *fakeBackend) Status() Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.st
+	st.Keys = uint64(len(f.data))
+	return st
+}
+
+func (f *fakeBackend) set(fn func(f *fakeBackend)) {
+	f.mu.Lock()
+	fn(f)
+	f.mu.Unlock()
+}
+
+func startServer(t *testing.T, f *fakeBackend) (*Server, *redis.Client) {
+	t.Helper()
+	s, err := New(Config{Addr: "127.0.0.1:0", Backend: f, LeaderWait: 300 * time.Millisecond, RequestTimeout: time.Second, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	cl := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, Protocol: 2})
+	t.Cleanup(func() { cl.Close() })
+	return s, cl
+}
+
+// raw sends one command as RESP and returns the first reply line.
+func raw(t *testing.T, addr string, args ...string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var b strings.Builder
+	b.WriteString("*" + itoa(len(args)) + "\r\n")
+	for _, a := range args {
+		b.WriteString("$" + itoa(len(a)) + "\r\n" + a + "\r\n")
+	}
+	c.Write([]byte(b.String()))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("%q: %v", args, err)
+	}
+	return line
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestDataCommands(t *testing.T) {
+	_, cl := startServer(t, newFake())
+	ctx := context.Background()
+	if err := cl.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := cl.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Fatalf("get: %q %v", v, err)
+	}
+	if n, err := cl.Append(ctx, "k", "xy").Result(); err != nil || n != 3 {
+		t.Fatalf("append: %d %v", n, err)
+	}
+	if n, err := cl.Exists(ctx, "k", "k", "nope").Result(); err != nil || n != 2 {
+		t.Fatalf("exists: %d %v", n, err)
+	}
+	if n, err := cl.Del(ctx, "k", "nope").Result(); err != nil || n != 1 {
+		t.Fatalf("del: %d %v", n, err)
+	}
+	if err := cl.Get(ctx, "k").Err(); err != redis.Nil {
+		t.Fatalf("get after del: %v", err)
+	}
+}
+
+func TestExactReplies(t *testing.T) {
+	s, _ := startServer(t, newFake())
+	a := s.Addr()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"GET"}, "-ERR wrong number of arguments for 'get' command\r\n"},
+		{[]string{"NOPE", "a", "b"}, "-ERR unknown command 'NOPE', with args beginning with: 'a' 'b' \r\n"},
+		{[]string{"SET", "k", "v", "EX"}, "-ERR syntax error\r\n"},
+		{[]string{"SELECT", "0"}, "+OK\r\n"},
+		{[]string{"SELECT", "1"}, "-ERR DB index is out of range\r\n"},
+		{[]string{"SELECT", "x"}, "-ERR value is not an integer or out of range\r\n"},
+		{[]string{"HELLO", "3"}, "-NOPROTO unsupported protocol version\r\n"},
+		{[]string{"HELLO", "2"}, "*14\r\n"},
+		{[]string{"PING"}, "+PONG\r\n"},
+		{[]string{"ECHO", "hi"}, "$2\r\n"},
+		{[]string{"CLUSTER", "NOPE"}, "-ERR unknown subcommand 'NOPE'. Try CLUSTER HELP.\r\n"},
+		{[]string{"CLUSTER", "KEYSLOT", "k"}, ":7629\r\n"},
+		{[]string{"CLUSTER", "MYID"}, "$40\r\n"},
+		{[]string{"CLIENT", "SETNAME", "a b"}, "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"},
+		{[]string{"COMMAND", "COUNT"}, ":" + itoa(len(commands)) + "\r\n"},
+		{[]string{"CONFIG", "GET", "nothing"}, "*0\r\n"},
+		{[]string{"CONFIG", "GET", "save"}, "*2\r\n"},
+	} {
+		if got := raw(t, a, tc.args...); got != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestFollowerRedirects(t *testing.T) {
+	f := newFake()
+	f.st.ID, f.st.Role = 2, "follower"
+	s, _ := startServer(t, f)
+	for _, args := range [][]string{{"SET", "k", "v"}, {"GET", "k"}, {"APPEND", "k", "x"}, {"DEL", "k"}, {"EXISTS", "k"}} {
+		if got := raw(t, s.Addr(), args...); got != "-MOVED 7629 127.0.0.1:7001\r\n" {
+			t.Errorf("%q on a follower: %q", args, got)
+		}
+	}
+	if f.proposals != 0 {
+		t.Fatalf("a follower proposed %d commands", f.proposals)
+	}
+	// Connection commands are answered by any node.
+	if got := raw(t, s.Addr(), "CLIENT", "ID"); !strings.HasPrefix(got, ":") {
+		t.Errorf("CLIENT ID on a follower: %q", got)
+	}
+}
+
+func TestNoLeaderIsBounded(t *testing.T) {
+	f := newFake()
+	f.st.ID, f.st.Leader, f.st.Role = 2, 0, "candidate"
+	s, _ := startServer(t, f)
+	start := time.Now()
+	got := raw(t, s.Addr(), "GET", "k")
+	if !strings.HasPrefix(got, "-CLUSTERDOWN ") {
+		t.Fatalf("no leader: %q", got)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("answered after %v; LeaderWait is 300ms", d)
+	}
+	// A leader elected while waiting is used.
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		f.set(func(f *fakeBackend) { f.st.Leader = 3 })
+	}()
+	if got := raw(t, s.Addr(), "GET", "k"); got != "-MOVED 7629 127.0.0.1:7003\r\n" {
+		t.Fatalf("leader elected while waiting: %q", got)
+	}
+}
+
+func TestErrorMapping(t *testing.T) {
+	f := newFake()
+	s, _ := startServer(t, f)
+	for _, tc := range []struct {
+		proposeErr, readErr error
+		args                []string
+		prefix              string
+	}{
+		{raft.ErrProposalDropped, nil, []string{"SET", "k", "v"}, "-TRYAGAIN "},
+		{raft.ErrLeadershipLost, nil, []string{"SET", "k", "v"}, "-ERR the write's outcome is unknown"},
+		{context.DeadlineExceeded, nil, []string{"APPEND", "k", "v"}, "-ERR the write's outcome is unknown"},
+		{raft.ErrStopped, nil, []string{"SET", "k", "v"}, "-ERR server is shutting down"},
+		{nil, raft.ErrLeadershipLost, []string{"GET", "k"}, "-TRYAGAIN "},
+		{nil, context.DeadlineExceeded, []string{"GET", "k"}, "-TRYAGAIN "},
+		{errors.New("disk on fire"), nil, []string{"SET", "k", "v"}, "-ERR disk on fire"},
+		{fsm.ErrCorrupt, nil, []string{"DEL", "k"}, "-ERR fsm: corrupt command"},
+	} {
+		f.set(func(f *fakeBackend) { f.proposeErr, f.readErr = tc.proposeErr, tc.readErr })
+		if got := raw(t, s.Addr(), tc.args...); !strings.HasPrefix(got, tc.prefix) {
+			t.Errorf("%v/%v on %q: %q, want prefix %q", tc.proposeErr, tc.readErr, tc.args, got, tc.prefix)
+		}
+	}
+	// Leadership moved during the proposal: redirect to the new leader.
+	f.set(func(f *fakeBackend) {
+		f.proposeErr, f.readErr = raft.ErrNotLeader, nil
+		f.st.Leader = 3
+	})
+	// route sees leader 3 first, so this is a plain redirect.
+	if got := raw(t, s.Addr(), "SET", "k", "v"); got != "-MOVED 7629 127.0.0.1:7003\r\n" {
+		t.Errorf("not leader: %q", got)
+	}
+}
+
+func TestInfoAndCluster(t *testing.T) {
+	_, cl := startServer(t, newFake())
+	ctx := context.Background()
+	cl.Set(ctx, "a", "1", 0)
+	info, err := cl.Info(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"redis_version:7.2.0", "raftkv_version:test", "process_id:", "run_id:", "tcp_port:", "uptime_in_seconds:",
+		"config_file:", "role:master", "raft_role:leader", "raft_term:3", "raft_leader_id:1", "db0:keys=1,", "connected_clients:1"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("INFO lacks %q:\n%s", want, info)
+		}
+	}
+	slots, err := cl.ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(slots) != 1 || slots[0].Start != 0 || slots[0].End != 16383 || len(slots[0].Nodes) != 3 || slots[0].Nodes[0].Addr != "127.0.0.1:7001" {
+		t.Fatalf("CLUSTER SLOTS: %+v", slots)
+	}
+	shards, err := cl.ClusterShards(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shards) != 1 || len(shards[0].Nodes) != 3 || shards[0].Nodes[0].Role != "master" {
+		t.Fatalf("CLUSTER SHARDS: %+v", shards)
+	}
+	nodes, err := cl.ClusterNodes(ctx).Result()
+	if err != nil || strings.Count(nodes, "\n") != 3 || !strings.Contains(nodes, "myself,master - 0 0 3 connected 0-16383") {
+		t.Fatalf("CLUSTER NODES: %q %v", nodes, err)
+	}
+	ci, err := cl.ClusterInfo(ctx).Result()
+	if err != nil || !strings.Contains(ci, "cluster_state:ok") {
+		t.Fatalf("CLUSTER INFO: %q %v", ci, err)
+	}
+	cmds, err := cl.Command(ctx).Result()
+	if err != nil || cmds["get"] == nil || !cmds["get"].ReadOnly || cmds["set"].ReadOnly {
+		t.Fatalf("COMMAND as go-redis reads it: %v %v", cmds["get"], err)
+	}
+	docs, err := cl.Do(ctx, "COMMAND", "DOCS", "get").Slice()
+	if err != nil || len(docs) != 2 || docs[0] != "get" {
+		t.Fatalf("COMMAND DOCS get: %v %v", docs, err)
+	}
+}
+
+func TestClusterClient(t *testing.T) {
+	f := newFake()
+	s, _ := startServer(t, f)
+	f.set(func(f *fakeBackend) { f.st.Members[0].RespAddr = s.Addr() })
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{s.Addr()}})
+	defer cc.Close()
+	ctx := context.Background()
+	if err := cc.Set(ctx, "{x}a", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := cc.Get(ctx, "{x}a").Result(); err != nil || v != "1" {
+		t.Fatalf("ClusterClient get: %q %v", v, err)
+	}
+}
+
+func TestQuit(t *testing.T) {
+	s, _ := startServer(t, newFake())
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("QUIT\r\n"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	rd := bufio.NewReader(c)
+	if l, _ := rd.ReadString('\n'); l != "+OK\r\n" {
+		t.Fatalf("QUIT: %q", l)
+	}
+	if _, err := rd.ReadByte(); err == nil {
+		t.Fatal("connection open after QUIT")
+	}
+}

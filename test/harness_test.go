@@ -1,0 +1,299 @@
+package test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// binary is the raftkv binary built once for every test in this package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "raftkv-test-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "raftkv")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/raftkv")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build raftkv: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePorts returns n distinct free TCP ports on 127.0.0.1.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, 0, n)
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for len(ports) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("find a free port: %v", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+// proc is one raftkv server process of a test cluster.
+type proc struct {
+	id       uint64
+	respAddr string
+	peerAddr string
+	dataDir  string
+	logPath  string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+}
+
+// cluster is a set of raftkv server processes on 127.0.0.1.
+type cluster struct {
+	t     testing.TB
+	nodes []*proc
+	peers string
+	mu    sync.Mutex
+}
+
+// startCluster starts n raftkv server processes and waits for a leader.
+func startCluster(t testing.TB, n int) *cluster {
+	t.Helper()
+	ports := freePorts(t, 2*n)
+	c := &cluster{t: t}
+	var peers []string
+	base := t.TempDir()
+	for i := 0; i < n; i++ {
+		p := &proc{
+			id:       uint64(i + 1),
+			respAddr: fmt.Sprintf("127.0.0.1:%d", ports[i]),
+			peerAddr: fmt.Sprintf("127.0.0.1:%d", ports[n+i]),
+			dataDir:  filepath.Join(base, fmt.Sprintf("node%d", i+1)),
+			logPath:  filepath.Join(base, fmt.Sprintf("node%d.log", i+1)),
+		}
+		c.nodes = append(c.nodes, p)
+		peers = append(peers, fmt.Sprintf("%d=%s/%s", p.id, p.peerAddr, p.respAddr))
+	}
+	c.peers = strings.Join(peers, ",")
+	for _, p := range c.nodes {
+		c.start(p)
+	}
+	t.Cleanup(func() {
+		for _, p := range c.nodes {
+			c.kill(p)
+		}
+		if t.Failed() {
+			for _, p := range c.nodes {
+				if b, err := os.ReadFile(p.logPath); err == nil {
+					t.Logf("--- log of node %d ---\n%s", p.id, lastLines(b, 60))
+				}
+			}
+		}
+	})
+	c.waitLeader(10 * time.Second)
+	return c
+}
+
+func lastLines(b []byte, n int) []byte {
+	lines := bytes.Split(b, []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return bytes.Join(lines, []byte("\n"))
+}
+
+// start starts (or restarts) p's process on its data directory.
+func (c *cluster) start(p *proc) {
+	c.t.Helper()
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "server",
+		"--id", strconv.FormatUint(p.id, 10),
+		"--resp-addr", p.respAddr,
+		"--peer-addr", p.peerAddr,
+		"--peers", c.peers,
+		"--data-dir", p.dataDir,
+		"--heartbeat-interval", "50ms",
+		"--election-timeout", "500ms",
+		"--log-level", "debug",
+	)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("start node %d: %v", p.id, err)
+	}
+	logf.Close()
+	p.cmd = cmd
+	p.exited = make(chan struct{})
+	go func(ch chan struct{}) { cmd.Wait(); close(ch) }(p.exited)
+}
+
+// kill sends SIGKILL to p and waits for it to exit.
+func (c *cluster) kill(p *proc) { c.signal(p, syscall.SIGKILL) }
+
+// stop sends SIGTERM to p and waits for it to exit.
+func (c *cluster) stop(p *proc) { c.signal(p, syscall.SIGTERM) }
+
+func (c *cluster) signal(p *proc, sig syscall.Signal) {
+	if p.cmd == nil {
+		return
+	}
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.exited:
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+		c.t.Errorf("node %d did not exit within 15s of %v", p.id, sig)
+	}
+	p.cmd = nil
+}
+
+// client returns a plain go-redis client for p.
+func (c *cluster) client(p *proc) *redis.Client {
+	cl := redis.NewClient(&redis.Options{Addr: p.respAddr, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 10 * time.Second})
+	c.t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// clusterClient returns a go-redis ClusterClient seeded with one node.
+func (c *cluster) clusterClient(seed *proc) *redis.ClusterClient {
+	cl := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs:        []string{seed.respAddr},
+		MaxRedirects: 8,
+		DialTimeout:  time.Second,
+		ReadTimeout:  10 * time.Second,
+	})
+	c.t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// info returns the fields of INFO's sections on p, or nil if p is down.
+func info(addr string) map[string]string {
+	conn, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+	if err != nil {
+		return nil
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(2 * time.Second))
+	cl := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second})
+	defer cl.Close()
+	s, err := cl.Info(context.Background(), "server", "replication", "keyspace").Result()
+	if err != nil {
+		return nil
+	}
+	m := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":"); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// leader returns the node that reports itself leader with every other
+// live node agreeing, or nil.
+func (c *cluster) leader() *proc {
+	var lead *proc
+	var leadID string
+	for _, p := range c.nodes {
+		if p.cmd == nil {
+			continue
+		}
+		m := info(p.respAddr)
+		if m == nil {
+			return nil
+		}
+		if leadID == "" {
+			leadID = m["raft_leader_id"]
+		} else if m["raft_leader_id"] != leadID {
+			return nil
+		}
+		if m["raft_role"] == "leader" {
+			lead = p
+		}
+	}
+	if lead == nil || leadID != strconv.FormatUint(lead.id, 10) {
+		return nil
+	}
+	return lead
+}
+
+// waitLeader waits until the live nodes agree on a leader.
+func (c *cluster) waitLeader(d time.Duration) *proc {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if l := c.leader(); l != nil {
+			return l
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("no agreed leader within %v", d)
+	return nil
+}
+
+// followers returns the live nodes other than lead.
+func (c *cluster) followers(lead *proc) []*proc {
+	var fs []*proc
+	for _, p := range c.nodes {
+		if p != lead && p.cmd != nil {
+			fs = append(fs, p)
+		}
+	}
+	return fs
+}
+
+// waitApplied waits until p has applied at least index.
+func (c *cluster) waitApplied(p *proc, index uint64, d time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	var last string
+	for time.Now().Before(deadline) {
+		if m := info(p.respAddr); m != nil {
+			last = m["raft_applied_index"]
+			if v, err := strconv.ParseUint(last, 10, 64); err == nil && v >= index {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("node %d applied %s, not %d, within %v", p.id, last, index, d)
+}
+
+func commitIndex(t testing.TB, p *proc) uint64 {
+	t.Helper()
+	m := info(p.respAddr)
+	v, err := strconv.ParseUint(m["raft_commit_index"], 10, 64)
+	if err != nil {
+		t.Fatalf("node %d: raft_commit_index %q: %v", p.id, m["raft_commit_index"], err)
+	}
+	return v
+}
