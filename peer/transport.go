@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
@@ -199,6 +200,12 @@ func (t *Transport) runPeer(p *peerLink) {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(maxMsgSize)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
+		// gRPC's own reconnect backoff grows to two minutes by default: a
+		// peer back from a restart would stay unreachable that long.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: minBackoff, Multiplier: 1.6, Jitter: 0.2, MaxDelay: maxBackoff},
+			MinConnectTimeout: time.Second,
+		}),
 	)
 	if err != nil {
 		log.Error("cannot reach peer: bad address", "error", err)
@@ -206,63 +213,27 @@ func (t *Transport) runPeer(p *peerLink) {
 		return
 	}
 	defer conn.Close()
-	client := peerpb.NewRaftClient(conn)
-
-	var (
-		stream  peerpb.Raft_StreamClient
-		cancel  context.CancelFunc
-		backoff = minBackoff
-		ever    bool // connected at least once
-		lost    bool // the loss was logged
-	)
-	defer func() {
-		if cancel != nil {
-			cancel()
-		}
-	}()
-	fail := func(err error) {
-		if cancel != nil {
-			cancel()
-		}
-		stream, cancel = nil, nil
-		if p.connected.Swap(false) || !lost {
-			if ever {
-				log.Warn("peer connection lost", "error", err)
-			} else {
-				log.Debug("peer not reachable yet", "error", err)
-			}
-			lost = true
-		}
-		// What is queued is stale by the time the peer is back; Raft
-		// resends what matters.
-		for len(p.q) > 0 {
-			<-p.q
-			p.dropped.Add(1)
-		}
-		select {
-		case <-t.ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
-
-	open := func() error {
-		ctx, c := context.WithCancel(t.ctx)
-		s, err := client.Stream(ctx)
-		if err != nil {
-			c()
-			return err
-		}
-		stream, cancel = s, c
-		return nil
-	}
+	s := &sender{t: t, p: p, log: log, client: peerpb.NewRaftClient(conn), wait: minBackoff}
+	defer s.closeStream()
 
 	batch := &peerpb.Batch{From: t.cfg.ID}
 	for {
+		var broken <-chan struct{}
+		if s.stream != nil {
+			broken = s.stream.Context().Done()
+		}
 		var m raft.Message
 		select {
 		case <-t.ctx.Done():
 			return
+		case <-broken:
+			// The stream ended while idle (the peer went away): notice now,
+			// and reopen before the next message needs it.
+			s.fail(errors.New("stream ended"))
+			if err := s.open(); err != nil {
+				s.fail(err)
+			}
+			continue
 		case m = <-p.q:
 		}
 		batch.Messages = append(batch.Messages[:0], toProto(m))
@@ -277,32 +248,104 @@ func (t *Transport) runPeer(p *peerLink) {
 				break drain
 			}
 		}
-		if stream == nil {
-			if err := open(); err != nil {
-				p.dropped.Add(uint64(len(batch.Messages)))
-				fail(err)
-				continue
-			}
-		}
-		if err := stream.Send(batch); err != nil {
-			if errors.Is(err, io.EOF) {
-				_, err = stream.CloseAndRecv()
-			}
+		if err := s.send(batch); err != nil {
 			p.dropped.Add(uint64(len(batch.Messages)))
-			fail(err)
+			s.fail(err)
 			continue
 		}
 		p.sent.Add(uint64(len(batch.Messages)))
-		backoff = minBackoff
-		if !p.connected.Swap(true) {
-			if lost && ever {
-				log.Info("peer connection restored")
-			} else {
-				log.Info("peer connected")
-			}
-			ever, lost = true, false
+	}
+}
+
+// sender is the state of one peer's sender goroutine.
+type sender struct {
+	t      *Transport
+	p      *peerLink
+	log    hclog.Logger
+	client peerpb.RaftClient
+	stream peerpb.Raft_StreamClient
+	cancel context.CancelFunc
+	wait   time.Duration // the next backoff
+	ever   bool          // connected at least once
+	lost   bool          // the current loss was logged
+}
+
+func (s *sender) open() error {
+	ctx, cancel := context.WithCancel(s.t.ctx)
+	st, err := s.client.Stream(ctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	s.stream, s.cancel = st, cancel
+	return nil
+}
+
+func (s *sender) closeStream() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.stream, s.cancel = nil, nil
+}
+
+// send sends b, on a fresh stream if there is none. A stream that was
+// open may have died unnoticed (the peer restarted): b is tried once more
+// on a new one before it counts as a failure.
+func (s *sender) send(b *peerpb.Batch) error {
+	fresh := s.stream == nil
+	if fresh {
+		if err := s.open(); err != nil {
+			return err
 		}
 	}
+	err := s.stream.Send(b)
+	if err != nil && !fresh {
+		s.closeStream()
+		if err = s.open(); err == nil {
+			err = s.stream.Send(b)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) && s.stream != nil {
+			_, err = s.stream.CloseAndRecv()
+		}
+		return err
+	}
+	s.wait = minBackoff
+	if !s.p.connected.Swap(true) {
+		if s.lost && s.ever {
+			s.log.Info("peer connection restored")
+		} else {
+			s.log.Info("peer connected")
+		}
+		s.ever, s.lost = true, false
+	}
+	return nil
+}
+
+// fail drops the stream and what is queued, logs the loss once, and
+// waits before the next attempt.
+func (s *sender) fail(err error) {
+	s.closeStream()
+	if s.p.connected.Swap(false) || !s.lost {
+		if s.ever {
+			s.log.Warn("peer connection lost", "error", err)
+		} else {
+			s.log.Debug("peer not reachable yet", "error", err)
+		}
+		s.lost = true
+	}
+	// What is queued is stale by the time the peer is back; Raft resends
+	// what matters.
+	for len(s.p.q) > 0 {
+		<-s.p.q
+		s.p.dropped.Add(1)
+	}
+	select {
+	case <-s.t.ctx.Done():
+	case <-time.After(s.wait):
+	}
+	s.wait = min(2*s.wait, maxBackoff)
 }
 
 // server receives peers' streams.

@@ -160,13 +160,25 @@ func TestReconnect(t *testing.T) {
 		return !t1.Stats()[2].Connected
 	})
 	var in2b inbox
-	newTransport(t, 2, addrs[2], addrs, &in2b)
+	cur := newTransport(t, 2, addrs[2], addrs, &in2b)
 	waitFor(t, 5*time.Second, "delivery to a restarted peer", func() bool {
 		t1.Send(hb)
 		return in2b.count() > 0
 	})
 	if !t1.Stats()[2].Connected {
 		t.Fatal("stats say disconnected after delivery")
+	}
+
+	// A peer that restarts while the link is idle gets the very first
+	// message sent after it is back: a vote answer must not be lost to a
+	// stale stream.
+	for range 3 {
+		cur.Close()
+		var in inbox
+		cur = newTransport(t, 2, addrs[2], addrs, &in)
+		time.Sleep(1500 * time.Millisecond) // longer than the longest backoff
+		t1.Send(hb)
+		waitFor(t, 3*time.Second, "the first message after an idle restart", func() bool { return in.count() == 1 })
 	}
 }
 
