@@ -70,7 +70,34 @@ func cmdCommand(c *call) {
 			c.conn.WriteBulkString("group")
 			c.conn.WriteBulkString(cmd.group)
 			c.conn.WriteBulkString("arguments")
-			c.conn.WriteArray(0)
+			c.conn.WriteArray(len(cmd.args))
+			for _, a := range cmd.args {
+				var flags []string
+				if a.optional {
+					flags = append(flags, "optional")
+				}
+				if a.multiple {
+					flags = append(flags, "multiple")
+				}
+				n := 6
+				if len(flags) > 0 {
+					n += 2
+				}
+				c.conn.WriteArray(n)
+				c.conn.WriteBulkString("name")
+				c.conn.WriteBulkString(a.name)
+				c.conn.WriteBulkString("type")
+				c.conn.WriteBulkString(a.typ)
+				c.conn.WriteBulkString("display_text")
+				c.conn.WriteBulkString(a.name)
+				if len(flags) > 0 {
+					c.conn.WriteBulkString("flags")
+					c.conn.WriteArray(len(flags))
+					for _, f := range flags {
+						c.conn.WriteString(f)
+					}
+				}
+			}
 		}
 	case "help":
 		writeHelp(c, "COMMAND", []string{

@@ -20,7 +20,18 @@ type command struct {
 	group    string
 	summary  string
 	since    string
-	run      func(c *call)
+	// args documents the arguments for COMMAND DOCS (redis-cli's hints).
+	args []arg
+	run  func(c *call)
+}
+
+// arg is one documented argument: its name, its type (key, string,
+// integer...), and whether it is optional or may repeat.
+type arg struct {
+	name     string
+	typ      string
+	optional bool
+	multiple bool
 }
 
 func (cmd *command) arityOK(n int) bool {
@@ -37,24 +48,24 @@ var commands map[string]*command
 func init() {
 	table := []*command{
 		// Strings and keys: replicated through Raft.
-		{name: "get", arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Returns the string value of a key.", run: cmdGet},
-		{name: "set", arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Sets the string value of a key.", run: cmdSet},
-		{name: "append", arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "2.0.0", summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.", run: cmdAppend},
-		{name: "del", arity: -2, flags: []string{"write"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Deletes one or more keys.", run: cmdDel},
-		{name: "exists", arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Determines whether one or more keys exist.", run: cmdExists},
+		{name: "get", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Returns the string value of a key.", run: cmdGet},
+		{name: "set", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Sets the string value of a key.", run: cmdSet},
+		{name: "append", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "2.0.0", summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.", run: cmdAppend},
+		{name: "del", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"write"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Deletes one or more keys.", run: cmdDel},
+		{name: "exists", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Determines whether one or more keys exist.", run: cmdExists},
 		// Connection.
-		{name: "ping", arity: -1, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Returns the server's liveliness response.", run: cmdPing},
-		{name: "echo", arity: 2, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Returns the given string.", run: cmdEcho},
+		{name: "ping", args: []arg{{name: "message", typ: "string", optional: true}}, arity: -1, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Returns the server's liveliness response.", run: cmdPing},
+		{name: "echo", args: []arg{{name: "message", typ: "string"}}, arity: 2, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Returns the given string.", run: cmdEcho},
 		{name: "quit", arity: -1, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Closes the connection.", run: cmdQuit},
-		{name: "select", arity: 2, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Changes the selected database; raftkv has database 0 only.", run: cmdSelect},
-		{name: "hello", arity: -1, flags: []string{"fast", "stale", "noauth"}, group: "connection", since: "6.0.0", summary: "Handshakes with the server.", run: cmdHello},
+		{name: "select", args: []arg{{name: "index", typ: "integer"}}, arity: 2, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Changes the selected database; raftkv has database 0 only.", run: cmdSelect},
+		{name: "hello", args: []arg{{name: "protover", typ: "integer", optional: true}}, arity: -1, flags: []string{"fast", "stale", "noauth"}, group: "connection", since: "6.0.0", summary: "Handshakes with the server.", run: cmdHello},
 		{name: "client", arity: -2, flags: []string{"stale"}, group: "connection", since: "2.4.0", summary: "A container for client connection commands.", run: cmdClient},
 		{name: "readonly", arity: 1, flags: []string{"fast", "stale"}, group: "cluster", since: "3.0.0", summary: "Enables read-only queries for a connection to a replica; raftkv still redirects reads to the leader.", run: func(c *call) { c.ok() }},
 		{name: "readwrite", arity: 1, flags: []string{"fast", "stale"}, group: "cluster", since: "3.0.0", summary: "Enables read-write queries for a connection.", run: func(c *call) { c.ok() }},
 		// Server and cluster.
 		{name: "command", arity: -1, flags: []string{"stale"}, group: "server", since: "2.8.13", summary: "Returns detailed information about all commands.", run: cmdCommand},
 		{name: "config", arity: -2, flags: []string{"admin", "stale"}, group: "server", since: "2.0.0", summary: "A container for server configuration commands.", run: cmdConfig},
-		{name: "info", arity: -1, flags: []string{"stale"}, group: "server", since: "1.0.0", summary: "Returns information and statistics about the server.", run: cmdInfo},
+		{name: "info", args: []arg{{name: "section", typ: "string", optional: true, multiple: true}}, arity: -1, flags: []string{"stale"}, group: "server", since: "1.0.0", summary: "Returns information and statistics about the server.", run: cmdInfo},
 		{name: "cluster", arity: -2, flags: []string{"stale"}, group: "cluster", since: "3.0.0", summary: "A container for Redis Cluster commands.", run: cmdCluster},
 	}
 	commands = make(map[string]*command, len(table))

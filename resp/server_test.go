@@ -306,6 +306,14 @@ func TestInfoAndCluster(t *testing.T) {
 	if err != nil || len(docs) != 2 || docs[0] != "get" {
 		t.Fatalf("COMMAND DOCS get: %v %v", docs, err)
 	}
+	// redis-cli builds its hints from the documented arguments.
+	doc := docs[1].([]any)
+	if len(doc) != 8 || doc[6] != "arguments" {
+		t.Fatalf("COMMAND DOCS get: %v", doc)
+	}
+	if args := doc[7].([]any); len(args) != 1 || args[0].([]any)[1] != "key" {
+		t.Fatalf("COMMAND DOCS get arguments: %v", args)
+	}
 }
 
 func TestClusterClient(t *testing.T) {
