@@ -39,6 +39,14 @@ type Config struct {
 	// Rand draws election timeouts. A simulation passes a seeded source so
 	// that a seed fixes every choice. Required.
 	Rand *rand.Rand
+	// PreVote makes a node that times out first ask whether it could win
+	// (Raft thesis 9.6), so that a node rejoining after a partition does
+	// not raise the term and depose a healthy leader.
+	PreVote bool
+	// CheckQuorum makes a leader step down when it has not heard from a
+	// quorum within an election timeout, and makes followers that hear
+	// from a live leader ignore vote requests (leader stickiness).
+	CheckQuorum bool
 	// Logger receives one line per election and leader change. Default: none.
 	Logger hclog.Logger
 }

@@ -57,6 +57,8 @@ type Node struct {
 	recvc chan Message
 	propc chan *proposal
 	readc chan *readRequest
+	// callc runs functions on the loop goroutine, with the RawNode.
+	callc chan func(rn *RawNode)
 	stopc chan struct{}
 	donec chan struct{}
 	stop  sync.Once
@@ -136,6 +138,7 @@ func NewNode(c NodeConfig) (*Node, error) {
 		recvc:        make(chan Message, recvQueue),
 		propc:        make(chan *proposal, maxBatch),
 		readc:        make(chan *readRequest, maxBatch),
+		callc:        make(chan func(*RawNode)),
 		stopc:        make(chan struct{}),
 		donec:        make(chan struct{}),
 		waiters:      make(map[uint64]*proposal),
@@ -233,6 +236,81 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 	}
 }
 
+// call runs f on the loop goroutine and waits for it.
+func (n *Node) call(ctx context.Context, f func(rn *RawNode)) error {
+	done := make(chan struct{})
+	select {
+	case n.callc <- func(rn *RawNode) { f(rn); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.donec:
+		return ErrStopped
+	}
+	select {
+	case <-done:
+		return nil
+	case <-n.donec:
+		return ErrStopped
+	}
+}
+
+// Progress returns the leader's view of every member's log (match index
+// by ID); nil when this node is not the leader.
+func (n *Node) Progress(ctx context.Context) (map[uint64]Progress, error) {
+	var st Status
+	if err := n.call(ctx, func(rn *RawNode) { st = rn.Status() }); err != nil {
+		return nil, err
+	}
+	return st.Progress, nil
+}
+
+// TransferLeadership hands leadership from this node, which must be the
+// leader, to the member to, or to the most up-to-date follower when to is
+// None. It returns once another node leads, or with the context's error.
+// Proposals made meanwhile fail with ErrTransferring.
+func (n *Node) TransferLeadership(ctx context.Context, to uint64) error {
+	var err error
+	if cerr := n.call(ctx, func(rn *RawNode) {
+		st := rn.Status()
+		if st.Role != Leader {
+			err = ErrNotLeader
+			return
+		}
+		if to == None {
+			var best uint64
+			for id, pr := range st.Progress {
+				if id != st.ID && (to == None || pr.Match > best || pr.Match == best && id < to) {
+					to, best = id, pr.Match
+				}
+			}
+			if to == None {
+				err = errors.New("raft: no other member to transfer leadership to")
+				return
+			}
+		}
+		err = rn.TransferLeadership(to)
+	}); cerr != nil {
+		return cerr
+	}
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(n.tick / 2)
+	defer tick.Stop()
+	for {
+		if st := n.Status(); st.Role != Leader && st.Lead != n.id {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.donec:
+			return ErrStopped
+		}
+	}
+}
+
 func (n *Node) run() {
 	ticker := time.NewTicker(n.tick)
 	defer ticker.Stop()
@@ -267,6 +345,8 @@ func (n *Node) run() {
 			}
 		case r := <-n.readc:
 			n.readIndex(r)
+		case f := <-n.callc:
+			f(n.rn)
 		case <-n.stopc:
 			n.failAll(ErrStopped)
 			return

@@ -269,3 +269,40 @@ func TestNodeStopFailsWaiters(t *testing.T) {
 		t.Fatalf("read after stop: %v", err)
 	}
 }
+
+func TestNodeTransferLeadership(t *testing.T) {
+	_, nodes, _ := startNodes(t, 3)
+	lead := waitLeader(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 10 {
+		if _, err := lead.Propose(ctx, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prog, err := lead.Progress(ctx)
+	if err != nil || len(prog) != 3 {
+		t.Fatalf("progress: %v %v", prog, err)
+	}
+	// To the most up-to-date follower.
+	if err := lead.TransferLeadership(ctx, None); err != nil {
+		t.Fatal(err)
+	}
+	next := waitLeader(t, nodes)
+	if next == lead {
+		t.Fatal("leadership did not move")
+	}
+	// To a named node, back to the first.
+	if err := next.TransferLeadership(ctx, lead.id); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitLeader(t, nodes); got != lead {
+		t.Fatalf("leader is %d, want %d", got.id, lead.id)
+	}
+	if _, err := lead.Propose(ctx, []byte("x")); err != nil {
+		t.Fatalf("propose after transfers: %v", err)
+	}
+	if err := next.TransferLeadership(ctx, lead.id); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("transfer from a follower: %v, want ErrNotLeader", err)
+	}
+}

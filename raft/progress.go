@@ -30,6 +30,9 @@ type Progress struct {
 	// Invariant: Next > Match.
 	Next  uint64
 	State ProgressState
+	// RecentActive is set when the follower was heard from since the
+	// last quorum check (CheckQuorum).
+	RecentActive bool
 	// ProbeSent is set in StateProbe once an append was sent; no other is
 	// sent until an answer or a heartbeat response clears it.
 	ProbeSent bool

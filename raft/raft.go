@@ -35,6 +35,12 @@ type raft struct {
 
 	maxMsgSize  uint64
 	maxInflight int
+	preVote     bool
+	checkQuorum bool
+
+	// leadTransferee is the node this leader is handing leadership to, or
+	// None. Invariant: None unless role is Leader.
+	leadTransferee uint64
 
 	// pendingBcast is set when entries were appended by the leader but not
 	// yet sent: proposals made together travel in one message.
@@ -84,6 +90,8 @@ func newRaft(c *Config) (*raft, error) {
 		heartbeatTimeout: c.HeartbeatTick,
 		maxMsgSize:       c.MaxSizePerMsg,
 		maxInflight:      c.MaxInflightMsgs,
+		preVote:          c.PreVote,
+		checkQuorum:      c.CheckQuorum,
 		rand:             c.Rand,
 		logger:           c.Logger,
 	}
@@ -134,6 +142,7 @@ func (r *raft) reset(term uint64) {
 	r.readOnly = nil
 	r.readWaiting = nil
 	r.pendingBcast = false
+	r.leadTransferee = None
 	clear(r.prs)
 }
 
@@ -168,6 +177,21 @@ func (r *raft) becomeCandidate() {
 	r.votes = map[uint64]bool{r.id: true}
 }
 
+// becomePreCandidate starts a pre-vote: the node asks whether it could win
+// an election in the next term without raising its own term, so that a
+// node that cannot win (cut off, or behind) disturbs nobody.
+func (r *raft) becomePreCandidate() {
+	if r.role == Leader {
+		panic("raft: leader cannot become pre-candidate")
+	}
+	r.role = PreCandidate
+	r.step = stepCandidate
+	r.tick = r.tickElection
+	r.lead = None
+	r.votes = map[uint64]bool{r.id: true}
+	r.randomizedElectionTimeout = r.electionTimeout + r.rand.IntN(r.electionTimeout)
+}
+
 func (r *raft) becomeLeader() {
 	if r.role == Follower {
 		panic("raft: follower cannot become leader without an election")
@@ -178,7 +202,7 @@ func (r *raft) becomeLeader() {
 	r.tick = r.tickHeartbeat
 	r.lead = r.id
 	for _, p := range r.peers {
-		r.prs[p] = &Progress{Next: r.log.lastIndex() + 1}
+		r.prs[p] = &Progress{Next: r.log.lastIndex() + 1, RecentActive: true}
 	}
 	// Our own match is what is persisted; Advance raises it as the entries
 	// below reach stable storage.
@@ -189,8 +213,34 @@ func (r *raft) becomeLeader() {
 	r.appendEntries(Entry{Type: EntryNormal})
 }
 
-// campaign starts an election.
-func (r *raft) campaign() {
+// transferCtx marks the vote requests of a leadership transfer: voters
+// grant them even while they still hear from the old leader.
+const transferCtx = "transfer"
+
+// hup starts an election, through a pre-vote when configured.
+func (r *raft) hup() {
+	if r.role == Leader {
+		return
+	}
+	if !r.preVote {
+		r.campaign(false)
+		return
+	}
+	r.becomePreCandidate()
+	r.logger.Debug("starting pre-vote", "term", r.term+1)
+	if len(r.votes) >= r.quorum() {
+		r.campaign(false)
+		return
+	}
+	for _, p := range r.peers {
+		if p != r.id {
+			r.send(Message{Type: MsgPreVote, To: p, Term: r.term + 1, Index: r.log.lastIndex(), LogTerm: r.log.lastTerm()})
+		}
+	}
+}
+
+// campaign starts an election in the next term.
+func (r *raft) campaign(transfer bool) {
 	if r.role == Leader {
 		return
 	}
@@ -200,11 +250,14 @@ func (r *raft) campaign() {
 		r.becomeLeader()
 		return
 	}
+	var ctx []byte
+	if transfer {
+		ctx = []byte(transferCtx)
+	}
 	for _, p := range r.peers {
-		if p == r.id {
-			continue
+		if p != r.id {
+			r.send(Message{Type: MsgVote, To: p, Index: r.log.lastIndex(), LogTerm: r.log.lastTerm(), Context: ctx})
 		}
-		r.send(Message{Type: MsgVote, To: p, Index: r.log.lastIndex(), LogTerm: r.log.lastTerm()})
 	}
 }
 
@@ -212,12 +265,25 @@ func (r *raft) tickElection() {
 	r.electionElapsed++
 	if r.electionElapsed >= r.randomizedElectionTimeout {
 		r.electionElapsed = 0
-		r.campaign()
+		r.hup()
 	}
 }
 
 func (r *raft) tickHeartbeat() {
 	r.heartbeatElapsed++
+	r.electionElapsed++
+	if r.electionElapsed >= r.electionTimeout {
+		r.electionElapsed = 0
+		if r.checkQuorum && !r.quorumActive() {
+			r.logger.Warn("stepping down: no quorum heard from within an election timeout", "term", r.term)
+			r.becomeFollower(r.term, None)
+			return
+		}
+		if r.leadTransferee != None {
+			r.logger.Warn("leadership transfer timed out", "to", r.leadTransferee, "term", r.term)
+			r.leadTransferee = None
+		}
+	}
 	if r.heartbeatElapsed >= r.heartbeatTimeout {
 		r.heartbeatElapsed = 0
 		r.bcastHeartbeat()
@@ -228,10 +294,23 @@ func (r *raft) tickHeartbeat() {
 func (r *raft) Step(m Message) {
 	switch {
 	case m.Term > r.term:
-		switch m.Type {
-		case MsgApp, MsgHeartbeat:
+		if m.Type == MsgVote || m.Type == MsgPreVote {
+			// Leader stickiness: a node that heard from its leader within
+			// the election timeout ignores candidates, unless the leader
+			// itself asked for the election (transfer).
+			inLease := r.checkQuorum && r.lead != None && r.electionElapsed < r.electionTimeout
+			if inLease && string(m.Context) != transferCtx {
+				return
+			}
+		}
+		switch {
+		case m.Type == MsgPreVote:
+			// A pre-vote never changes the receiver's term.
+		case m.Type == MsgPreVoteResp && !m.Reject:
+			// A granted pre-vote carries the term we would campaign in.
+		case m.Type == MsgApp || m.Type == MsgHeartbeat:
 			r.becomeFollower(m.Term, m.From)
-		case MsgVote:
+		case m.Type == MsgVote:
 			// Only a granted vote resets the election timer (paper figure
 			// 2): a candidate whose log is behind must not keep an
 			// up-to-date node from standing by bumping the term.
@@ -252,25 +331,37 @@ func (r *raft) Step(m Message) {
 			r.send(Message{Type: MsgAppResp, To: m.From})
 		case MsgVote:
 			r.send(Message{Type: MsgVoteResp, To: m.From, Reject: true})
+		case MsgPreVote:
+			r.send(Message{Type: MsgPreVoteResp, To: m.From, Reject: true})
 		}
 		return
 	}
-	if m.Type == MsgVote {
+	switch m.Type {
+	case MsgVote, MsgPreVote:
 		r.handleVote(m)
-		return
+	default:
+		r.step(r, m)
 	}
-	r.step(r, m)
 }
 
 func (r *raft) handleVote(m Message) {
-	canVote := r.vote == m.From || (r.vote == None && r.lead == None)
-	if canVote && r.log.isUpToDate(m.Index, m.LogTerm) {
-		r.vote = m.From
-		r.electionElapsed = 0
-		r.send(Message{Type: MsgVoteResp, To: m.From})
+	resp := MsgVoteResp
+	if m.Type == MsgPreVote {
+		resp = MsgPreVoteResp
+	}
+	canVote := r.vote == m.From || (r.vote == None && r.lead == None) ||
+		(m.Type == MsgPreVote && m.Term > r.term)
+	if !canVote || !r.log.isUpToDate(m.Index, m.LogTerm) {
+		r.send(Message{Type: resp, To: m.From, Reject: true})
 		return
 	}
-	r.send(Message{Type: MsgVoteResp, To: m.From, Reject: true})
+	if m.Type == MsgPreVote {
+		r.send(Message{Type: resp, To: m.From, Term: m.Term})
+		return
+	}
+	r.vote = m.From
+	r.electionElapsed = 0
+	r.send(Message{Type: resp, To: m.From})
 }
 
 func stepFollower(r *raft, m Message) {
@@ -283,6 +374,10 @@ func stepFollower(r *raft, m Message) {
 		r.electionElapsed = 0
 		r.setLead(m.From)
 		r.handleHeartbeat(m)
+	case MsgTimeoutNow:
+		// Our leader hands over: campaign now, skipping the pre-vote.
+		r.logger.Info("leader asked us to take over", "from", m.From, "term", r.term)
+		r.campaign(true)
 	}
 }
 
@@ -294,7 +389,10 @@ func stepCandidate(r *raft, m Message) {
 	case MsgHeartbeat:
 		r.becomeFollower(m.Term, m.From)
 		r.handleHeartbeat(m)
-	case MsgVoteResp:
+	case MsgVoteResp, MsgPreVoteResp:
+		if (m.Type == MsgPreVoteResp) != (r.role == PreCandidate) {
+			return // an answer to an earlier round
+		}
 		r.votes[m.From] = !m.Reject
 		granted, rejected := 0, 0
 		for _, v := range r.votes {
@@ -305,6 +403,8 @@ func stepCandidate(r *raft, m Message) {
 			}
 		}
 		switch {
+		case granted >= r.quorum() && r.role == PreCandidate:
+			r.campaign(false)
 		case granted >= r.quorum():
 			r.becomeLeader()
 		case rejected >= r.quorum():
@@ -318,6 +418,7 @@ func stepLeader(r *raft, m Message) {
 	if pr == nil {
 		return
 	}
+	pr.RecentActive = true
 	switch m.Type {
 	case MsgAppResp:
 		r.handleAppendResp(m, pr)
@@ -377,10 +478,58 @@ func (r *raft) handleAppendResp(m Message, pr *Progress) {
 	}
 	if r.maybeCommit() {
 		r.bcastAppend()
-		return
+	} else {
+		for r.sendAppend(m.From, false) {
+		}
 	}
-	for r.sendAppend(m.From, false) {
+	if m.From == r.leadTransferee && pr.Match == r.log.lastIndex() {
+		r.sendTimeoutNow(m.From)
 	}
+}
+
+// quorumActive reports whether a quorum (this leader included) was heard
+// from since the last check, and starts a new period.
+func (r *raft) quorumActive() bool {
+	active := 0
+	for _, p := range r.peers {
+		pr := r.prs[p]
+		if p == r.id || pr.RecentActive {
+			active++
+		}
+		pr.RecentActive = p == r.id
+	}
+	return active >= r.quorum()
+}
+
+// transferLeadership starts handing leadership to to: the leader stops
+// taking proposals, brings to's log up to date, then tells it to campaign.
+func (r *raft) transferLeadership(to uint64) error {
+	if r.role != Leader {
+		return ErrNotLeader
+	}
+	if to == r.id {
+		return nil
+	}
+	pr := r.prs[to]
+	if pr == nil {
+		return fmt.Errorf("raft: cannot transfer leadership to %d: not a member", to)
+	}
+	if r.leadTransferee == to {
+		return nil
+	}
+	r.logger.Info("transferring leadership", "to", to, "term", r.term, "match", pr.Match, "last_index", r.log.lastIndex())
+	r.leadTransferee = to
+	r.electionElapsed = 0 // the transfer must finish within an election timeout
+	if pr.Match == r.log.lastIndex() {
+		r.sendTimeoutNow(to)
+	} else {
+		r.sendAppend(to, true)
+	}
+	return nil
+}
+
+func (r *raft) sendTimeoutNow(to uint64) {
+	r.send(Message{Type: MsgTimeoutNow, To: to})
 }
 
 // sendAppend sends entries from pr.Next to follower to. With sendIfEmpty it

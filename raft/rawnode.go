@@ -24,8 +24,13 @@ func NewRawNode(c *Config) (*RawNode, error) {
 // Tick advances logical time by one tick.
 func (rn *RawNode) Tick() { rn.r.tick() }
 
-// Campaign makes this node start an election now.
-func (rn *RawNode) Campaign() { rn.r.campaign() }
+// Campaign makes this node start an election now, without a pre-vote.
+func (rn *RawNode) Campaign() { rn.r.campaign(false) }
+
+// TransferLeadership makes the leader hand leadership to the node to: it
+// stops taking proposals, brings to up to date and asks it to campaign.
+// The transfer is abandoned after an election timeout.
+func (rn *RawNode) TransferLeadership(to uint64) error { return rn.r.transferLeadership(to) }
 
 // Step hands the core a message from a peer. Messages addressed elsewhere
 // are refused.
@@ -55,6 +60,9 @@ func (rn *RawNode) indexOf(id uint64) (int, bool) {
 func (rn *RawNode) Propose(data []byte) (index, term uint64, err error) {
 	if rn.r.role != Leader {
 		return 0, 0, ErrNotLeader
+	}
+	if rn.r.leadTransferee != None {
+		return 0, 0, ErrTransferring
 	}
 	idx := rn.r.appendEntries(Entry{Type: EntryNormal, Data: data})
 	if len(rn.r.peers) == 1 {
@@ -139,6 +147,8 @@ type Status struct {
 	Applied uint64
 	Lead    uint64
 	Role    Role
+	// LeadTransferee is the node leadership is being handed to, or None.
+	LeadTransferee uint64
 	// Progress is the leader's view of every member (leader only).
 	Progress map[uint64]Progress
 }
@@ -148,7 +158,7 @@ func (rn *RawNode) Status() Status {
 	r := rn.r
 	st := Status{
 		ID: r.id, Term: r.term, Vote: r.vote, Commit: r.log.committed,
-		Applied: r.log.applied, Lead: r.lead, Role: r.role,
+		Applied: r.log.applied, Lead: r.lead, Role: r.role, LeadTransferee: r.leadTransferee,
 	}
 	if r.role == Leader {
 		st.Progress = make(map[uint64]Progress, len(r.prs))

@@ -30,12 +30,31 @@ func forSeeds(t *testing.T, scenario func(t *testing.T, seed uint64)) {
 			seeds = append(seeds, uint64(i+1))
 		}
 	}
-	for _, seed := range seeds {
-		if !t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { scenario(t, seed) }) {
-			t.Fatalf("replay with: go test ./raft -run '%s' -seed %d -v", t.Name(), seed)
+	// Every scenario runs with the classic protocol and with pre-vote and
+	// check-quorum.
+	for _, f := range []features{{}, {preVote: true, checkQuorum: true}} {
+		simFeatures = f
+		for _, seed := range seeds {
+			if !t.Run(fmt.Sprintf("%s/seed=%d", f, seed), func(t *testing.T) { scenario(t, seed) }) {
+				t.Fatalf("replay with: go test ./raft -run '%s/%s' -seed %d -v", t.Name(), f, seed)
+			}
 		}
 	}
+	simFeatures = features{}
 }
+
+// features are the optional protocol features a simulation runs with.
+type features struct{ preVote, checkQuorum bool }
+
+func (f features) String() string {
+	if f.preVote || f.checkQuorum {
+		return fmt.Sprintf("prevote=%v,checkquorum=%v", f.preVote, f.checkQuorum)
+	}
+	return "classic"
+}
+
+// simFeatures is what newSim gives its nodes; forSeeds sets it.
+var simFeatures features
 
 // simStorage is a node's disk: a MemoryStorage that forgets an unsynced
 // hard state when the node crashes.
@@ -98,6 +117,7 @@ type sim struct {
 	allow func(Message) bool
 	// maxMsgSize is the nodes' MaxSizePerMsg.
 	maxMsgSize uint64
+	features   features
 
 	// What the invariants are checked against.
 	leaders   map[uint64]uint64 // term -> the one leader seen in it
@@ -116,6 +136,7 @@ func newSim(t *testing.T, seed uint64, n int) *sim {
 		cut:        make(map[[2]uint64]bool),
 		leaders:    make(map[uint64]uint64),
 		maxMsgSize: 256,
+		features:   simFeatures,
 	}
 	for i := 1; i <= n; i++ {
 		s.ids = append(s.ids, uint64(i))
@@ -143,6 +164,8 @@ func (s *sim) start(nd *simNode) {
 		Storage:       nd.store,
 		Applied:       uint64(len(nd.applied)),
 		MaxSizePerMsg: s.maxMsgSize,
+		PreVote:       s.features.preVote,
+		CheckQuorum:   s.features.checkQuorum,
 		Rand:          rand.New(rand.NewPCG(s.rng.Uint64(), nd.id)),
 	})
 	if err != nil {

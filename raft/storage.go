@@ -98,3 +98,6 @@ func limitSize(ents []Entry, maxSize uint64) []Entry {
 	}
 	return ents
 }
+
+// Snapshot implements Storage: MemoryStorage never compacts.
+func (s *MemoryStorage) Snapshot() (SnapshotMeta, error) { return SnapshotMeta{}, nil }

@@ -21,6 +21,10 @@ var (
 	ErrUnavailable = errors.New("raft: requested entry is unavailable")
 	// ErrStopped is returned by the driver once it has been stopped.
 	ErrStopped = errors.New("raft: node stopped")
+	// ErrTransferring is returned for a proposal made while the leader is
+	// handing leadership to another node; retrying shortly reaches the new
+	// leader.
+	ErrTransferring = errors.New("raft: leadership transfer in progress")
 	// ErrLeadershipLost is returned for a read or proposal whose leader lost
 	// leadership before it could be confirmed. A proposal's outcome is then
 	// unknown: the entry may still commit under the next leader.
@@ -63,6 +67,9 @@ const (
 	Follower Role = iota
 	Candidate
 	Leader
+	// PreCandidate asks for pre-votes before it campaigns, without
+	// raising its term.
+	PreCandidate
 )
 
 func (r Role) String() string {
@@ -73,6 +80,8 @@ func (r Role) String() string {
 		return "candidate"
 	case Leader:
 		return "leader"
+	case PreCandidate:
+		return "pre-candidate"
 	}
 	return "unknown"
 }
@@ -96,6 +105,9 @@ const (
 	MsgAppResp
 	MsgHeartbeat
 	MsgHeartbeatResp
+	MsgPreVote
+	MsgPreVoteResp
+	MsgTimeoutNow
 )
 
 func (t MessageType) String() string {
@@ -112,6 +124,12 @@ func (t MessageType) String() string {
 		return "MsgHeartbeat"
 	case MsgHeartbeatResp:
 		return "MsgHeartbeatResp"
+	case MsgPreVote:
+		return "MsgPreVote"
+	case MsgPreVoteResp:
+		return "MsgPreVoteResp"
+	case MsgTimeoutNow:
+		return "MsgTimeoutNow"
 	}
 	return "MsgUnknown"
 }
@@ -131,6 +149,12 @@ func (t MessageType) String() string {
 //   - MsgHeartbeat: Commit is min(leader commit, follower's match); Context
 //     carries a ReadIndex request context when one is being confirmed.
 //   - MsgHeartbeatResp: Context echoes the heartbeat's Context.
+//   - MsgPreVote: like MsgVote, for the term the sender would campaign in
+//     (Term); the sender's own term does not change (Raft thesis 9.6).
+//   - MsgPreVoteResp: a granted pre-vote carries the request's Term.
+//   - MsgTimeoutNow: the leader asks the recipient to campaign at once
+//     (leadership transfer); the vote requests that follow carry
+//     Context "transfer" so that voters ignore their leader lease.
 type Message struct {
 	Type       MessageType
 	To         uint64
@@ -177,6 +201,14 @@ type Ready struct {
 	MustSync bool
 }
 
+// SnapshotMeta identifies a snapshot: the state machine after applying
+// every entry up to Index, whose term is Term. The log is compacted up to
+// the latest snapshot: FirstIndex is Index+1 and Term(Index) still works.
+type SnapshotMeta struct {
+	Index uint64
+	Term  uint64
+}
+
 // Storage is the core's read access to the persisted log. The driver's
 // LogStore implements it (engine/); MemoryStorage implements it for tests.
 type Storage interface {
@@ -192,4 +224,7 @@ type Storage interface {
 	// FirstIndex returns the index of the first entry that may be read
 	// through Entries. An empty log has FirstIndex 1 and LastIndex 0.
 	FirstIndex() (uint64, error)
+	// Snapshot returns the point the log was last compacted to (the zero
+	// SnapshotMeta if never).
+	Snapshot() (SnapshotMeta, error)
 }
