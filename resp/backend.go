@@ -20,6 +20,17 @@ type Status struct {
 	Applied uint64
 	Members []Member // ordered by ID
 	Keys    uint64   // number of keys in the data set
+	// Snapshot is the latest snapshot (log compaction point).
+	Snapshot SnapshotInfo
+}
+
+// SnapshotInfo describes the latest snapshot: the log was compacted up to
+// Index (of term Term); Size is the log bytes it replaced, or the data
+// size, when known.
+type SnapshotInfo struct {
+	Index uint64
+	Term  uint64
+	Size  uint64
 }
 
 // Backend is what the RESP front end needs from a node.
@@ -38,6 +49,14 @@ type Backend interface {
 	ReadBarrier(ctx context.Context) error
 	// Get reads a key from the local state machine.
 	Get(key []byte) (value []byte, ok bool, err error)
-	// Status returns the node's current view of the cluster.
+	// Status returns the node's current view of the cluster. It is called
+	// for every command and must be cheap.
 	Status() Status
+	// Progress returns, on the leader, the highest log index known to be
+	// replicated on each member (raft.ErrNotLeader elsewhere).
+	Progress(ctx context.Context) (map[uint64]uint64, error)
+	// TransferLeadership hands leadership from this node (the leader) to
+	// member to, or to the most up-to-date follower when to is 0, and
+	// returns once another node leads.
+	TransferLeadership(ctx context.Context, to uint64) error
 }

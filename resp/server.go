@@ -58,6 +58,9 @@ type Server struct {
 
 	clients  atomic.Int64
 	clientID atomic.Int64
+	// inflight counts commands being served, so that Close can let them
+	// finish.
+	inflight atomic.Int64
 }
 
 // New checks cfg and fills its defaults.
@@ -127,10 +130,18 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Close stops accepting clients and closes every connection. Commands
-// still waiting for replication end when the Backend stops.
+// drainWait bounds how long Close waits for commands in progress.
+const drainWait = 2 * time.Second
+
+// Close stops accepting clients and closes every connection, after
+// letting commands in progress finish (for at most drainWait): a write
+// being replicated gets its answer rather than a closed connection.
 func (s *Server) Close() error {
 	s.closeMu.Do(func() {
+		deadline := time.Now().Add(drainWait)
+		for s.inflight.Load() > 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
 		if s.ln != nil {
 			s.ln.Close()
 			<-s.done
@@ -174,6 +185,8 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 
 // serve runs one command.
 func (s *Server) serve(conn redcon.Conn, cmd redcon.Command) {
+	s.inflight.Add(1)
+	defer s.inflight.Add(-1)
 	defer func() {
 		if p := recover(); p != nil {
 			s.logger.Error("command panicked", "command", string(cmd.Args[0]), "panic", p)
@@ -241,7 +254,11 @@ func (c *call) route(key []byte) bool {
 		return false
 	}
 	if addr := memberAddr(st, st.Leader); addr != "" {
-		c.conn.WriteError(fmt.Sprintf("MOVED %d %s", Slot(key), addr))
+		slot := 0
+		if key != nil {
+			slot = Slot(key)
+		}
+		c.conn.WriteError(fmt.Sprintf("MOVED %d %s", slot, addr))
 	} else {
 		c.conn.WriteError("CLUSTERDOWN The cluster is down: the leader's address is unknown")
 	}
@@ -273,6 +290,8 @@ func (c *call) backendError(key []byte, err error, write bool) {
 		c.route(key)
 	case errors.Is(err, raft.ErrProposalDropped):
 		c.conn.WriteError("TRYAGAIN the command was not replicated; it is safe to retry")
+	case errors.Is(err, raft.ErrTransferring):
+		c.conn.WriteError("TRYAGAIN leadership is being handed to another node; retry shortly")
 	case errors.Is(err, raft.ErrStopped):
 		c.conn.WriteError("ERR server is shutting down")
 	case write && (errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, context.DeadlineExceeded)):

@@ -25,6 +25,7 @@ type fakeBackend struct {
 	proposeErr error
 	readErr    error
 	proposals  int
+	transfers  int
 }
 
 func newFake() *fakeBackend {
@@ -88,6 +89,21 @@ func (f *fakeBackend) Status() Status {
 	st := f.st
 	st.Keys = uint64(len(f.data))
 	return st
+}
+
+func (f *fakeBackend) Progress(ctx context.Context) (map[uint64]uint64, error) {
+	return map[uint64]uint64{1: 10, 2: 9, 3: 10}, nil
+}
+
+func (f *fakeBackend) TransferLeadership(ctx context.Context, to uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if to == 0 {
+		to = 2
+	}
+	f.st.Leader = to
+	f.transfers++
+	return nil
 }
 
 func (f *fakeBackend) set(fn func(f *fakeBackend)) {
@@ -346,5 +362,38 @@ func TestQuit(t *testing.T) {
 	}
 	if _, err := rd.ReadByte(); err == nil {
 		t.Fatal("connection open after QUIT")
+	}
+}
+
+func TestRaftCommands(t *testing.T) {
+	f := newFake()
+	s, cl := startServer(t, f)
+	ctx := context.Background()
+	info, err := cl.Do(ctx, "RAFT.INFO").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"node_id:1\r\n", "role:leader\r\n", "leader_id:1\r\n", "current_term:3\r\n", "num_nodes:3\r\n",
+		"node1:id=2,role=voter,addr=127.0.0.1:7002,peer_addr=127.0.0.1:17002,match_index=9\r\n", "commit_index:", "last_applied_index:", "snapshot_last_idx:0"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("RAFT.INFO lacks %q:\n%s", want, info)
+		}
+	}
+	if got := raw(t, s.Addr(), "RAFT.TRANSFER_LEADER", "9"); got != "-ERR node 9 is not a member\r\n" {
+		t.Errorf("transfer to a stranger: %q", got)
+	}
+	if got := raw(t, s.Addr(), "RAFT.TRANSFER_LEADER", "3"); got != "+OK\r\n" || f.Status().Leader != 3 {
+		t.Errorf("transfer to 3: %q, leader %d", got, f.Status().Leader)
+	}
+	// Now a follower: it redirects to the leader.
+	if got := raw(t, s.Addr(), "RAFT.TRANSFER_LEADER"); got != "-MOVED 0 127.0.0.1:7003\r\n" {
+		t.Errorf("transfer on a follower: %q", got)
+	}
+	if got := raw(t, s.Addr(), "RAFT.TRANSFER_LEADER", "1", "2"); !strings.HasPrefix(got, "-ERR wrong number of arguments") {
+		t.Errorf("transfer with two ids: %q", got)
+	}
+	f.set(func(f *fakeBackend) { f.proposeErr = raft.ErrTransferring; f.st.Leader = 1 })
+	if got := raw(t, s.Addr(), "SET", "k", "v"); !strings.HasPrefix(got, "-TRYAGAIN ") {
+		t.Errorf("write during a transfer: %q", got)
 	}
 }

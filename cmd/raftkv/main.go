@@ -2,6 +2,8 @@
 //
 //	raftkv server [flags]    run one node
 //	raftkv cluster [-n 3]    run a local cluster of N nodes, one process each
+//	raftkv status            print a node's Raft state
+//	raftkv transfer-leader   hand leadership to another node
 //	raftkv version           print the version
 package main
 
@@ -21,6 +23,9 @@ const usage = `raftkv: a Redis-compatible key-value store replicated with Raft.
 Usage:
   raftkv server [flags]     run one node (raftkv server -h lists the settings)
   raftkv cluster [flags]    run a local cluster, one process per node (raftkv cluster -h)
+  raftkv status [--addr]    print a node's Raft state
+  raftkv transfer-leader [--addr] [--to ID]
+                            hand leadership to another node
   raftkv version            print the version
 `
 
@@ -35,6 +40,8 @@ func main() {
 		err = runServer(os.Args[2:])
 	case "cluster":
 		err = runCluster(os.Args[2:])
+	case "status", "transfer-leader":
+		err = runAdmin(os.Args[1], os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println("raftkv", fullVersion())
 	case "help", "-h", "--help":

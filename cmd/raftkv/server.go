@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -42,6 +43,7 @@ func runServer(args []string) error {
 	select {
 	case sig := <-sigc:
 		logger.Info("shutting down", "signal", sig.String())
+		n.handOver(cfg, logger)
 	case <-n.node.Done():
 		logger.Error("raft loop ended", "error", n.node.Err())
 	}
@@ -109,6 +111,8 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 			ElectionTick:      int(cfg.ElectionTimeout / tick),
 			HeartbeatTick:     1,
 			FirstElectionTick: int(cfg.FirstElectionTimeout / tick),
+			PreVote:           true,
+			CheckQuorum:       true,
 			Logger:            logger.Named("raft"),
 		},
 		LogStore:     n.eng,
@@ -149,6 +153,22 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 	return n, nil
 }
 
+// handOver transfers leadership away before a leader stops, so that a
+// rolling restart costs no election timeout.
+func (n *node) handOver(cfg *conf.Config, logger hclog.Logger) {
+	if st := n.node.Status(); st.Role != raft.Leader || len(cfg.Peers) < 2 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*cfg.ElectionTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := n.node.TransferLeadership(ctx, raft.None); err != nil {
+		logger.Warn("could not hand leadership over before stopping", "error", err)
+		return
+	}
+	logger.Info("handed leadership over", "to", n.node.Status().Lead, "took", time.Since(start).Round(time.Millisecond))
+}
+
 // close stops the pieces in the reverse order of their start: no new
 // commands, then Raft, then the network, then storage.
 func (n *node) close() error {
@@ -185,6 +205,25 @@ func (b *backend) Propose(ctx context.Context, cmd []byte) (any, error) {
 }
 
 func (b *backend) ReadBarrier(ctx context.Context) error { return b.node.ReadBarrier(ctx) }
+
+func (b *backend) Progress(ctx context.Context) (map[uint64]uint64, error) {
+	prs, err := b.node.Progress(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if prs == nil {
+		return nil, raft.ErrNotLeader
+	}
+	m := make(map[uint64]uint64, len(prs))
+	for id, pr := range prs {
+		m[id] = pr.Match
+	}
+	return m, nil
+}
+
+func (b *backend) TransferLeadership(ctx context.Context, to uint64) error {
+	return b.node.TransferLeadership(ctx, to)
+}
 
 func (b *backend) Get(key []byte) ([]byte, bool, error) { return b.sm.Get(key) }
 

@@ -1,0 +1,90 @@
+package resp
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/raftkv/raftkv/raft"
+)
+
+// Admin commands, named as RedisRaft names them.
+
+// cmdRaftInfo answers RAFT.INFO: INFO-style field:value lines about this
+// node's Raft state, with RedisRaft's field names where they exist.
+func cmdRaftInfo(c *call) {
+	st := c.s.backend.Status()
+	var match map[uint64]uint64
+	if st.Leader == st.ID {
+		ctx, cancel := c.ctx()
+		match, _ = c.s.backend.Progress(ctx) // nil if leadership just moved
+		cancel()
+	}
+	var b strings.Builder
+	line := func(k string, v any) { fmt.Fprintf(&b, "%s:%v\r\n", k, v) }
+	b.WriteString("# Raft\r\n")
+	line("node_id", st.ID)
+	line("role", st.Role)
+	line("leader_id", st.Leader)
+	line("current_term", st.Term)
+	line("num_nodes", len(st.Members))
+	line("num_voting_nodes", len(st.Members))
+	for i, m := range st.Members {
+		role := "voter"
+		fields := fmt.Sprintf("id=%d,role=%s,addr=%s,peer_addr=%s", m.ID, role, m.RespAddr, m.PeerAddr)
+		if mi, ok := match[m.ID]; ok {
+			fields += ",match_index=" + strconv.FormatUint(mi, 10)
+		}
+		line(fmt.Sprintf("node%d", i), fields)
+	}
+	b.WriteString("\r\n# Log\r\n")
+	line("commit_index", st.Commit)
+	line("last_applied_index", st.Applied)
+	b.WriteString("\r\n# Snapshot\r\n")
+	line("snapshot_last_idx", st.Snapshot.Index)
+	line("snapshot_last_term", st.Snapshot.Term)
+	line("snapshot_size", st.Snapshot.Size)
+	c.conn.WriteBulkString(b.String())
+}
+
+// cmdRaftTransferLeader answers RAFT.TRANSFER_LEADER [id]: the leader hands
+// over to id (or to its most up-to-date follower) and replies once another
+// node leads. Any other node redirects to the leader.
+func cmdRaftTransferLeader(c *call) {
+	var to uint64
+	if len(c.args) > 2 {
+		c.conn.WriteError("ERR wrong number of arguments for 'raft.transfer_leader' command")
+		return
+	}
+	if len(c.args) == 2 {
+		id, err := strconv.ParseUint(string(c.args[1]), 10, 64)
+		if err != nil || id == 0 {
+			c.conn.WriteError("ERR invalid node id")
+			return
+		}
+		if memberAddr(c.s.backend.Status(), id) == "" {
+			c.conn.WriteError(fmt.Sprintf("ERR node %d is not a member", id))
+			return
+		}
+		to = id
+	}
+	if !c.route(nil) {
+		return
+	}
+	if to == c.s.backend.Status().ID {
+		c.ok() // already the leader
+		return
+	}
+	ctx, cancel := c.ctx()
+	defer cancel()
+	if err := c.s.backend.TransferLeadership(ctx, to); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			c.route(nil)
+			return
+		}
+		c.conn.WriteError("ERR leadership transfer failed: " + err.Error())
+		return
+	}
+	c.ok()
+}
