@@ -17,6 +17,8 @@
 //	'k'                 number of data keys: 8-byte big-endian uint64
 //	'l' + index         log entry; the index is 8-byte big-endian so that
 //	                    key order is log order
+//	's'                 compaction point: index and term (8-byte big-endian
+//	                    each) of the last entry dropped from the log
 //
 // A log entry's value is uvarint(term), one byte of raft.EntryType, then
 // the entry's data to the end of the value. The index is not repeated: it
@@ -41,8 +43,14 @@
 // an open ApplyBatch and for reads in progress; every later call returns
 // ErrClosed rather than touching a closed database.
 //
-// # What is not here
+// # Compaction and snapshots
 //
-// The log is never compacted and there are no snapshots: every entry stays
-// until a conflicting leader replaces it.
+// The data set on disk is the state machine's snapshot: it always agrees
+// with the applied index. Compact drops the log up to an applied index and
+// records that point. OpenSnapshot takes a consistent pebble view of the
+// data for a follower that is too far behind, and streams it in a
+// self-checking format without holding it in memory. InstallSnapshot
+// replaces the data set, the applied index, the key count and the log in
+// one synced batch, so a crash leaves either the old state or the new one;
+// the batch holds the received data in memory until it commits.
 package engine

@@ -30,12 +30,14 @@ const (
 	prefixHard     = 'h'
 	prefixKeyCount = 'k'
 	prefixLog      = 'l'
+	prefixSnapshot = 's'
 )
 
 var (
 	keyApplied  = []byte{prefixApplied}
 	keyHard     = []byte{prefixHard}
 	keyKeyCount = []byte{prefixKeyCount}
+	keySnapshot = []byte{prefixSnapshot}
 	// dataUpper is the exclusive upper bound of the data family.
 	dataUpper = []byte{prefixData + 1}
 )
@@ -70,6 +72,9 @@ type Engine struct {
 	first    uint64
 	last     uint64
 	lastTerm uint64 // term of entry last; 0 when the log is empty
+	// snap is the compaction point: entries up to snap.Index were dropped.
+	// Invariant: first == snap.Index+1 once the log has been compacted.
+	snap raft.SnapshotMeta
 
 	// applyMu is held by the open ApplyBatch, from NewApplyBatch to Close.
 	applyMu sync.Mutex
@@ -154,6 +159,14 @@ func (e *Engine) load() error {
 	}
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("scan log bounds: %w", err)
+	}
+	if e.snap, err = e.loadSnapshot(); err != nil {
+		return err
+	}
+	if e.snap.Index > 0 && e.last < e.first {
+		// Compacted to its end (or just restored from a snapshot): the log
+		// is empty and continues after the snapshot.
+		e.first, e.last, e.lastTerm = e.snap.Index+1, e.snap.Index, e.snap.Term
 	}
 	return nil
 }

@@ -20,6 +20,11 @@ func (e *Engine) InitialState() (raft.HardState, error) {
 		return raft.HardState{}, err
 	}
 	defer e.closeMu.RUnlock()
+	return e.readHardState()
+}
+
+// readHardState is InitialState for callers that hold closeMu.
+func (e *Engine) readHardState() (raft.HardState, error) {
 	v, closer, err := e.db.Get(keyHard)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return raft.HardState{}, nil
@@ -64,6 +69,8 @@ func (e *Engine) Term(i uint64) (uint64, error) {
 	switch {
 	case i == e.last:
 		return e.lastTerm, nil
+	case i == e.snap.Index && i > 0:
+		return e.snap.Term, nil
 	case i == 0 && e.first == 1:
 		// The empty prefix before entry 1 has term 0.
 		return 0, nil
@@ -281,7 +288,3 @@ func decodeHardState(v []byte) (raft.HardState, error) {
 		Commit: binary.BigEndian.Uint64(v[16:]),
 	}, nil
 }
-
-// Snapshot implements raft.Storage. The log is not compacted yet, so the
-// compaction point is always the zero SnapshotMeta.
-func (e *Engine) Snapshot() (raft.SnapshotMeta, error) { return raft.SnapshotMeta{}, nil }

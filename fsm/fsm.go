@@ -3,6 +3,7 @@ package fsm
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
@@ -164,4 +165,19 @@ func applyDel(b *engine.ApplyBatch, keys [][]byte) (Result, error) {
 		n++
 	}
 	return Result{Int: n}, nil
+}
+
+// OpenSnapshot takes a consistent view of the data set for a follower
+// that needs a snapshot.
+func (f *FSM) OpenSnapshot() (*engine.SnapshotSource, error) { return f.e.OpenSnapshot() }
+
+// InstallSnapshot replaces the state with the snapshot read from r, which
+// reflects meta; Apply continues with entry meta.Index+1.
+func (f *FSM) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
+	if err := f.e.InstallSnapshot(meta, r); err != nil {
+		return err
+	}
+	f.applied.Store(meta.Index)
+	f.logger.Info("snapshot installed", "index", meta.Index, "term", meta.Term, "keys", f.e.KeyCount())
+	return nil
 }

@@ -495,3 +495,39 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+func TestSnapshotBetweenStateMachines(t *testing.T) {
+	src := openNode(t, vfs.NewMem())
+	src.apply(t, entries(1, EncodeSet(k("a"), k("1")), EncodeAppend(k("a"), k("2")), EncodeSet(k("b"), k("x")))...)
+	// The snapshot reflects an index with a term: the log must hold it.
+	if err := src.e.Save(raft.HardState{Term: 1, Commit: 3}, entries(1, nil, nil, nil), true); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := src.fsm.OpenSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	var buf bytes.Buffer
+	if _, err := snap.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	dst := openNode(t, vfs.NewMem())
+	if err := dst.fsm.InstallSnapshot(snap.Meta(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	if dst.fsm.Applied() != 3 {
+		t.Fatalf("applied %d after install, want 3", dst.fsm.Applied())
+	}
+	if v, ok := dst.get(t, "a"); !ok || v != "12" {
+		t.Fatalf("a = %q", v)
+	}
+	// Apply continues after the snapshot, and refuses a gap.
+	dst.apply(t, entries(4, EncodeAppend(k("b"), k("y")))...)
+	if v, _ := dst.get(t, "b"); v != "xy" {
+		t.Fatalf("b = %q", v)
+	}
+	if _, err := dst.fsm.Apply(entries(9, EncodeSet(k("c"), nil))); !errors.Is(err, ErrGap) {
+		t.Fatalf("apply after a gap: %v", err)
+	}
+}

@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/raftkv/raftkv/raft"
+)
+
+// Snapshot implements raft.Storage: the point the log was last compacted
+// to, the zero SnapshotMeta if never.
+func (e *Engine) Snapshot() (raft.SnapshotMeta, error) {
+	if err := e.rlock(); err != nil {
+		return raft.SnapshotMeta{}, err
+	}
+	defer e.closeMu.RUnlock()
+	e.logMu.RLock()
+	defer e.logMu.RUnlock()
+	return e.snap, nil
+}
+
+// LogLen returns the number of entries the log holds.
+func (e *Engine) LogLen() uint64 {
+	e.logMu.RLock()
+	defer e.logMu.RUnlock()
+	return e.last + 1 - e.first
+}
+
+// Compact drops the log entries up to index, which the state machine must
+// have applied: the data set already holds their effects, and a follower
+// that needs them gets a snapshot of the data instead. It records index
+// and its term as the compaction point. Compacting to or below the current
+// point does nothing.
+//
+// The write is not synced: if a crash loses it, the entries are simply
+// still there.
+func (e *Engine) Compact(index uint64) error {
+	if err := e.rlock(); err != nil {
+		return err
+	}
+	defer e.closeMu.RUnlock()
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	if index < e.first {
+		return nil
+	}
+	if index > e.last {
+		return fmt.Errorf("compact to %d: past the last index %d", index, e.last)
+	}
+	if applied := e.applied.Load(); index > applied {
+		return fmt.Errorf("compact to %d: past the applied index %d", index, applied)
+	}
+	term := e.lastTerm
+	if index != e.last {
+		v, closer, err := e.db.Get(logKey(index))
+		if err != nil {
+			return fmt.Errorf("compact to %d: read its term: %w", index, err)
+		}
+		term, _, err = decodeEntryHeader(index, v)
+		closer.Close()
+		if err != nil {
+			return err
+		}
+	}
+	meta := raft.SnapshotMeta{Index: index, Term: term}
+	b := e.db.NewBatch()
+	defer b.Close()
+	if err := b.DeleteRange(logKey(e.first), logKey(index+1), nil); err != nil {
+		return err
+	}
+	if err := b.Set(keySnapshot, encodeSnapshotMeta(meta), nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("compact to %d: %w", index, err)
+	}
+	e.first, e.snap = index+1, meta
+	return nil
+}
+
+func (e *Engine) loadSnapshot() (raft.SnapshotMeta, error) {
+	v, closer, err := e.db.Get(keySnapshot)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return raft.SnapshotMeta{}, nil
+	}
+	if err != nil {
+		return raft.SnapshotMeta{}, fmt.Errorf("read compaction point: %w", err)
+	}
+	defer closer.Close()
+	return decodeSnapshotMeta(v)
+}
+
+func encodeSnapshotMeta(m raft.SnapshotMeta) []byte {
+	b := binary.BigEndian.AppendUint64(nil, m.Index)
+	return binary.BigEndian.AppendUint64(b, m.Term)
+}
+
+func decodeSnapshotMeta(v []byte) (raft.SnapshotMeta, error) {
+	if len(v) != 16 {
+		return raft.SnapshotMeta{}, fmt.Errorf("%w: compaction point of %d bytes", ErrCorrupt, len(v))
+	}
+	return raft.SnapshotMeta{Index: binary.BigEndian.Uint64(v), Term: binary.BigEndian.Uint64(v[8:])}, nil
+}

@@ -1,0 +1,288 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/raftkv/raftkv/raft"
+)
+
+// A snapshot travels as a self-checking stream:
+//
+//	magic "RKVSNAP1", uvarint index, uvarint term, uvarint key count
+//	per data key: byte 1, uvarint len(key), key, uvarint len(value), value
+//	byte 0, uvarint number of keys sent, CRC-32C of every byte before it (4 bytes, big-endian)
+//
+// The sender iterates a pebble snapshot, so writes go on while it streams
+// and memory stays bounded whatever the data size.
+const snapMagic = "RKVSNAP1"
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// SnapshotSource is a consistent view of the data set at an applied index,
+// to be streamed to a follower.
+type SnapshotSource struct {
+	e    *Engine
+	snap *pebble.Snapshot
+	meta raft.SnapshotMeta
+	keys uint64
+}
+
+// OpenSnapshot takes a consistent view of the data set and the index it
+// reflects. The caller must Close it.
+func (e *Engine) OpenSnapshot() (*SnapshotSource, error) {
+	if err := e.rlock(); err != nil {
+		return nil, err
+	}
+	defer e.closeMu.RUnlock()
+	// No ApplyBatch may commit between reading the applied index and
+	// taking the view.
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
+	applied := e.applied.Load()
+	term, err := e.termLocked(applied)
+	if err != nil {
+		return nil, fmt.Errorf("open snapshot at %d: %w", applied, err)
+	}
+	return &SnapshotSource{
+		e:    e,
+		snap: e.db.NewSnapshot(),
+		meta: raft.SnapshotMeta{Index: applied, Term: term},
+		keys: e.keyCount.Load(),
+	}, nil
+}
+
+// termLocked is Term for callers that already hold closeMu.
+func (e *Engine) termLocked(i uint64) (uint64, error) {
+	e.logMu.RLock()
+	last, lastTerm, snap := e.last, e.lastTerm, e.snap
+	e.logMu.RUnlock()
+	switch {
+	case i == last:
+		return lastTerm, nil
+	case i == snap.Index:
+		return snap.Term, nil
+	}
+	v, closer, err := e.db.Get(logKey(i))
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	t, _, err := decodeEntryHeader(i, v)
+	return t, err
+}
+
+// Meta is the index and term the snapshot reflects.
+func (s *SnapshotSource) Meta() raft.SnapshotMeta { return s.meta }
+
+// WriteTo streams the snapshot to w.
+func (s *SnapshotSource) WriteTo(w io.Writer) (int64, error) {
+	cw := &countWriter{w: w}
+	bw := bufio.NewWriterSize(cw, 256<<10)
+	crc := crc32.New(crcTable)
+	out := io.MultiWriter(bw, crc)
+	var buf []byte
+	buf = append(buf, snapMagic...)
+	buf = binary.AppendUvarint(buf, s.meta.Index)
+	buf = binary.AppendUvarint(buf, s.meta.Term)
+	buf = binary.AppendUvarint(buf, s.keys)
+	if _, err := out.Write(buf); err != nil {
+		return cw.n, err
+	}
+	it, err := s.snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixData}, UpperBound: dataUpper})
+	if err != nil {
+		return cw.n, err
+	}
+	var n uint64
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return cw.n, errors.Join(err, it.Close())
+		}
+		k := it.Key()[1:]
+		buf = append(buf[:0], 1)
+		buf = binary.AppendUvarint(buf, uint64(len(k)))
+		buf = append(buf, k...)
+		buf = binary.AppendUvarint(buf, uint64(len(v)))
+		buf = append(buf, v...)
+		if _, err := out.Write(buf); err != nil {
+			return cw.n, errors.Join(err, it.Close())
+		}
+		n++
+	}
+	if err := it.Close(); err != nil {
+		return cw.n, err
+	}
+	buf = append(buf[:0], 0)
+	buf = binary.AppendUvarint(buf, n)
+	if _, err := out.Write(buf); err != nil {
+		return cw.n, err
+	}
+	buf = binary.BigEndian.AppendUint32(buf[:0], crc.Sum32())
+	if _, err := bw.Write(buf); err != nil {
+		return cw.n, err
+	}
+	err = bw.Flush()
+	return cw.n, err
+}
+
+// Close releases the view.
+func (s *SnapshotSource) Close() error { return s.snap.Close() }
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// crcReader reads through a CRC-32C.
+type crcReader struct {
+	r   *bufio.Reader
+	crc hash.Hash32
+}
+
+func (c *crcReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.crc.Write([]byte{b})
+	}
+	return b, err
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.crc.Write(p[:n])
+	return n, err
+}
+
+// InstallSnapshot replaces the whole data set with the snapshot read from
+// r, which must reflect meta, and empties the log, which now continues
+// after meta.Index; the hard state's commit index becomes at least
+// meta.Index. Everything happens in one synced batch: a crash leaves the
+// old state or the new one. A stream that is truncated, corrupt or for
+// another index changes nothing.
+//
+// The batch holds the snapshot's data in memory until it commits.
+func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
+	if err := e.rlock(); err != nil {
+		return err
+	}
+	defer e.closeMu.RUnlock()
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
+
+	cr := &crcReader{r: bufio.NewReaderSize(r, 256<<10), crc: crc32.New(crcTable)}
+	corrupt := func(format string, args ...any) error {
+		return fmt.Errorf("install snapshot %d: %w: %s", meta.Index, ErrCorrupt, fmt.Sprintf(format, args...))
+	}
+	magic := make([]byte, len(snapMagic))
+	if _, err := io.ReadFull(cr, magic); err != nil || string(magic) != snapMagic {
+		return corrupt("bad header")
+	}
+	index, err1 := binary.ReadUvarint(cr)
+	term, err2 := binary.ReadUvarint(cr)
+	keys, err3 := binary.ReadUvarint(cr)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return corrupt("bad header: %v", err)
+	}
+	if index != meta.Index || term != meta.Term {
+		return corrupt("stream is for index %d term %d", index, term)
+	}
+
+	b := e.db.NewBatch()
+	defer b.Close()
+	if err := b.DeleteRange([]byte{prefixData}, dataUpper, nil); err != nil {
+		return err
+	}
+	var n uint64
+	for {
+		tag, err := cr.ReadByte()
+		if err != nil {
+			return corrupt("truncated after %d keys", n)
+		}
+		if tag == 0 {
+			break
+		}
+		if tag != 1 {
+			return corrupt("bad record tag %d", tag)
+		}
+		k, err := readBytes(cr)
+		if err != nil {
+			return corrupt("key %d: %v", n, err)
+		}
+		v, err := readBytes(cr)
+		if err != nil {
+			return corrupt("value %d: %v", n, err)
+		}
+		if err := b.Set(dataKey(k), v, nil); err != nil {
+			return err
+		}
+		n++
+	}
+	sent, err := binary.ReadUvarint(cr)
+	if err != nil || sent != n || n != keys {
+		return corrupt("%d keys read, trailer says %d, header %d", n, sent, keys)
+	}
+	want := cr.crc.Sum32()
+	var sum [4]byte
+	if _, err := io.ReadFull(cr.r, sum[:]); err != nil || binary.BigEndian.Uint32(sum[:]) != want {
+		return corrupt("checksum mismatch")
+	}
+
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	hs, err := e.readHardState()
+	if err != nil {
+		return err
+	}
+	hs.Commit = max(hs.Commit, meta.Index)
+	if err := b.DeleteRange(logKey(0), logUpper(), nil); err != nil {
+		return err
+	}
+	for _, kv := range [][2][]byte{
+		{keyHard, encodeHardState(hs)},
+		{keyApplied, uint64Value(meta.Index)},
+		{keyKeyCount, uint64Value(n)},
+		{keySnapshot, encodeSnapshotMeta(meta)},
+	} {
+		if err := b.Set(kv[0], kv[1], nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("install snapshot %d: %w", meta.Index, err)
+	}
+	e.first, e.last, e.lastTerm, e.snap = meta.Index+1, meta.Index, meta.Term, meta
+	e.applied.Store(meta.Index)
+	e.keyCount.Store(n)
+	return nil
+}
+
+// maxRecord bounds a key or value in a snapshot stream (Redis's largest
+// bulk string), so a corrupt length cannot make us allocate wildly.
+const maxRecord = 512 << 20
+
+func readBytes(r *crcReader) ([]byte, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, err
+	}
+	if n > maxRecord {
+		return nil, fmt.Errorf("length %d", n)
+	}
+	b := make([]byte, n)
+	_, err = io.ReadFull(r, b)
+	return b, err
+}
