@@ -23,6 +23,12 @@ type raftLog struct {
 	applied uint64
 	// maxApplyBytes bounds one batch of committed entries.
 	maxApplyBytes uint64
+	// pending is a received snapshot that replaced the log but that the
+	// driver has not installed yet; storage still holds the old log.
+	// Invariant: when set, offset == pending.Meta.Index+1.
+	pending *ReceivedSnapshot
+	// pendingOut is set once pending was handed out in a Ready.
+	pendingOut bool
 }
 
 func newLog(s Storage, maxApplyBytes uint64) (*raftLog, error) {
@@ -65,7 +71,42 @@ func (l *raftLog) term(i uint64) (uint64, error) {
 		}
 		return 0, ErrUnavailable
 	}
+	if p := l.pending; p != nil {
+		if i == p.Meta.Index {
+			return p.Meta.Term, nil
+		}
+		return 0, ErrCompacted
+	}
 	return l.storage.Term(i)
+}
+
+// firstIndex is the first index whose entry may be read.
+func (l *raftLog) firstIndex() uint64 {
+	if l.pending != nil {
+		return l.pending.Meta.Index + 1
+	}
+	first, err := l.storage.FirstIndex()
+	if err != nil {
+		panic(fmt.Sprintf("raft: first index: %v", err))
+	}
+	return first
+}
+
+// restore replaces the log with a received snapshot.
+func (l *raftLog) restore(s *ReceivedSnapshot) {
+	l.unstable = nil
+	l.offset = s.Meta.Index + 1
+	l.pending, l.pendingOut = s, false
+	l.committed = s.Meta.Index
+	l.applied = s.Meta.Index
+}
+
+// snapshotInstalled records that the driver installed s: storage now
+// holds it.
+func (l *raftLog) snapshotInstalled(s *ReceivedSnapshot) {
+	if l.pending == s {
+		l.pending, l.pendingOut = nil, false
+	}
 }
 
 // zeroTermOnErr returns the term of entry i, or 0 when it is not held.
@@ -102,6 +143,9 @@ func (l *raftLog) slice(lo, hi, maxSize uint64) ([]Entry, error) {
 		return nil, fmt.Errorf("entries %d..%d past last index %d: %w", lo, hi, l.lastIndex(), ErrUnavailable)
 	}
 	var ents []Entry
+	if lo < l.offset && l.pending != nil {
+		return nil, ErrCompacted
+	}
 	if lo < l.offset {
 		stored, err := l.storage.Entries(lo, min(hi, l.offset), maxSize)
 		if err != nil {

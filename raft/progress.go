@@ -13,11 +13,17 @@ const (
 	// StateReplicate: the follower's log matches up to Match; the leader
 	// streams appends optimistically, up to MaxInflightMsgs in flight.
 	StateReplicate
+	// StateSnapshot: the follower needs entries that were compacted; a
+	// snapshot is on its way and nothing else is sent until it lands.
+	StateSnapshot
 )
 
 func (s ProgressState) String() string {
-	if s == StateReplicate {
+	switch s {
+	case StateReplicate:
 		return "replicate"
+	case StateSnapshot:
+		return "snapshot"
 	}
 	return "probe"
 }
@@ -36,6 +42,9 @@ type Progress struct {
 	// ProbeSent is set in StateProbe once an append was sent; no other is
 	// sent until an answer or a heartbeat response clears it.
 	ProbeSent bool
+	// PendingSnapshot is the index of the snapshot being sent
+	// (StateSnapshot only).
+	PendingSnapshot uint64
 	// inflight holds the last index of each append in flight, in order
 	// (StateReplicate only).
 	inflight []uint64
@@ -46,10 +55,23 @@ func (pr *Progress) String() string {
 }
 
 func (pr *Progress) becomeProbe() {
+	if pr.State == StateSnapshot {
+		// Resume after the snapshot if it was installed, else from Match.
+		pr.Next = max(pr.Match, pr.PendingSnapshot) + 1
+		pr.PendingSnapshot = 0
+	} else {
+		pr.Next = pr.Match + 1
+	}
 	pr.State = StateProbe
 	pr.ProbeSent = false
 	pr.inflight = pr.inflight[:0]
-	pr.Next = pr.Match + 1
+}
+
+func (pr *Progress) becomeSnapshot(index uint64) {
+	pr.State = StateSnapshot
+	pr.ProbeSent = false
+	pr.inflight = pr.inflight[:0]
+	pr.PendingSnapshot = index
 }
 
 func (pr *Progress) becomeReplicate() {
@@ -77,6 +99,9 @@ func (pr *Progress) maybeUpdate(n uint64) bool {
 // follower's hint that its log may match at hint. It reports whether Next
 // moved back (false for a stale rejection).
 func (pr *Progress) maybeDecrTo(rejected, hint uint64) bool {
+	if pr.State == StateSnapshot {
+		return false // the snapshot decides where the follower resumes
+	}
 	if pr.State == StateReplicate {
 		if rejected <= pr.Match {
 			return false // stale: the follower already accepted later entries
@@ -117,8 +142,11 @@ func (pr *Progress) freeTo(n uint64) {
 // isPaused reports whether the leader must wait before sending another
 // append to this follower.
 func (pr *Progress) isPaused(maxInflight int) bool {
-	if pr.State == StateProbe {
+	switch pr.State {
+	case StateProbe:
 		return pr.ProbeSent
+	case StateSnapshot:
+		return true
 	}
 	return len(pr.inflight) >= maxInflight
 }

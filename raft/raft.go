@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -308,7 +309,7 @@ func (r *raft) Step(m Message) {
 			// A pre-vote never changes the receiver's term.
 		case m.Type == MsgPreVoteResp && !m.Reject:
 			// A granted pre-vote carries the term we would campaign in.
-		case m.Type == MsgApp || m.Type == MsgHeartbeat:
+		case m.Type == MsgApp || m.Type == MsgHeartbeat || m.Type == MsgSnap:
 			r.becomeFollower(m.Term, m.From)
 		case m.Type == MsgVote:
 			// Only a granted vote resets the election timer (paper figure
@@ -325,7 +326,7 @@ func (r *raft) Step(m Message) {
 		}
 	case m.Term < r.term:
 		switch m.Type {
-		case MsgApp, MsgHeartbeat:
+		case MsgApp, MsgHeartbeat, MsgSnap:
 			// A deposed leader learns of the newer term from the answer
 			// and steps down.
 			r.send(Message{Type: MsgAppResp, To: m.From})
@@ -374,6 +375,10 @@ func stepFollower(r *raft, m Message) {
 		r.electionElapsed = 0
 		r.setLead(m.From)
 		r.handleHeartbeat(m)
+	case MsgSnap:
+		r.electionElapsed = 0
+		r.setLead(m.From)
+		r.handleSnapshot(m)
 	case MsgTimeoutNow:
 		// Our leader hands over: campaign now, skipping the pre-vote.
 		r.logger.Info("leader asked us to take over", "from", m.From, "term", r.term)
@@ -389,6 +394,9 @@ func stepCandidate(r *raft, m Message) {
 	case MsgHeartbeat:
 		r.becomeFollower(m.Term, m.From)
 		r.handleHeartbeat(m)
+	case MsgSnap:
+		r.becomeFollower(m.Term, m.From)
+		r.handleSnapshot(m)
 	case MsgVoteResp, MsgPreVoteResp:
 		if (m.Type == MsgPreVoteResp) != (r.role == PreCandidate) {
 			return // an answer to an earlier round
@@ -418,10 +426,26 @@ func stepLeader(r *raft, m Message) {
 	if pr == nil {
 		return
 	}
-	pr.RecentActive = true
+	if m.Type != MsgSnapStatus {
+		pr.RecentActive = true
+	}
 	switch m.Type {
 	case MsgAppResp:
 		r.handleAppendResp(m, pr)
+	case MsgSnapStatus:
+		if pr.State != StateSnapshot {
+			return
+		}
+		if m.Reject {
+			r.logger.Warn("snapshot to follower failed", "to", m.From)
+			pr.PendingSnapshot = 0
+		} else {
+			pr.PendingSnapshot = max(pr.PendingSnapshot, m.Index)
+		}
+		pr.becomeProbe()
+		// Wait for the follower's answer (or the next heartbeat) before
+		// sending more.
+		pr.ProbeSent = true
 	case MsgHeartbeatResp:
 		if pr.State == StateReplicate && pr.isPaused(r.maxInflight) && len(pr.inflight) > 0 {
 			// The window is full and the follower is alive: let one more
@@ -473,7 +497,11 @@ func (r *raft) handleAppendResp(m Message, pr *Progress) {
 	if !pr.maybeUpdate(m.Index) {
 		return
 	}
-	if pr.State == StateProbe {
+	switch {
+	case pr.State == StateProbe:
+		pr.becomeReplicate()
+	case pr.State == StateSnapshot && pr.Match >= pr.PendingSnapshot:
+		pr.becomeProbe()
 		pr.becomeReplicate()
 	}
 	if r.maybeCommit() {
@@ -534,7 +562,8 @@ func (r *raft) sendTimeoutNow(to uint64) {
 
 // sendAppend sends entries from pr.Next to follower to. With sendIfEmpty it
 // sends even when there are no entries, which checks the follower's log at
-// pr.Next-1. It reports whether a message was sent.
+// pr.Next-1. A follower that needs compacted entries gets a snapshot. It
+// reports whether a message was sent.
 func (r *raft) sendAppend(to uint64, sendIfEmpty bool) bool {
 	pr := r.prs[to]
 	if pr.isPaused(r.maxInflight) {
@@ -542,10 +571,14 @@ func (r *raft) sendAppend(to uint64, sendIfEmpty bool) bool {
 	}
 	prevIndex := pr.Next - 1
 	prevTerm, err := r.log.term(prevIndex)
-	if err != nil {
-		panic(fmt.Sprintf("raft: term of entry %d for follower %d: %v", prevIndex, to, err))
+	var ents []Entry
+	if err == nil {
+		ents, err = r.log.slice(pr.Next, r.log.lastIndex()+1, r.maxMsgSize)
 	}
-	ents, err := r.log.slice(pr.Next, r.log.lastIndex()+1, r.maxMsgSize)
+	if errors.Is(err, ErrCompacted) {
+		r.sendSnapshot(to, pr)
+		return true
+	}
 	if err != nil {
 		panic(fmt.Sprintf("raft: entries from %d for follower %d: %v", pr.Next, to, err))
 	}
@@ -555,6 +588,38 @@ func (r *raft) sendAppend(to uint64, sendIfEmpty bool) bool {
 	r.send(Message{Type: MsgApp, To: to, Index: prevIndex, LogTerm: prevTerm, Entries: ents, Commit: r.log.committed})
 	pr.sent(prevIndex+uint64(len(ents)), len(ents))
 	return true
+}
+
+// sendSnapshot names the latest snapshot to a follower that needs
+// compacted entries; the transport streams the data.
+func (r *raft) sendSnapshot(to uint64, pr *Progress) {
+	snap, err := r.log.storage.Snapshot()
+	if err != nil {
+		panic(fmt.Sprintf("raft: snapshot for follower %d: %v", to, err))
+	}
+	r.logger.Info("sending a snapshot", "to", to, "index", snap.Index, "follower_match", pr.Match)
+	r.send(Message{Type: MsgSnap, To: to, Index: snap.Index, LogTerm: snap.Term})
+	pr.becomeSnapshot(snap.Index)
+}
+
+// handleSnapshot handles a leader's snapshot received by a follower.
+func (r *raft) handleSnapshot(m Message) {
+	meta := SnapshotMeta{Index: m.Index, Term: m.LogTerm}
+	switch {
+	case meta.Index <= r.log.committed:
+		// Nothing new: say how far we are.
+		r.send(Message{Type: MsgAppResp, To: m.From, Index: r.log.committed})
+	case r.log.matchTerm(meta.Index, meta.Term):
+		// We hold the snapshot's last entry, and so every entry before
+		// it (log matching): commit them rather than discard the log.
+		r.log.commitTo(meta.Index)
+		r.send(Message{Type: MsgAppResp, To: m.From, Index: meta.Index})
+	default:
+		r.logger.Info("restoring from a snapshot", "index", meta.Index, "term", meta.Term, "from", m.From)
+		r.log.restore(&ReceivedSnapshot{Meta: meta, Handle: m.Context})
+		// Sent after the Ready that installs the snapshot is persisted.
+		r.send(Message{Type: MsgAppResp, To: m.From, Index: meta.Index})
+	}
 }
 
 func (r *raft) bcastAppend() {

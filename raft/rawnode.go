@@ -82,6 +82,9 @@ func (rn *RawNode) HasReady() bool {
 	if r.pendingBcast || len(r.msgs) > 0 || len(r.log.unstable) > 0 || len(r.readStates) > 0 {
 		return true
 	}
+	if r.log.pending != nil && !r.log.pendingOut {
+		return true
+	}
 	if r.log.hasNextCommitted() || r.softState() != rn.prevSoft {
 		return true
 	}
@@ -102,6 +105,10 @@ func (rn *RawNode) Ready() Ready {
 	}
 	r.msgs = nil
 	r.readStates = nil
+	if r.log.pending != nil && !r.log.pendingOut {
+		rd.Snapshot = r.log.pending
+		r.log.pendingOut = true
+	}
 	if ss := r.softState(); ss != rn.prevSoft {
 		rd.SoftState = &ss
 	}
@@ -109,7 +116,7 @@ func (rn *RawNode) Ready() Ready {
 		rd.HardState = hs
 		rd.MustSync = hs.Term != rn.prevHard.Term || hs.Vote != rn.prevHard.Vote
 	}
-	rd.MustSync = rd.MustSync || len(rd.Entries) > 0
+	rd.MustSync = rd.MustSync || len(rd.Entries) > 0 || rd.Snapshot != nil
 	return rd
 }
 
@@ -121,6 +128,9 @@ func (rn *RawNode) Advance(rd Ready) {
 	}
 	if !rd.HardState.IsEmpty() {
 		rn.prevHard = rd.HardState
+	}
+	if rd.Snapshot != nil {
+		r.log.snapshotInstalled(rd.Snapshot)
 	}
 	if n := len(rd.Entries); n > 0 {
 		last := rd.Entries[n-1]

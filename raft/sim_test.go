@@ -123,7 +123,14 @@ type sim struct {
 	leaders   map[uint64]uint64 // term -> the one leader seen in it
 	committed []Entry           // committed[i] is the committed entry at index i+1
 	readSeq   int
-	stats     struct{ rejects int }
+	stats     struct{ rejects, snapshots, installs int }
+	// compactAt is how many entries a node's log may hold past its
+	// compaction point before it compacts (0: never).
+	compactAt int
+	// dropSnaps is how many snapshot streams still fail on purpose.
+	dropSnaps int
+	// staged holds the snapshots in flight, by handle.
+	staged map[string][]Entry
 }
 
 const simElection = 10
@@ -137,6 +144,8 @@ func newSim(t *testing.T, seed uint64, n int) *sim {
 		leaders:    make(map[uint64]uint64),
 		maxMsgSize: 256,
 		features:   simFeatures,
+		compactAt:  30,
+		staged:     make(map[string][]Entry),
 	}
 	for i := 1; i <= n; i++ {
 		s.ids = append(s.ids, uint64(i))
@@ -231,6 +240,10 @@ func (s *sim) partition(groups ...[]uint64) {
 func (s *sim) heal() { clear(s.cut) }
 
 func (s *sim) enqueue(m Message) {
+	if m.Type == MsgSnap {
+		s.sendSnapshot(m)
+		return
+	}
 	if s.cut[[2]uint64{m.From, m.To}] || s.rng.Float64() < s.loss || (s.allow != nil && !s.allow(m)) {
 		return
 	}
@@ -243,6 +256,32 @@ func (s *sim) enqueue(m Message) {
 	for range copies {
 		s.queue = append(s.queue, simMsg{m: m, at: s.now + s.rng.IntN(s.maxDelay+1)})
 	}
+}
+
+// sendSnapshot plays the transport's part for MsgSnap: it takes the
+// leader's current state machine (a prefix of committed entries), and
+// either delivers it to the follower and reports success, or loses it and
+// reports failure.
+func (s *sim) sendSnapshot(m Message) {
+	lead := s.nodes[m.From]
+	data := slices.Clone(lead.applied)
+	if uint64(len(data)) < m.Index {
+		s.t.Fatalf("leader %d named snapshot %d but applied only %d", m.From, m.Index, len(data))
+	}
+	s.stats.snapshots++
+	handle := fmt.Sprintf("snap-%d-%d-%d", m.From, m.To, s.stats.snapshots)
+	s.staged[handle] = data
+	last := data[len(data)-1]
+	status := Message{Type: MsgSnapStatus, From: m.To, To: m.From, Term: m.Term, Index: last.Index}
+	delay := s.rng.IntN(s.maxDelay + 1)
+	if s.cut[[2]uint64{m.From, m.To}] || s.rng.Float64() < s.loss || s.dropSnaps > 0 {
+		status.Reject = true
+		s.dropSnaps = max(s.dropSnaps-1, 0)
+	} else {
+		m.Index, m.LogTerm, m.Context = last.Index, last.Term, []byte(handle)
+		s.queue = append(s.queue, simMsg{m: m, at: s.now + delay})
+	}
+	s.queue = append(s.queue, simMsg{m: status, at: s.now + delay})
 }
 
 // tick advances time by one tick: every live node ticks, then every
@@ -278,7 +317,8 @@ func (s *sim) deliver() {
 		s.rng.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
 		for _, qm := range due {
 			nd := s.nodes[qm.m.To]
-			if nd.rn == nil || s.cut[[2]uint64{qm.m.From, qm.m.To}] {
+			local := qm.m.Type == MsgSnapStatus // from the leader's own transport
+			if nd.rn == nil || (!local && s.cut[[2]uint64{qm.m.From, qm.m.To}]) {
 				continue
 			}
 			if qm.m.Type == MsgAppResp && qm.m.Reject {
@@ -307,6 +347,18 @@ func (s *sim) process(nd *simNode) {
 			s.crash(nd.id)
 			return
 		}
+		if rs := rd.Snapshot; rs != nil {
+			data, ok := s.staged[string(rs.Handle)]
+			if !ok || uint64(len(data)) != rs.Meta.Index {
+				s.t.Fatalf("node %d: snapshot %+v with unknown data %q", nd.id, rs.Meta, rs.Handle)
+			}
+			for _, e := range data {
+				s.checkCommitted(nd.id, e)
+			}
+			nd.applied = slices.Clone(data)
+			nd.store.ApplySnapshot(rs.Meta)
+			s.stats.installs++
+		}
 		if err := nd.store.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
 			s.t.Fatalf("node %d save: %v", nd.id, err)
 		}
@@ -319,6 +371,16 @@ func (s *sim) process(nd *simNode) {
 			}
 			s.checkCommitted(nd.id, e)
 			nd.applied = append(nd.applied, e)
+		}
+		if s.compactAt > 0 {
+			// Compact as the driver does: keep a few entries for followers
+			// that are only slightly behind.
+			first, _ := nd.store.FirstIndex()
+			if applied := uint64(len(nd.applied)); applied+1-first > uint64(s.compactAt) {
+				if err := nd.store.Compact(applied - 5); err != nil {
+					s.t.Fatalf("node %d compact: %v", nd.id, err)
+				}
+			}
 		}
 		for _, rs := range rd.ReadStates {
 			atRequest, ok := nd.reads[string(rs.RequestCtx)]
@@ -347,7 +409,11 @@ func (s *sim) checkLeader(nd *simNode) {
 	if _, ok := s.leaders[st.term]; !ok {
 		s.leaders[st.term] = nd.id
 		// Leader completeness: a new leader holds every committed entry.
+		// (Compacted entries are in its state machine, checked on apply.)
 		for _, e := range s.committed {
+			if e.Index+1 < st.log.firstIndex() {
+				continue
+			}
 			if !st.log.matchTerm(e.Index, e.Term) {
 				s.t.Fatalf("leader %d of term %d lacks committed entry %d (term %d)", nd.id, st.term, e.Index, e.Term)
 			}
@@ -372,10 +438,11 @@ func (s *sim) checkCommitted(id uint64, e Entry) {
 	}
 }
 
-// logOf returns a live node's whole log, persisted and not.
+// logOf returns a live node's log, persisted and not, from its first
+// index (after the compaction point).
 func (s *sim) logOf(nd *simNode) []Entry {
 	l := nd.rn.r.log
-	ents, err := l.slice(1, l.lastIndex()+1, ^uint64(0))
+	ents, err := l.slice(l.firstIndex(), l.lastIndex()+1, ^uint64(0))
 	if err != nil {
 		s.t.Fatalf("node %d log: %v", nd.id, err)
 	}
@@ -386,43 +453,51 @@ func (s *sim) checkInvariants() {
 	logs := make(map[uint64][]Entry)
 	for _, id := range s.ids {
 		nd := s.nodes[id]
-		// Durability: what a node applied is in its persisted log, as
-		// committed, whether or not it is running.
-		stored, err := nd.store.Entries(1, uint64(len(nd.applied))+1, ^uint64(0))
-		if err != nil {
-			s.t.Fatalf("node %d has applied %d entries but its disk lost some: %v", id, len(nd.applied), err)
-		}
-		for _, e := range stored {
-			s.checkCommitted(id, e)
+		// Durability: what a node applied and has not compacted is in its
+		// persisted log, as committed, whether or not it is running.
+		first, _ := nd.store.FirstIndex()
+		if uint64(len(nd.applied)) >= first {
+			stored, err := nd.store.Entries(first, uint64(len(nd.applied))+1, ^uint64(0))
+			if err != nil {
+				s.t.Fatalf("node %d has applied %d entries but its disk lost some: %v", id, len(nd.applied), err)
+			}
+			for _, e := range stored {
+				s.checkCommitted(id, e)
+			}
 		}
 		if nd.rn == nil {
 			continue
 		}
 		logs[id] = s.logOf(nd)
 		// Every entry up to the node's commit index is the committed one.
-		for _, e := range logs[id][:nd.rn.r.log.committed] {
-			s.checkCommitted(id, e)
+		for _, e := range logs[id] {
+			if e.Index <= nd.rn.r.log.committed {
+				s.checkCommitted(id, e)
+			}
 		}
 	}
 	// Log matching: if two logs hold an entry with the same index and term,
-	// they are identical up to it.
+	// they are identical up to it (as far as both still hold entries).
 	for _, a := range s.ids {
 		for _, b := range s.ids {
 			la, lb := logs[a], logs[b]
-			if a >= b || la == nil || lb == nil {
+			if a >= b || len(la) == 0 || len(lb) == 0 {
 				continue
 			}
-			n := min(len(la), len(lb))
-			k := -1
-			for i := n - 1; i >= 0; i-- {
-				if la[i].Term == lb[i].Term {
+			lo := max(la[0].Index, lb[0].Index)
+			hi := min(la[len(la)-1].Index, lb[len(lb)-1].Index)
+			at := func(l []Entry, i uint64) Entry { return l[i-l[0].Index] }
+			k := uint64(0)
+			for i := hi; i >= lo && i > 0; i-- {
+				if at(la, i).Term == at(lb, i).Term {
 					k = i
 					break
 				}
 			}
-			for i := 0; i <= k; i++ {
-				if la[i].Term != lb[i].Term || !bytes.Equal(la[i].Data, lb[i].Data) {
-					s.t.Fatalf("log matching broken: nodes %d and %d agree on entry %d (term %d) but differ at %d", a, b, k+1, la[k].Term, i+1)
+			for i := lo; k > 0 && i <= k; i++ {
+				ea, eb := at(la, i), at(lb, i)
+				if ea.Term != eb.Term || !bytes.Equal(ea.Data, eb.Data) {
+					s.t.Fatalf("log matching broken: nodes %d and %d agree on entry %d (term %d) but differ at %d", a, b, k, at(la, k).Term, i)
 				}
 			}
 		}

@@ -108,6 +108,8 @@ const (
 	MsgPreVote
 	MsgPreVoteResp
 	MsgTimeoutNow
+	MsgSnap
+	MsgSnapStatus
 )
 
 func (t MessageType) String() string {
@@ -130,6 +132,10 @@ func (t MessageType) String() string {
 		return "MsgPreVoteResp"
 	case MsgTimeoutNow:
 		return "MsgTimeoutNow"
+	case MsgSnap:
+		return "MsgSnap"
+	case MsgSnapStatus:
+		return "MsgSnapStatus"
 	}
 	return "MsgUnknown"
 }
@@ -155,6 +161,15 @@ func (t MessageType) String() string {
 //   - MsgTimeoutNow: the leader asks the recipient to campaign at once
 //     (leadership transfer); the vote requests that follow carry
 //     Context "transfer" so that voters ignore their leader lease.
+//   - MsgSnap: the leader's state machine snapshot at Index (term
+//     LogTerm), for a follower whose next entries were compacted. The core
+//     only names it; the transport streams the data (taking the newest
+//     snapshot, which may be later than the one named) and delivers
+//     MsgSnap to the follower with the index and term of what it sent and,
+//     in Context, a handle on the received data for Ready.Snapshot.
+//   - MsgSnapStatus: stepped into the leader by its own transport when a
+//     snapshot stream to From ended: Reject tells it failed; Index is the
+//     index of the snapshot sent.
 type Message struct {
 	Type       MessageType
 	To         uint64
@@ -197,8 +212,18 @@ type Ready struct {
 	Messages []Message
 	// ReadStates are confirmed ReadIndex requests.
 	ReadStates []ReadState
+	// Snapshot, when set, is a snapshot received from the leader that
+	// replaces the state machine and the log; it is installed first.
+	Snapshot *ReceivedSnapshot
 	// MustSync is true when Entries or the term or vote changed.
 	MustSync bool
+}
+
+// ReceivedSnapshot is a snapshot to install: its index and term, and the
+// transport's handle on its data (MsgSnap's Context).
+type ReceivedSnapshot struct {
+	Meta   SnapshotMeta
+	Handle []byte
 }
 
 // SnapshotMeta identifies a snapshot: the state machine after applying
