@@ -40,11 +40,17 @@ type Config struct {
 	ElectionTimeout      time.Duration
 	FirstElectionTimeout time.Duration
 	RequestTimeout       time.Duration
-	MaxBulkLen           int64
-	MaxInlineLen         int
-	MaxMultibulkLen      int
-	LogLevel             string
-	LogJSON              bool
+	// SnapshotEntries is how many applied entries the Raft log holds
+	// before it is compacted (a snapshot is taken).
+	SnapshotEntries uint64
+	// SnapshotCatchUpEntries is how many applied entries compaction keeps
+	// for followers slightly behind.
+	SnapshotCatchUpEntries uint64
+	MaxBulkLen             int64
+	MaxInlineLen           int
+	MaxMultibulkLen        int
+	LogLevel               string
+	LogJSON                bool
 	// ConfigFile is the YAML file the configuration was read from, if any.
 	ConfigFile string
 }
@@ -53,16 +59,18 @@ type Config struct {
 // clients and 127.0.0.1:16380 for peers, with no ID and no peers.
 func Default() *Config {
 	return &Config{
-		RespAddr:          "127.0.0.1:6380",
-		PeerAddr:          "127.0.0.1:16380",
-		DataDir:           "raftkv-data",
-		HeartbeatInterval: 100 * time.Millisecond,
-		ElectionTimeout:   time.Second,
-		RequestTimeout:    5 * time.Second,
-		MaxBulkLen:        512 << 20,
-		MaxInlineLen:      64 << 10,
-		MaxMultibulkLen:   1 << 20,
-		LogLevel:          "info",
+		RespAddr:               "127.0.0.1:6380",
+		PeerAddr:               "127.0.0.1:16380",
+		DataDir:                "raftkv-data",
+		HeartbeatInterval:      100 * time.Millisecond,
+		ElectionTimeout:        time.Second,
+		RequestTimeout:         5 * time.Second,
+		SnapshotEntries:        10000,
+		SnapshotCatchUpEntries: 1000,
+		MaxBulkLen:             512 << 20,
+		MaxInlineLen:           64 << 10,
+		MaxMultibulkLen:        1 << 20,
+		LogLevel:               "info",
 	}
 }
 
@@ -97,6 +105,8 @@ func flagSet(name string, c *Config) *flag.FlagSet {
 	fs.DurationVar(&c.ElectionTimeout, "election-timeout", c.ElectionTimeout, "time without a leader before a follower stands for election (randomized up to twice this)")
 	fs.DurationVar(&c.FirstElectionTimeout, "first-election-timeout", c.FirstElectionTimeout, "election timeout right after start-up; 0 means --election-timeout")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "longest a client command waits for replication")
+	fs.Uint64Var(&c.SnapshotEntries, "snapshot-entries", c.SnapshotEntries, "applied entries the Raft log holds before it is compacted (a snapshot is taken)")
+	fs.Uint64Var(&c.SnapshotCatchUpEntries, "snapshot-catchup-entries", c.SnapshotCatchUpEntries, "applied entries kept after compaction, so that a follower slightly behind catches up from the log")
 	fs.Int64Var(&c.MaxBulkLen, "max-bulk-len", c.MaxBulkLen, "largest bulk string a client may send, in bytes (Redis proto-max-bulk-len)")
 	fs.IntVar(&c.MaxInlineLen, "max-inline-len", c.MaxInlineLen, "longest inline command line, in bytes")
 	fs.IntVar(&c.MaxMultibulkLen, "max-multibulk-len", c.MaxMultibulkLen, "most arguments in one command")
@@ -298,6 +308,12 @@ func (c *Config) Validate() error {
 	if c.RequestTimeout <= 0 {
 		return fmt.Errorf("invalid --request-timeout %v: must be positive", c.RequestTimeout)
 	}
+	if c.SnapshotEntries == 0 {
+		return errors.New("invalid --snapshot-entries 0: must be positive")
+	}
+	if c.SnapshotCatchUpEntries >= c.SnapshotEntries {
+		return fmt.Errorf("invalid --snapshot-catchup-entries %d: must be below --snapshot-entries (%d)", c.SnapshotCatchUpEntries, c.SnapshotEntries)
+	}
 	if c.MaxBulkLen <= 0 {
 		return fmt.Errorf("invalid --max-bulk-len %d: must be positive", c.MaxBulkLen)
 	}
@@ -326,6 +342,8 @@ type fileConfig struct {
 	ElectionTimeout      string     `yaml:"election-timeout"`
 	FirstElectionTimeout string     `yaml:"first-election-timeout"`
 	RequestTimeout       string     `yaml:"request-timeout"`
+	SnapshotEntries      uint64     `yaml:"snapshot-entries"`
+	SnapshotCatchUp      uint64     `yaml:"snapshot-catchup-entries"`
 	MaxBulkLen           int64      `yaml:"max-bulk-len"`
 	MaxInlineLen         int        `yaml:"max-inline-len"`
 	MaxMultibulkLen      int        `yaml:"max-multibulk-len"`
@@ -346,6 +364,7 @@ func WriteFile(path string, c *Config) error {
 		ID: c.ID, RespAddr: c.RespAddr, PeerAddr: c.PeerAddr, DataDir: c.DataDir,
 		HeartbeatInterval: c.HeartbeatInterval.String(), ElectionTimeout: c.ElectionTimeout.String(),
 		FirstElectionTimeout: c.FirstElectionTimeout.String(), RequestTimeout: c.RequestTimeout.String(),
+		SnapshotEntries: c.SnapshotEntries, SnapshotCatchUp: c.SnapshotCatchUpEntries,
 		MaxBulkLen: c.MaxBulkLen, MaxInlineLen: c.MaxInlineLen, MaxMultibulkLen: c.MaxMultibulkLen,
 		LogLevel: c.LogLevel, LogJSON: c.LogJSON,
 	}

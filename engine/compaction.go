@@ -104,3 +104,16 @@ func decodeSnapshotMeta(v []byte) (raft.SnapshotMeta, error) {
 	}
 	return raft.SnapshotMeta{Index: binary.BigEndian.Uint64(v), Term: binary.BigEndian.Uint64(v[8:])}, nil
 }
+
+// DataSize estimates the bytes the data set takes on disk.
+func (e *Engine) DataSize() uint64 {
+	if err := e.rlock(); err != nil {
+		return 0
+	}
+	defer e.closeMu.RUnlock()
+	n, err := e.db.EstimateDiskUsage([]byte{prefixData}, dataUpper)
+	if err != nil {
+		return 0
+	}
+	return n
+}

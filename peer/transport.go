@@ -48,6 +48,11 @@ type Config struct {
 	// QueueSize is the send queue capacity per peer, in messages.
 	// Default 4096.
 	QueueSize int
+	// OpenSnapshot takes the newest state machine snapshot, for MsgSnap.
+	OpenSnapshot func() (Snapshot, error)
+	// SnapshotDir is where received snapshots are written before they are
+	// installed.
+	SnapshotDir string
 }
 
 // PeerStats describes the link to one peer.
@@ -78,6 +83,9 @@ var _ raft.Transport = (*Transport)(nil)
 type peerLink struct {
 	id        uint64
 	addr      string
+	mu        sync.Mutex
+	client    peerpb.RaftClient // set by the sender goroutine; guarded by mu
+	snapBusy  atomic.Bool
 	q         chan raft.Message
 	connected atomic.Bool
 	sent      atomic.Uint64
@@ -160,6 +168,10 @@ func (t *Transport) Send(msgs []raft.Message) {
 		if p == nil {
 			continue
 		}
+		if m.Type == raft.MsgSnap {
+			t.sendSnapshot(p, m)
+			continue
+		}
 		select {
 		case p.q <- m:
 		default:
@@ -214,6 +226,7 @@ func (t *Transport) runPeer(p *peerLink) {
 	}
 	defer conn.Close()
 	s := &sender{t: t, p: p, log: log, client: peerpb.NewRaftClient(conn), wait: minBackoff}
+	p.setClient(s.client)
 	defer s.closeStream()
 
 	batch := &peerpb.Batch{From: t.cfg.ID}
@@ -255,6 +268,18 @@ func (t *Transport) runPeer(p *peerLink) {
 		}
 		p.sent.Add(uint64(len(batch.Messages)))
 	}
+}
+
+func (p *peerLink) setClient(c peerpb.RaftClient) {
+	p.mu.Lock()
+	p.client = c
+	p.mu.Unlock()
+}
+
+func (p *peerLink) raftClient() peerpb.RaftClient {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.client
 }
 
 // sender is the state of one peer's sender goroutine.

@@ -29,6 +29,22 @@ type NodeConfig struct {
 	// TickInterval is the wall-clock length of one core tick (the heartbeat
 	// interval when HeartbeatTick is 1).
 	TickInterval time.Duration
+	// InstallSnapshot installs a snapshot received from the leader into
+	// the state machine and the log store (Ready.Snapshot). Required for a
+	// node that may receive one.
+	InstallSnapshot func(s *ReceivedSnapshot) error
+	// SnapshotEntries is how many applied entries the log may hold before
+	// the driver compacts it (0: never). It needs a LogStore with a
+	// Compact(index uint64) error method.
+	SnapshotEntries uint64
+	// SnapshotCatchUpEntries is how many applied entries compaction keeps,
+	// so that a follower slightly behind still catches up from the log.
+	SnapshotCatchUpEntries uint64
+}
+
+// Compactor is a LogStore that can drop the log up to an applied index.
+type Compactor interface {
+	Compact(index uint64) error
 }
 
 // NodeStatus is a cheap point-in-time view of a Node.
@@ -65,6 +81,11 @@ type Node struct {
 	err   error // why the loop ended; set before donec is closed
 
 	status atomic.Pointer[NodeStatus]
+
+	install   func(s *ReceivedSnapshot) error
+	compactor Compactor // nil when the LogStore cannot compact
+	snapEvery uint64
+	snapKeep  uint64
 
 	// Owned by the run goroutine.
 	soft      SoftState
@@ -143,6 +164,15 @@ func NewNode(c NodeConfig) (*Node, error) {
 		donec:        make(chan struct{}),
 		waiters:      make(map[uint64]*proposal),
 		reads:        make(map[uint64]*readBatch),
+		install:      c.InstallSnapshot,
+		snapEvery:    c.SnapshotEntries,
+		snapKeep:     c.SnapshotCatchUpEntries,
+	}
+	if cp, ok := c.LogStore.(Compactor); ok {
+		n.compactor = cp
+	}
+	if n.snapEvery > 0 && n.compactor == nil {
+		return nil, errors.New("raft: SnapshotEntries needs a LogStore that can Compact")
 	}
 	st := rn.Status()
 	n.soft = SoftState{Lead: st.Lead, Role: st.Role}
@@ -424,6 +454,14 @@ func (n *Node) expireReads() {
 }
 
 func (n *Node) handleReady(rd Ready) error {
+	if rd.Snapshot != nil {
+		if n.install == nil {
+			return fmt.Errorf("received snapshot %d but the node cannot install snapshots", rd.Snapshot.Meta.Index)
+		}
+		if err := n.install(rd.Snapshot); err != nil {
+			return fmt.Errorf("install snapshot %d: %w", rd.Snapshot.Meta.Index, err)
+		}
+	}
 	if !rd.HardState.IsEmpty() || len(rd.Entries) > 0 {
 		if err := n.store.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
 			return fmt.Errorf("persist ready: %w", err)
@@ -448,6 +486,9 @@ func (n *Node) handleReady(rd Ready) error {
 	}
 	if len(rd.CommittedEntries) > 0 {
 		if err := n.apply(rd.CommittedEntries); err != nil {
+			return err
+		}
+		if err := n.maybeCompact(false); err != nil {
 			return err
 		}
 	}
@@ -493,6 +534,56 @@ func (n *Node) apply(ents []Entry) error {
 		p.done <- result{val: v}
 	}
 	return nil
+}
+
+// maybeCompact compacts the log once it holds SnapshotEntries applied
+// entries (or now, when forced), keeping SnapshotCatchUpEntries of them.
+// The state machine on disk is the snapshot, so this is all a snapshot
+// takes.
+func (n *Node) maybeCompact(force bool) error {
+	if n.compactor == nil || (n.snapEvery == 0 && !force) {
+		return nil
+	}
+	first, err := n.store.FirstIndex()
+	if err != nil {
+		return err
+	}
+	applied := n.sm.Applied()
+	if applied < first || (!force && applied+1-first < n.snapEvery) {
+		return nil
+	}
+	to := applied
+	if !force {
+		to = applied - min(n.snapKeep, applied)
+	}
+	if to < first {
+		return nil
+	}
+	if err := n.compactor.Compact(to); err != nil {
+		return fmt.Errorf("compact log to %d: %w", to, err)
+	}
+	n.logger.Info("snapshot taken: log compacted", "index", to, "entries_dropped", to+1-first)
+	return nil
+}
+
+// Snapshot takes a snapshot now: the log is compacted up to the applied
+// index. It returns that index.
+func (n *Node) Snapshot(ctx context.Context) (uint64, error) {
+	var (
+		index uint64
+		err   error
+	)
+	if cerr := n.call(ctx, func(*RawNode) {
+		if n.compactor == nil {
+			err = errors.New("raft: the log store cannot compact")
+			return
+		}
+		err = n.maybeCompact(true)
+		index = n.sm.Applied()
+	}); cerr != nil {
+		return 0, cerr
+	}
+	return index, err
 }
 
 // releaseReads completes confirmed reads whose index has been applied.

@@ -20,17 +20,17 @@ type Status struct {
 	Applied uint64
 	Members []Member // ordered by ID
 	Keys    uint64   // number of keys in the data set
-	// Snapshot is the latest snapshot (log compaction point).
-	Snapshot SnapshotInfo
 }
 
-// SnapshotInfo describes the latest snapshot: the log was compacted up to
-// Index (of term Term); Size is the log bytes it replaced, or the data
-// size, when known.
+// SnapshotInfo describes the latest snapshot. The data set on disk is the
+// snapshot: the log was compacted up to Index (of term Term), Size is the
+// data's estimated size on disk, and LogEntries the entries the log holds
+// after it.
 type SnapshotInfo struct {
-	Index uint64
-	Term  uint64
-	Size  uint64
+	Index      uint64
+	Term       uint64
+	Size       uint64
+	LogEntries uint64
 }
 
 // Backend is what the RESP front end needs from a node.
@@ -59,4 +59,8 @@ type Backend interface {
 	// member to, or to the most up-to-date follower when to is 0, and
 	// returns once another node leads.
 	TransferLeadership(ctx context.Context, to uint64) error
+	// SnapshotInfo describes the latest snapshot.
+	SnapshotInfo() SnapshotInfo
+	// Snapshot takes a snapshot now and returns its index.
+	Snapshot(ctx context.Context) (uint64, error)
 }

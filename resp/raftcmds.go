@@ -42,9 +42,11 @@ func cmdRaftInfo(c *call) {
 	line("commit_index", st.Commit)
 	line("last_applied_index", st.Applied)
 	b.WriteString("\r\n# Snapshot\r\n")
-	line("snapshot_last_idx", st.Snapshot.Index)
-	line("snapshot_last_term", st.Snapshot.Term)
-	line("snapshot_size", st.Snapshot.Size)
+	snap := c.s.backend.SnapshotInfo()
+	line("snapshot_last_idx", snap.Index)
+	line("snapshot_last_term", snap.Term)
+	line("snapshot_size", snap.Size)
+	line("log_entries", snap.LogEntries)
 	c.conn.WriteBulkString(b.String())
 }
 
@@ -87,4 +89,17 @@ func cmdRaftTransferLeader(c *call) {
 		return
 	}
 	c.ok()
+}
+
+// cmdRaftSnapshot answers RAFT.SNAPSHOT: this node takes a snapshot now
+// (compacts its log up to the applied index) and replies with its index.
+func cmdRaftSnapshot(c *call) {
+	ctx, cancel := c.ctx()
+	defer cancel()
+	index, err := c.s.backend.Snapshot(ctx)
+	if err != nil {
+		c.conn.WriteError("ERR snapshot failed: " + err.Error())
+		return
+	}
+	c.conn.WriteInt64(int64(index))
 }

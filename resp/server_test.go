@@ -106,6 +106,12 @@ func (f *fakeBackend) TransferLeadership(ctx context.Context, to uint64) error {
 	return nil
 }
 
+func (f *fakeBackend) SnapshotInfo() SnapshotInfo {
+	return SnapshotInfo{Index: 7, Term: 2, Size: 4096, LogEntries: 3}
+}
+
+func (f *fakeBackend) Snapshot(ctx context.Context) (uint64, error) { return 10, nil }
+
 func (f *fakeBackend) set(fn func(f *fakeBackend)) {
 	f.mu.Lock()
 	fn(f)
@@ -374,10 +380,13 @@ func TestRaftCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"node_id:1\r\n", "role:leader\r\n", "leader_id:1\r\n", "current_term:3\r\n", "num_nodes:3\r\n",
-		"node1:id=2,role=voter,addr=127.0.0.1:7002,peer_addr=127.0.0.1:17002,match_index=9\r\n", "commit_index:", "last_applied_index:", "snapshot_last_idx:0"} {
+		"node1:id=2,role=voter,addr=127.0.0.1:7002,peer_addr=127.0.0.1:17002,match_index=9\r\n", "commit_index:", "last_applied_index:", "snapshot_last_idx:7\r\n", "snapshot_size:4096\r\n"} {
 		if !strings.Contains(info, want) {
 			t.Errorf("RAFT.INFO lacks %q:\n%s", want, info)
 		}
+	}
+	if got := raw(t, s.Addr(), "RAFT.SNAPSHOT"); got != ":10\r\n" {
+		t.Errorf("RAFT.SNAPSHOT: %q", got)
 	}
 	if got := raw(t, s.Addr(), "RAFT.TRANSFER_LEADER", "9"); got != "-ERR node 9 is not a member\r\n" {
 		t.Errorf("transfer to a stranger: %q", got)

@@ -88,14 +88,16 @@ type cluster struct {
 	t     testing.TB
 	nodes []*proc
 	peers string
+	extra []string // flags given to every node
 	mu    sync.Mutex
 }
 
 // startCluster starts n raftkv server processes and waits for a leader.
-func startCluster(t testing.TB, n int) *cluster {
+// extra flags are passed to every node.
+func startCluster(t testing.TB, n int, extra ...string) *cluster {
 	t.Helper()
 	ports := freePorts(t, 2*n)
-	c := &cluster{t: t}
+	c := &cluster{t: t, extra: extra}
 	var peers []string
 	base := t.TempDir()
 	for i := 0; i < n; i++ {
@@ -154,6 +156,7 @@ func (c *cluster) start(p *proc) {
 		"--election-timeout", "500ms",
 		"--log-level", "debug",
 	)
+	cmd.Args = append(cmd.Args, c.extra...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {

@@ -92,13 +92,24 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 
 	// The transport hands messages to the Raft node, which exists only
 	// once the transport does; nothing is received before Start.
+	// Snapshots received from the leader wait here until installed; what
+	// is left from an earlier run is of no use.
+	snapDir := filepath.Join(cfg.DataDir, "snapshots")
+	if err := os.MkdirAll(snapDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create snapshot directory: %w", err)
+	}
+	if err := peer.CleanSnapshotDir(snapDir, ""); err != nil {
+		return nil, err
+	}
 	var rn *raft.Node
 	n.trans, err = peer.New(peer.Config{
-		ID:         cfg.ID,
-		ListenAddr: cfg.PeerAddr,
-		Peers:      peerAddrs,
-		Handler:    func(m raft.Message) { rn.Step(m) },
-		Logger:     logger.Named("peer"),
+		ID:           cfg.ID,
+		ListenAddr:   cfg.PeerAddr,
+		Peers:        peerAddrs,
+		Handler:      func(m raft.Message) { rn.Step(m) },
+		Logger:       logger.Named("peer"),
+		OpenSnapshot: func() (peer.Snapshot, error) { return n.sm.OpenSnapshot() },
+		SnapshotDir:  snapDir,
 	})
 	if err != nil {
 		return nil, err
@@ -119,6 +130,18 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 		Transport:    n.trans,
 		StateMachine: n.sm,
 		TickInterval: tick,
+		InstallSnapshot: func(rs *raft.ReceivedSnapshot) error {
+			path := string(rs.Handle)
+			defer peer.CleanSnapshotDir(snapDir, "")
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return n.sm.InstallSnapshot(rs.Meta, f)
+		},
+		SnapshotEntries:        cfg.SnapshotEntries,
+		SnapshotCatchUpEntries: cfg.SnapshotCatchUpEntries,
 	})
 	if err != nil {
 		return nil, err
@@ -131,7 +154,7 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 
 	n.srv, err = resp.New(resp.Config{
 		Addr:            cfg.RespAddr,
-		Backend:         &backend{node: rn, sm: n.sm, members: members},
+		Backend:         &backend{node: rn, sm: n.sm, eng: n.eng, members: members},
 		Logger:          logger.Named("resp"),
 		MaxBulkLen:      cfg.MaxBulkLen,
 		MaxInlineLen:    cfg.MaxInlineLen,
@@ -197,8 +220,11 @@ func (n *node) close() error {
 type backend struct {
 	node    *raft.Node
 	sm      *fsm.FSM
+	eng     *engine.Engine
 	members []resp.Member
 }
+
+func (b *backend) Snapshot(ctx context.Context) (uint64, error) { return b.node.Snapshot(ctx) }
 
 func (b *backend) Propose(ctx context.Context, cmd []byte) (any, error) {
 	return b.node.Propose(ctx, cmd)
@@ -239,4 +265,9 @@ func (b *backend) Status() resp.Status {
 		Members: b.members,
 		Keys:    b.sm.KeyCount(),
 	}
+}
+
+func (b *backend) SnapshotInfo() resp.SnapshotInfo {
+	snap, _ := b.eng.Snapshot()
+	return resp.SnapshotInfo{Index: snap.Index, Term: snap.Term, Size: b.eng.DataSize(), LogEntries: b.eng.LogLen()}
 }

@@ -271,6 +271,92 @@ func (x *Batch) GetMessages() []*Message {
 	return nil
 }
 
+// SnapshotChunk is one piece of a snapshot stream. The first chunk of a
+// stream carries the header fields and no data; the others carry data only.
+type SnapshotChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          uint64                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            uint64                 `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	Term          uint64                 `protobuf:"varint,3,opt,name=term,proto3" json:"term,omitempty"`
+	Index         uint64                 `protobuf:"varint,4,opt,name=index,proto3" json:"index,omitempty"`
+	LogTerm       uint64                 `protobuf:"varint,5,opt,name=log_term,json=logTerm,proto3" json:"log_term,omitempty"`
+	Data          []byte                 `protobuf:"bytes,6,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotChunk) Reset() {
+	*x = SnapshotChunk{}
+	mi := &file_peerpb_peer_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotChunk) ProtoMessage() {}
+
+func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_peerpb_peer_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
+func (*SnapshotChunk) Descriptor() ([]byte, []int) {
+	return file_peerpb_peer_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SnapshotChunk) GetFrom() uint64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetTo() uint64 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetLogTerm() uint64 {
+	if x != nil {
+		return x.LogTerm
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 type Ack struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -279,7 +365,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_peerpb_peer_proto_msgTypes[3]
+	mi := &file_peerpb_peer_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -291,7 +377,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_peerpb_peer_proto_msgTypes[3]
+	mi := &file_peerpb_peer_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -304,7 +390,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_peerpb_peer_proto_rawDescGZIP(), []int{3}
+	return file_peerpb_peer_proto_rawDescGZIP(), []int{4}
 }
 
 var File_peerpb_peer_proto protoreflect.FileDescriptor
@@ -333,10 +419,18 @@ const file_peerpb_peer_proto_rawDesc = "" +
 	"\acontext\x18\v \x01(\fR\acontext\"P\n" +
 	"\x05Batch\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x04R\x04from\x123\n" +
-	"\bmessages\x18\x02 \x03(\v2\x17.raftkv.peer.v1.MessageR\bmessages\"\x05\n" +
-	"\x03Ack2>\n" +
+	"\bmessages\x18\x02 \x03(\v2\x17.raftkv.peer.v1.MessageR\bmessages\"\x8c\x01\n" +
+	"\rSnapshotChunk\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\x04R\x02to\x12\x12\n" +
+	"\x04term\x18\x03 \x01(\x04R\x04term\x12\x14\n" +
+	"\x05index\x18\x04 \x01(\x04R\x05index\x12\x19\n" +
+	"\blog_term\x18\x05 \x01(\x04R\alogTerm\x12\x12\n" +
+	"\x04data\x18\x06 \x01(\fR\x04data\"\x05\n" +
+	"\x03Ack2\x80\x01\n" +
 	"\x04Raft\x126\n" +
-	"\x06Stream\x12\x15.raftkv.peer.v1.Batch\x1a\x13.raftkv.peer.v1.Ack(\x01B&Z$github.com/raftkv/raftkv/peer/peerpbb\x06proto3"
+	"\x06Stream\x12\x15.raftkv.peer.v1.Batch\x1a\x13.raftkv.peer.v1.Ack(\x01\x12@\n" +
+	"\bSnapshot\x12\x1d.raftkv.peer.v1.SnapshotChunk\x1a\x13.raftkv.peer.v1.Ack(\x01B&Z$github.com/raftkv/raftkv/peer/peerpbb\x06proto3"
 
 var (
 	file_peerpb_peer_proto_rawDescOnce sync.Once
@@ -350,20 +444,23 @@ func file_peerpb_peer_proto_rawDescGZIP() []byte {
 	return file_peerpb_peer_proto_rawDescData
 }
 
-var file_peerpb_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_peerpb_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_peerpb_peer_proto_goTypes = []any{
-	(*Entry)(nil),   // 0: raftkv.peer.v1.Entry
-	(*Message)(nil), // 1: raftkv.peer.v1.Message
-	(*Batch)(nil),   // 2: raftkv.peer.v1.Batch
-	(*Ack)(nil),     // 3: raftkv.peer.v1.Ack
+	(*Entry)(nil),         // 0: raftkv.peer.v1.Entry
+	(*Message)(nil),       // 1: raftkv.peer.v1.Message
+	(*Batch)(nil),         // 2: raftkv.peer.v1.Batch
+	(*SnapshotChunk)(nil), // 3: raftkv.peer.v1.SnapshotChunk
+	(*Ack)(nil),           // 4: raftkv.peer.v1.Ack
 }
 var file_peerpb_peer_proto_depIdxs = []int32{
 	0, // 0: raftkv.peer.v1.Message.entries:type_name -> raftkv.peer.v1.Entry
 	1, // 1: raftkv.peer.v1.Batch.messages:type_name -> raftkv.peer.v1.Message
 	2, // 2: raftkv.peer.v1.Raft.Stream:input_type -> raftkv.peer.v1.Batch
-	3, // 3: raftkv.peer.v1.Raft.Stream:output_type -> raftkv.peer.v1.Ack
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
+	3, // 3: raftkv.peer.v1.Raft.Snapshot:input_type -> raftkv.peer.v1.SnapshotChunk
+	4, // 4: raftkv.peer.v1.Raft.Stream:output_type -> raftkv.peer.v1.Ack
+	4, // 5: raftkv.peer.v1.Raft.Snapshot:output_type -> raftkv.peer.v1.Ack
+	4, // [4:6] is the sub-list for method output_type
+	2, // [2:4] is the sub-list for method input_type
 	2, // [2:2] is the sub-list for extension type_name
 	2, // [2:2] is the sub-list for extension extendee
 	0, // [0:2] is the sub-list for field type_name
@@ -380,7 +477,7 @@ func file_peerpb_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_peerpb_peer_proto_rawDesc), len(file_peerpb_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,7 +21,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Raft_Stream_FullMethodName = "/raftkv.peer.v1.Raft/Stream"
+	Raft_Stream_FullMethodName   = "/raftkv.peer.v1.Raft/Stream"
+	Raft_Snapshot_FullMethodName = "/raftkv.peer.v1.Raft/Snapshot"
 )
 
 // RaftClient is the client API for Raft service.
@@ -31,6 +32,9 @@ type RaftClient interface {
 	// Stream carries batches from one node to another for as long as the
 	// connection lives; the receiver answers only when the stream ends.
 	Stream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[Batch, Ack], error)
+	// Snapshot carries one state machine snapshot, in chunks, to a follower
+	// that needs compacted entries.
+	Snapshot(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SnapshotChunk, Ack], error)
 }
 
 type raftClient struct {
@@ -54,6 +58,19 @@ func (c *raftClient) Stream(ctx context.Context, opts ...grpc.CallOption) (grpc.
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Raft_StreamClient = grpc.ClientStreamingClient[Batch, Ack]
 
+func (c *raftClient) Snapshot(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SnapshotChunk, Ack], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Raft_ServiceDesc.Streams[1], Raft_Snapshot_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SnapshotChunk, Ack]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Raft_SnapshotClient = grpc.ClientStreamingClient[SnapshotChunk, Ack]
+
 // RaftServer is the server API for Raft service.
 // All implementations must embed UnimplementedRaftServer
 // for forward compatibility.
@@ -61,6 +78,9 @@ type RaftServer interface {
 	// Stream carries batches from one node to another for as long as the
 	// connection lives; the receiver answers only when the stream ends.
 	Stream(grpc.ClientStreamingServer[Batch, Ack]) error
+	// Snapshot carries one state machine snapshot, in chunks, to a follower
+	// that needs compacted entries.
+	Snapshot(grpc.ClientStreamingServer[SnapshotChunk, Ack]) error
 	mustEmbedUnimplementedRaftServer()
 }
 
@@ -73,6 +93,9 @@ type UnimplementedRaftServer struct{}
 
 func (UnimplementedRaftServer) Stream(grpc.ClientStreamingServer[Batch, Ack]) error {
 	return status.Error(codes.Unimplemented, "method Stream not implemented")
+}
+func (UnimplementedRaftServer) Snapshot(grpc.ClientStreamingServer[SnapshotChunk, Ack]) error {
+	return status.Error(codes.Unimplemented, "method Snapshot not implemented")
 }
 func (UnimplementedRaftServer) mustEmbedUnimplementedRaftServer() {}
 func (UnimplementedRaftServer) testEmbeddedByValue()              {}
@@ -102,6 +125,13 @@ func _Raft_Stream_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Raft_StreamServer = grpc.ClientStreamingServer[Batch, Ack]
 
+func _Raft_Snapshot_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RaftServer).Snapshot(&grpc.GenericServerStream[SnapshotChunk, Ack]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Raft_SnapshotServer = grpc.ClientStreamingServer[SnapshotChunk, Ack]
+
 // Raft_ServiceDesc is the grpc.ServiceDesc for Raft service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -113,6 +143,11 @@ var Raft_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Stream",
 			Handler:       _Raft_Stream_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "Snapshot",
+			Handler:       _Raft_Snapshot_Handler,
 			ClientStreams: true,
 		},
 	},
