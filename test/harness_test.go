@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -310,4 +312,91 @@ func commitIndex(t testing.TB, p *proc) uint64 {
 		t.Fatalf("node %d: raft_commit_index %q: %v", p.id, m["raft_commit_index"], err)
 	}
 	return v
+}
+
+// plainClient talks to the cluster as a careful client does: it follows
+// -MOVED (the command was not run) and retries -TRYAGAIN and -CLUSTERDOWN
+// (nothing was applied), but never retries after a lost connection or a
+// timeout, whose outcome is unknown. go-redis's ClusterClient retries
+// those, which can apply an APPEND twice.
+type plainClient struct {
+	mu      sync.Mutex
+	target  string
+	clients map[string]*redis.Client
+}
+
+func newPlainClient(t testing.TB, addr string) *plainClient {
+	pc := &plainClient{target: addr, clients: map[string]*redis.Client{}}
+	t.Cleanup(func() {
+		for _, c := range pc.clients {
+			c.Close()
+		}
+	})
+	return pc
+}
+
+func (pc *plainClient) client(addr string) *redis.Client {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	c := pc.clients[addr]
+	if c == nil {
+		c = redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 500 * time.Millisecond, ReadTimeout: 5 * time.Second})
+		pc.clients[addr] = c
+	}
+	return c
+}
+
+// Do runs one command. A nil error means it ran once; redis.Nil is a
+// missing key.
+func (pc *plainClient) Do(ctx context.Context, args ...any) *redis.Cmd {
+	pc.mu.Lock()
+	addr := pc.target
+	pc.mu.Unlock()
+	for {
+		cmd := pc.client(addr).Do(ctx, args...)
+		err := cmd.Err()
+		if err == nil || err == redis.Nil {
+			return cmd
+		}
+		msg := err.Error()
+		switch {
+		case strings.HasPrefix(msg, "MOVED "):
+			f := strings.Fields(msg)
+			addr = f[len(f)-1]
+			pc.mu.Lock()
+			pc.target = addr
+			pc.mu.Unlock()
+			continue
+		case strings.HasPrefix(msg, "TRYAGAIN") || strings.HasPrefix(msg, "CLUSTERDOWN"):
+		default:
+			var opErr *net.OpError
+			if !errors.As(err, &opErr) || opErr.Op != "dial" {
+				return cmd // the outcome is unknown, or a plain error
+			}
+			// Nothing was sent: try the other nodes.
+			addr = pc.next(addr)
+		}
+		select {
+		case <-ctx.Done():
+			return cmd
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// next returns a known address after addr, to look for the leader.
+func (pc *plainClient) next(addr string) string {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	addrs := make([]string, 0, len(pc.clients))
+	for a := range pc.clients {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	for i, a := range addrs {
+		if a == addr {
+			return addrs[(i+1)%len(addrs)]
+		}
+	}
+	return addr
 }
