@@ -12,8 +12,12 @@ import (
 type Config struct {
 	// ID is this node's identity; it must be non-zero and appear in Peers.
 	ID uint64
-	// Peers lists every voting member, this node included.
+	// Peers lists every voting member as of the Applied index (the
+	// membership the state machine holds); membership changes in the log
+	// after it are replayed on start.
 	Peers []uint64
+	// Learners lists the non-voting members as of the Applied index.
+	Learners []uint64
 	// ElectionTick is the number of ticks a follower waits without hearing
 	// from a leader before it starts an election. Each timeout is drawn at
 	// random from [ElectionTick, 2*ElectionTick). Default 10.
@@ -87,8 +91,14 @@ func (c *Config) Validate() error {
 		}
 		seen[p] = true
 	}
-	if !seen[c.ID] {
-		return fmt.Errorf("raft: ID %d is not in Peers %v", c.ID, c.Peers)
+	for _, p := range c.Learners {
+		if p == None || seen[p] {
+			return fmt.Errorf("raft: learner %d is zero or also listed", p)
+		}
+		seen[p] = true
+	}
+	if len(c.Peers) == 0 {
+		return errors.New("raft: Peers is empty")
 	}
 	if c.MaxSizePerMsg == 0 {
 		c.MaxSizePerMsg = 1 << 20

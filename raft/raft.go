@@ -16,15 +16,22 @@ type stepFunc func(r *raft, m Message)
 // or disk: it changes only through tick, Step and the RawNode calls, and
 // leaves what to persist, send and apply in its log and msgs.
 type raft struct {
-	id    uint64
-	term  uint64
-	vote  uint64
-	role  Role
-	lead  uint64
-	log   *raftLog
-	peers []uint64 // sorted, this node included
-	prs   map[uint64]*Progress
-	votes map[uint64]bool
+	id   uint64
+	term uint64
+	vote uint64
+	role Role
+	lead uint64
+	log  *raftLog
+	// conf is the membership acted on: confBase (as of the commit index)
+	// plus the uncommitted changes in confPending.
+	conf     membership
+	confBase membership
+	// confBaseIndex is the log index confBase reflects: changes at or
+	// before it are in confBase.
+	confBaseIndex uint64
+	confPending   []confEntry
+	prs           map[uint64]*Progress
+	votes         map[uint64]bool
 
 	electionTimeout  int
 	heartbeatTimeout int
@@ -80,13 +87,11 @@ func newRaft(c *Config) (*raft, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read hard state: %w", err)
 	}
-	peers := slices.Clone(c.Peers)
-	slices.Sort(peers)
 	r := &raft{
 		id:               c.ID,
 		log:              l,
-		peers:            peers,
-		prs:              make(map[uint64]*Progress, len(peers)),
+		confBase:         newMembership(ConfState{Voters: c.Peers, Learners: c.Learners}),
+		prs:              make(map[uint64]*Progress, len(c.Peers)),
 		electionTimeout:  c.ElectionTick,
 		heartbeatTimeout: c.HeartbeatTick,
 		maxMsgSize:       c.MaxSizePerMsg,
@@ -107,6 +112,18 @@ func newRaft(c *Config) (*raft, error) {
 		}
 		l.applied = c.Applied
 	}
+	r.conf = r.confBase.clone()
+	r.confBaseIndex = l.applied
+	// Membership changes after the applied index are in the log: replay
+	// them, committed ones into the base.
+	if l.lastIndex() > l.applied {
+		ents, err := l.slice(l.applied+1, l.lastIndex()+1, ^uint64(0))
+		if err != nil {
+			return nil, fmt.Errorf("read log after the applied index: %w", err)
+		}
+		r.noteAppended(ents)
+		r.foldCommittedQuiet()
+	}
 	r.becomeFollower(r.term, None)
 	if c.FirstElectionTick > 0 {
 		r.randomizedElectionTimeout = c.FirstElectionTick
@@ -114,7 +131,7 @@ func newRaft(c *Config) (*raft, error) {
 	return r, nil
 }
 
-func (r *raft) quorum() int { return len(r.peers)/2 + 1 }
+func (r *raft) quorum() int { return len(r.conf.voters)/2 + 1 }
 
 func (r *raft) hardState() HardState {
 	return HardState{Term: r.term, Vote: r.vote, Commit: r.log.committed}
@@ -202,8 +219,11 @@ func (r *raft) becomeLeader() {
 	r.step = stepLeader
 	r.tick = r.tickHeartbeat
 	r.lead = r.id
-	for _, p := range r.peers {
+	for _, p := range r.conf.members() {
 		r.prs[p] = &Progress{Next: r.log.lastIndex() + 1, RecentActive: true}
+	}
+	if r.prs[r.id] == nil {
+		r.prs[r.id] = &Progress{Next: r.log.lastIndex() + 1}
 	}
 	// Our own match is what is persisted; Advance raises it as the entries
 	// below reach stable storage.
@@ -220,8 +240,8 @@ const transferCtx = "transfer"
 
 // hup starts an election, through a pre-vote when configured.
 func (r *raft) hup() {
-	if r.role == Leader {
-		return
+	if r.role == Leader || !r.conf.voters[r.id] {
+		return // learners and removed nodes never stand
 	}
 	if !r.preVote {
 		r.campaign(false)
@@ -233,16 +253,14 @@ func (r *raft) hup() {
 		r.campaign(false)
 		return
 	}
-	for _, p := range r.peers {
-		if p != r.id {
-			r.send(Message{Type: MsgPreVote, To: p, Term: r.term + 1, Index: r.log.lastIndex(), LogTerm: r.log.lastTerm()})
-		}
+	for _, p := range r.votersExcept() {
+		r.send(Message{Type: MsgPreVote, To: p, Term: r.term + 1, Index: r.log.lastIndex(), LogTerm: r.log.lastTerm()})
 	}
 }
 
 // campaign starts an election in the next term.
 func (r *raft) campaign(transfer bool) {
-	if r.role == Leader {
+	if r.role == Leader || !r.conf.voters[r.id] {
 		return
 	}
 	r.becomeCandidate()
@@ -255,10 +273,8 @@ func (r *raft) campaign(transfer bool) {
 	if transfer {
 		ctx = []byte(transferCtx)
 	}
-	for _, p := range r.peers {
-		if p != r.id {
-			r.send(Message{Type: MsgVote, To: p, Index: r.log.lastIndex(), LogTerm: r.log.lastTerm(), Context: ctx})
-		}
+	for _, p := range r.votersExcept() {
+		r.send(Message{Type: MsgVote, To: p, Index: r.log.lastIndex(), LogTerm: r.log.lastTerm(), Context: ctx})
 	}
 }
 
@@ -343,6 +359,7 @@ func (r *raft) Step(m Message) {
 	default:
 		r.step(r, m)
 	}
+	r.foldCommitted()
 }
 
 func (r *raft) handleVote(m Message) {
@@ -400,6 +417,9 @@ func stepCandidate(r *raft, m Message) {
 	case MsgVoteResp, MsgPreVoteResp:
 		if (m.Type == MsgPreVoteResp) != (r.role == PreCandidate) {
 			return // an answer to an earlier round
+		}
+		if !r.conf.voters[m.From] {
+			return
 		}
 		r.votes[m.From] = !m.Reject
 		granted, rejected := 0, 0
@@ -468,6 +488,7 @@ func (r *raft) handleAppend(m Message) {
 		return
 	}
 	if last, ok := r.log.maybeAppend(m.Index, m.LogTerm, m.Commit, m.Entries); ok {
+		r.noteAppended(m.Entries)
 		r.send(Message{Type: MsgAppResp, To: m.From, Index: last})
 		return
 	}
@@ -519,12 +540,11 @@ func (r *raft) handleAppendResp(m Message, pr *Progress) {
 // from since the last check, and starts a new period.
 func (r *raft) quorumActive() bool {
 	active := 0
-	for _, p := range r.peers {
-		pr := r.prs[p]
-		if p == r.id || pr.RecentActive {
+	for id, pr := range r.prs {
+		if r.conf.voters[id] && (id == r.id || pr.RecentActive) {
 			active++
 		}
-		pr.RecentActive = p == r.id
+		pr.RecentActive = id == r.id
 	}
 	return active >= r.quorum()
 }
@@ -539,8 +559,8 @@ func (r *raft) transferLeadership(to uint64) error {
 		return nil
 	}
 	pr := r.prs[to]
-	if pr == nil {
-		return fmt.Errorf("raft: cannot transfer leadership to %d: not a member", to)
+	if pr == nil || !r.conf.voters[to] {
+		return fmt.Errorf("raft: cannot transfer leadership to %d: not a voter", to)
 	}
 	if r.leadTransferee == to {
 		return nil
@@ -616,17 +636,19 @@ func (r *raft) handleSnapshot(m Message) {
 		r.send(Message{Type: MsgAppResp, To: m.From, Index: meta.Index})
 	default:
 		r.logger.Info("restoring from a snapshot", "index", meta.Index, "term", meta.Term, "from", m.From)
-		r.log.restore(&ReceivedSnapshot{Meta: meta, Handle: m.Context})
+		r.log.restore(&ReceivedSnapshot{Meta: meta, ConfState: m.ConfState, Handle: m.Context})
+		r.confBase = newMembership(m.ConfState)
+		r.confBaseIndex = meta.Index
+		r.confPending = nil
+		r.resetConf()
 		// Sent after the Ready that installs the snapshot is persisted.
 		r.send(Message{Type: MsgAppResp, To: m.From, Index: meta.Index})
 	}
 }
 
 func (r *raft) bcastAppend() {
-	for _, p := range r.peers {
-		if p != r.id {
-			r.sendAppend(p, false)
-		}
+	for _, p := range r.replicas() {
+		r.sendAppend(p, false)
 	}
 }
 
@@ -639,10 +661,7 @@ func (r *raft) bcastHeartbeat() {
 }
 
 func (r *raft) bcastHeartbeatWithCtx(ctx []byte) {
-	for _, p := range r.peers {
-		if p == r.id {
-			continue
-		}
+	for _, p := range r.replicas() {
 		commit := min(r.prs[p].Match, r.log.committed)
 		r.send(Message{Type: MsgHeartbeat, To: p, Commit: commit, Context: ctx})
 	}
@@ -651,9 +670,13 @@ func (r *raft) bcastHeartbeatWithCtx(ctx []byte) {
 // maybeCommit advances the commit index to the highest index a quorum
 // holds, if that entry is of the current term (paper section 5.4.2).
 func (r *raft) maybeCommit() bool {
-	matches := make([]uint64, 0, len(r.peers))
-	for _, p := range r.peers {
-		matches = append(matches, r.prs[p].Match)
+	matches := make([]uint64, 0, len(r.conf.voters))
+	for id := range r.conf.voters {
+		if pr := r.prs[id]; pr != nil {
+			matches = append(matches, pr.Match)
+		} else {
+			matches = append(matches, 0)
+		}
 	}
 	slices.Sort(matches)
 	idx := matches[len(matches)-r.quorum()]
@@ -699,7 +722,7 @@ func (r *raft) readIndex(ctx []byte) error {
 	if r.role != Leader {
 		return ErrNotLeader
 	}
-	if len(r.peers) == 1 {
+	if len(r.conf.voters) == 1 && r.conf.voters[r.id] {
 		r.readStates = append(r.readStates, ReadState{Index: r.log.committed, RequestCtx: ctx})
 		return nil
 	}

@@ -35,23 +35,21 @@ func (rn *RawNode) TransferLeadership(to uint64) error { return rn.r.transferLea
 // Step hands the core a message from a peer. Messages addressed elsewhere
 // are refused.
 func (rn *RawNode) Step(m Message) error {
-	if m.To != rn.r.id {
-		return ErrProposalDropped
-	}
-	if _, ok := rn.indexOf(m.From); !ok {
+	if m.To != rn.r.id || m.From == None {
 		return ErrProposalDropped
 	}
 	rn.r.Step(m)
 	return nil
 }
 
-func (rn *RawNode) indexOf(id uint64) (int, bool) {
-	for i, p := range rn.r.peers {
-		if p == id {
-			return i, true
-		}
+// ProposeConfChange appends a membership change to the leader's log. It
+// takes effect at once; another may be proposed once it is committed.
+func (rn *RawNode) ProposeConfChange(cc ConfChange) (index, term uint64, err error) {
+	idx, err := rn.r.proposeConfChange(cc)
+	if err != nil {
+		return 0, 0, err
 	}
-	return 0, false
+	return idx, rn.r.term, nil
 }
 
 // Propose appends data to the leader's log. It returns the entry's index
@@ -65,7 +63,7 @@ func (rn *RawNode) Propose(data []byte) (index, term uint64, err error) {
 		return 0, 0, ErrTransferring
 	}
 	idx := rn.r.appendEntries(Entry{Type: EntryNormal, Data: data})
-	if len(rn.r.peers) == 1 {
+	if len(rn.r.prs) == 1 {
 		rn.r.pendingBcast = false
 	}
 	return idx, rn.r.term, nil
@@ -146,6 +144,7 @@ func (rn *RawNode) Advance(rd Ready) {
 	if n := len(rd.CommittedEntries); n > 0 {
 		r.log.appliedTo(rd.CommittedEntries[n-1].Index)
 	}
+	r.foldCommitted()
 }
 
 // Status is a snapshot of the core's state.
@@ -159,6 +158,8 @@ type Status struct {
 	Role    Role
 	// LeadTransferee is the node leadership is being handed to, or None.
 	LeadTransferee uint64
+	// ConfState is the membership acted on (the latest in the log).
+	ConfState ConfState
 	// Progress is the leader's view of every member (leader only).
 	Progress map[uint64]Progress
 }
@@ -169,6 +170,7 @@ func (rn *RawNode) Status() Status {
 	st := Status{
 		ID: r.id, Term: r.term, Vote: r.vote, Commit: r.log.committed,
 		Applied: r.log.applied, Lead: r.lead, Role: r.role, LeadTransferee: r.leadTransferee,
+		ConfState: r.conf.state(),
 	}
 	if r.role == Leader {
 		st.Progress = make(map[uint64]Progress, len(r.prs))

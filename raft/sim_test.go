@@ -127,6 +127,8 @@ type sim struct {
 	// compactAt is how many entries a node's log may hold past its
 	// compaction point before it compacts (0: never).
 	compactAt int
+	// voters0 is the initial membership (nil: every node).
+	voters0 []uint64
 	// dropSnaps is how many snapshot streams still fail on purpose.
 	dropSnaps int
 	// staged holds the snapshots in flight, by handle.
@@ -165,9 +167,16 @@ func (s *sim) startAll() *sim {
 }
 
 func (s *sim) start(nd *simNode) {
+	voters := s.voters0
+	if voters == nil {
+		voters = s.ids
+	}
+	// The membership as of the applied index, as a state machine keeps it.
+	cs := confAt(voters, nd.applied)
 	rn, err := NewRawNode(&Config{
 		ID:            nd.id,
-		Peers:         s.ids,
+		Peers:         cs.Voters,
+		Learners:      cs.Learners,
 		ElectionTick:  simElection,
 		HeartbeatTick: 1,
 		Storage:       nd.store,
@@ -278,7 +287,12 @@ func (s *sim) sendSnapshot(m Message) {
 		status.Reject = true
 		s.dropSnaps = max(s.dropSnaps-1, 0)
 	} else {
+		voters := s.voters0
+		if voters == nil {
+			voters = s.ids
+		}
 		m.Index, m.LogTerm, m.Context = last.Index, last.Term, []byte(handle)
+		m.ConfState = confAt(voters, data)
 		s.queue = append(s.queue, simMsg{m: m, at: s.now + delay})
 	}
 	s.queue = append(s.queue, simMsg{m: status, at: s.now + delay})
@@ -469,6 +483,18 @@ func (s *sim) checkInvariants() {
 			continue
 		}
 		logs[id] = s.logOf(nd)
+		// The committed membership a node acts on is the one the
+		// committed log defines.
+		if r := nd.rn.r; int(r.confBaseIndex) <= len(s.committed) {
+			voters := s.voters0
+			if voters == nil {
+				voters = s.ids
+			}
+			want := confAt(voters, s.committed[:r.confBaseIndex])
+			if got := r.confBase.state(); !slices.Equal(got.Voters, want.Voters) || !slices.Equal(got.Learners, want.Learners) {
+				s.t.Fatalf("node %d's membership as of %d is %+v, the committed log says %+v", id, r.confBaseIndex, got, want)
+			}
+		}
 		// Every entry up to the node's commit index is the committed one.
 		for _, e := range logs[id] {
 			if e.Index <= nd.rn.r.log.committed {
@@ -642,4 +668,20 @@ func (s *sim) describe() string {
 	}
 	fmt.Fprintf(&b, "  cut links: %v\n", s.cut)
 	return b.String()
+}
+
+// confAt replays the membership changes among applied entries over the
+// initial voters: the membership a state machine holds at that point.
+func confAt(voters []uint64, applied []Entry) ConfState {
+	m := newMembership(ConfState{Voters: voters})
+	for _, e := range applied {
+		if e.Type == EntryConfChange {
+			cc, err := UnmarshalConfChange(e.Data)
+			if err != nil {
+				panic(err)
+			}
+			m.apply(cc)
+		}
+	}
+	return m.state()
 }

@@ -1,6 +1,10 @@
 package raft
 
-import "errors"
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
 
 // None is the zero node ID: no leader, no vote.
 const None uint64 = 0
@@ -29,6 +33,9 @@ var (
 	// leadership before it could be confirmed. A proposal's outcome is then
 	// unknown: the entry may still commit under the next leader.
 	ErrLeadershipLost = errors.New("raft: leadership lost")
+	// ErrConfChangePending is returned for a membership change proposed
+	// while an earlier one is not yet committed: one change at a time.
+	ErrConfChangePending = errors.New("raft: a membership change is already in progress")
 )
 
 // EntryType tells how an entry's Data is to be read.
@@ -39,6 +46,9 @@ const (
 	// one with empty Data when it takes office, so that it can commit an
 	// entry of its own term.
 	EntryNormal EntryType = iota
+	// EntryConfChange carries an encoded ConfChange in Data. It takes
+	// effect on every node as soon as it is appended to its log.
+	EntryConfChange
 )
 
 // Entry is one slot of the replicated log.
@@ -140,6 +150,71 @@ func (t MessageType) String() string {
 	return "MsgUnknown"
 }
 
+// ConfChangeType is a kind of membership change.
+type ConfChangeType uint8
+
+// Membership changes, one node at a time (Raft thesis 4.1). Values are
+// part of the log format.
+const (
+	// ConfAddLearner adds a node that receives the log but neither votes
+	// nor counts towards a quorum, so that it can catch up first.
+	ConfAddLearner ConfChangeType = iota + 1
+	// ConfPromote makes a learner a voter.
+	ConfPromote
+	// ConfRemove removes a voter or a learner.
+	ConfRemove
+)
+
+func (t ConfChangeType) String() string {
+	switch t {
+	case ConfAddLearner:
+		return "add-learner"
+	case ConfPromote:
+		return "promote"
+	case ConfRemove:
+		return "remove"
+	}
+	return "unknown"
+}
+
+// ConfChange is one membership change. Context is the application's
+// (raftkv puts the node's addresses there).
+type ConfChange struct {
+	Type    ConfChangeType
+	NodeID  uint64
+	Context []byte
+}
+
+// Marshal encodes cc for an EntryConfChange: type, uvarint node ID, then
+// the context to the end.
+func (cc ConfChange) Marshal() []byte {
+	b := []byte{byte(cc.Type)}
+	b = binary.AppendUvarint(b, cc.NodeID)
+	return append(b, cc.Context...)
+}
+
+// UnmarshalConfChange decodes an EntryConfChange's Data.
+func UnmarshalConfChange(b []byte) (ConfChange, error) {
+	if len(b) < 2 {
+		return ConfChange{}, errors.New("raft: short conf change")
+	}
+	id, n := binary.Uvarint(b[1:])
+	if n <= 0 || id == None {
+		return ConfChange{}, errors.New("raft: bad node ID in conf change")
+	}
+	cc := ConfChange{Type: ConfChangeType(b[0]), NodeID: id, Context: b[1+n:]}
+	if cc.Type < ConfAddLearner || cc.Type > ConfRemove {
+		return ConfChange{}, fmt.Errorf("raft: unknown conf change type %d", b[0])
+	}
+	return cc, nil
+}
+
+// ConfState is a membership: who votes and who only learns.
+type ConfState struct {
+	Voters   []uint64
+	Learners []uint64
+}
+
 // Message is what nodes exchange. Which fields are meaningful depends on
 // Type:
 //
@@ -182,6 +257,8 @@ type Message struct {
 	Reject     bool
 	RejectHint uint64
 	Context    []byte
+	// ConfState is the membership a snapshot reflects (MsgSnap only).
+	ConfState ConfState
 }
 
 // ReadState is a confirmed ReadIndex request: once the state machine has
@@ -222,8 +299,9 @@ type Ready struct {
 // ReceivedSnapshot is a snapshot to install: its index and term, and the
 // transport's handle on its data (MsgSnap's Context).
 type ReceivedSnapshot struct {
-	Meta   SnapshotMeta
-	Handle []byte
+	Meta      SnapshotMeta
+	ConfState ConfState
+	Handle    []byte
 }
 
 // SnapshotMeta identifies a snapshot: the state machine after applying
