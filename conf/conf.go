@@ -31,11 +31,14 @@ type Peer struct {
 
 // Config is a node's configuration.
 type Config struct {
-	ID                   uint64
-	RespAddr             string
-	PeerAddr             string
-	Peers                []Peer
-	DataDir              string
+	ID       uint64
+	RespAddr string
+	PeerAddr string
+	Peers    []Peer
+	DataDir  string
+	// Join is the RESP address of a member to ask, at start, to add this
+	// node to the cluster; the node is then not among --peers' voters.
+	Join                 string
 	HeartbeatInterval    time.Duration
 	ElectionTimeout      time.Duration
 	FirstElectionTimeout time.Duration
@@ -101,6 +104,7 @@ func flagSet(name string, c *Config) *flag.FlagSet {
 	fs.StringVar(&c.PeerAddr, "peer-addr", c.PeerAddr, "host:port to serve the Raft transport on")
 	fs.Var(peersValue{&c.Peers}, "peers", "every member as ID=PEER-ADDR/RESP-ADDR, comma-separated, this node included (required)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder holding this node's data")
+	fs.StringVar(&c.Join, "join", c.Join, "RESP host:port of any member: ask the cluster to add this node (a learner until it has caught up, then a voter); --peers then lists the current members")
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat-interval", c.HeartbeatInterval, "time between a leader's heartbeats")
 	fs.DurationVar(&c.ElectionTimeout, "election-timeout", c.ElectionTimeout, "time without a leader before a follower stands for election (randomized up to twice this)")
 	fs.DurationVar(&c.FirstElectionTimeout, "first-election-timeout", c.FirstElectionTimeout, "election timeout right after start-up; 0 means --election-timeout")
@@ -290,8 +294,13 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	if !self {
-		return fmt.Errorf("invalid --peers: this node's --id %d is not listed", c.ID)
+	if !self && c.Join == "" {
+		return fmt.Errorf("invalid --peers: this node's --id %d is not listed (use --join to add a new node to a cluster)", c.ID)
+	}
+	if c.Join != "" {
+		if err := checkAddr(c.Join); err != nil {
+			return fmt.Errorf("invalid --join: %w", err)
+		}
 	}
 	if c.DataDir == "" {
 		return errors.New("missing --data-dir: every node needs a folder for its data")
@@ -338,6 +347,7 @@ type fileConfig struct {
 	PeerAddr             string     `yaml:"peer-addr"`
 	Peers                []filePeer `yaml:"peers"`
 	DataDir              string     `yaml:"data-dir"`
+	Join                 string     `yaml:"join,omitempty"`
 	HeartbeatInterval    string     `yaml:"heartbeat-interval"`
 	ElectionTimeout      string     `yaml:"election-timeout"`
 	FirstElectionTimeout string     `yaml:"first-election-timeout"`
@@ -361,7 +371,7 @@ type filePeer struct {
 // path atomically.
 func WriteFile(path string, c *Config) error {
 	fc := fileConfig{
-		ID: c.ID, RespAddr: c.RespAddr, PeerAddr: c.PeerAddr, DataDir: c.DataDir,
+		ID: c.ID, RespAddr: c.RespAddr, PeerAddr: c.PeerAddr, DataDir: c.DataDir, Join: c.Join,
 		HeartbeatInterval: c.HeartbeatInterval.String(), ElectionTimeout: c.ElectionTimeout.String(),
 		FirstElectionTimeout: c.FirstElectionTimeout.String(), RequestTimeout: c.RequestTimeout.String(),
 		SnapshotEntries: c.SnapshotEntries, SnapshotCatchUp: c.SnapshotCatchUpEntries,

@@ -30,6 +30,7 @@ const (
 	prefixHard     = 'h'
 	prefixKeyCount = 'k'
 	prefixLog      = 'l'
+	prefixMember   = 'm'
 	prefixSnapshot = 's'
 )
 

@@ -18,6 +18,7 @@ import (
 //
 //	magic "RKVSNAP1", uvarint index, uvarint term, uvarint key count
 //	per data key: byte 1, uvarint len(key), key, uvarint len(value), value
+//	per member: byte 2, then the member record's key and value likewise
 //	byte 0, uvarint number of keys sent, CRC-32C of every byte before it (4 bytes, big-endian)
 //
 // The sender iterates a pebble snapshot, so writes go on while it streams
@@ -29,10 +30,11 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // SnapshotSource is a consistent view of the data set at an applied index,
 // to be streamed to a follower.
 type SnapshotSource struct {
-	e    *Engine
-	snap *pebble.Snapshot
-	meta raft.SnapshotMeta
-	keys uint64
+	e       *Engine
+	snap    *pebble.Snapshot
+	meta    raft.SnapshotMeta
+	keys    uint64
+	members []Member
 }
 
 // OpenSnapshot takes a consistent view of the data set and the index it
@@ -51,13 +53,24 @@ func (e *Engine) OpenSnapshot() (*SnapshotSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot at %d: %w", applied, err)
 	}
+	snap := e.db.NewSnapshot()
+	members, err := readMembers(snap)
+	if err != nil {
+		snap.Close()
+		return nil, fmt.Errorf("open snapshot at %d: %w", applied, err)
+	}
 	return &SnapshotSource{
-		e:    e,
-		snap: e.db.NewSnapshot(),
-		meta: raft.SnapshotMeta{Index: applied, Term: term},
-		keys: e.keyCount.Load(),
+		e:       e,
+		snap:    snap,
+		meta:    raft.SnapshotMeta{Index: applied, Term: term},
+		keys:    e.keyCount.Load(),
+		members: members,
 	}, nil
 }
+
+// Members is the membership the snapshot records (nil: the configured
+// one).
+func (s *SnapshotSource) Members() []Member { return s.members }
 
 // termLocked is Term for callers that already hold closeMu.
 func (e *Engine) termLocked(i uint64) (uint64, error) {
@@ -120,8 +133,19 @@ func (s *SnapshotSource) WriteTo(w io.Writer) (int64, error) {
 	if err := it.Close(); err != nil {
 		return cw.n, err
 	}
+	for _, m := range s.members {
+		k, v := memberKey(m.ID), encodeMember(m)
+		buf = append(buf[:0], 2)
+		buf = binary.AppendUvarint(buf, uint64(len(k)))
+		buf = append(buf, k...)
+		buf = binary.AppendUvarint(buf, uint64(len(v)))
+		buf = append(buf, v...)
+		if _, err := out.Write(buf); err != nil {
+			return cw.n, err
+		}
+	}
 	buf = append(buf[:0], 0)
-	buf = binary.AppendUvarint(buf, n)
+	buf = binary.AppendUvarint(buf, n+uint64(len(s.members)))
 	if _, err := out.Write(buf); err != nil {
 		return cw.n, err
 	}
@@ -206,7 +230,10 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 	if err := b.DeleteRange([]byte{prefixData}, dataUpper, nil); err != nil {
 		return err
 	}
-	var n uint64
+	if err := b.DeleteRange([]byte{prefixMember}, membersUpper, nil); err != nil {
+		return err
+	}
+	var n, records uint64
 	for {
 		tag, err := cr.ReadByte()
 		if err != nil {
@@ -215,7 +242,7 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 		if tag == 0 {
 			break
 		}
-		if tag != 1 {
+		if tag != 1 && tag != 2 {
 			return corrupt("bad record tag %d", tag)
 		}
 		k, err := readBytes(cr)
@@ -226,14 +253,25 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 		if err != nil {
 			return corrupt("value %d: %v", n, err)
 		}
+		if tag == 2 {
+			if _, err := decodeMember(k, v); err != nil || k[0] != prefixMember {
+				return corrupt("member record")
+			}
+			if err := b.Set(k, v, nil); err != nil {
+				return err
+			}
+			records++
+			continue
+		}
 		if err := b.Set(dataKey(k), v, nil); err != nil {
 			return err
 		}
 		n++
+		records++
 	}
 	sent, err := binary.ReadUvarint(cr)
-	if err != nil || sent != n || n != keys {
-		return corrupt("%d keys read, trailer says %d, header %d", n, sent, keys)
+	if err != nil || sent != records || n != keys {
+		return corrupt("%d records (%d keys) read, trailer says %d, header %d keys", records, n, sent, keys)
 	}
 	want := cr.crc.Sum32()
 	var sum [4]byte

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -178,5 +179,45 @@ func TestSnapshotStreamAndInstall(t *testing.T) {
 		if applied, _ := d.Applied(); applied != 5 || d.KeyCount() != 5 {
 			t.Fatalf("%s: applied %d keys %d after a refused snapshot", name, applied, d.KeyCount())
 		}
+	}
+}
+
+func TestMembersTravelWithSnapshots(t *testing.T) {
+	src := openMem(t, vfs.NewMem())
+	fillLog(t, src, 10)
+	want := []Member{{ID: 1, PeerAddr: "10.0.0.1:16380", RespAddr: "10.0.0.1:6380"}, {ID: 4, Learner: true, PeerAddr: "p4", RespAddr: "r4"}}
+	b := src.NewApplyBatch()
+	if err := b.SetMembers(want); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(10); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if got, err := src.Members(); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Members() = %+v, %v", got, err)
+	}
+	snap, err := src.OpenSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	var buf bytes.Buffer
+	if _, err := snap.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	dst := openMem(t, vfs.NewMem())
+	b = dst.NewApplyBatch()
+	b.SetMembers([]Member{{ID: 9, PeerAddr: "x", RespAddr: "y"}})
+	b.Commit(1)
+	b.Close()
+	if err := dst.InstallSnapshot(snap.Meta(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := dst.Members(); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("after install: %+v, %v", got, err)
+	}
+	if cs := ConfState(want); !reflect.DeepEqual(cs, raft.ConfState{Voters: []uint64{1}, Learners: []uint64{4}}) {
+		t.Fatalf("ConfState = %+v", cs)
 	}
 }

@@ -1,9 +1,12 @@
 package fsm
 
 import (
+	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
@@ -24,6 +27,11 @@ type FSM struct {
 	logger hclog.Logger
 	// applied mirrors the engine's applied index after each Apply.
 	applied atomic.Uint64
+	// members is the membership as of applied: the recorded one, or the
+	// configured one until the first change.
+	members atomic.Pointer[[]engine.Member]
+	// onMembers is called after a membership change is applied.
+	onMembers func([]engine.Member)
 }
 
 var _ raft.StateMachine = (*FSM)(nil)
@@ -39,8 +47,36 @@ func New(e *engine.Engine, logger hclog.Logger) (*FSM, error) {
 	}
 	f := &FSM{e: e, logger: logger}
 	f.applied.Store(applied)
+	ms, err := e.Members()
+	if err != nil {
+		return nil, fmt.Errorf("read members: %w", err)
+	}
+	if ms != nil {
+		f.members.Store(&ms)
+	}
 	logger.Info("state machine ready", "applied", applied, "keys", e.KeyCount())
 	return f, nil
+}
+
+// Bootstrap sets the membership the cluster was configured with, which
+// holds until the first membership change is applied. It has no effect
+// once one was.
+func (f *FSM) Bootstrap(ms []engine.Member) {
+	if f.members.Load() == nil {
+		f.members.Store(&ms)
+	}
+}
+
+// OnMembersChanged registers fn to be called, on the applying goroutine,
+// after each applied membership change.
+func (f *FSM) OnMembersChanged(fn func([]engine.Member)) { f.onMembers = fn }
+
+// Members returns the membership as of the applied index.
+func (f *FSM) Members() []engine.Member {
+	if p := f.members.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Applied returns the index of the last applied entry.
@@ -76,7 +112,19 @@ func (f *FSM) Apply(ents []raft.Entry) ([]any, error) {
 
 	b := f.e.NewApplyBatch()
 	defer b.Close()
+	var newMembers *[]engine.Member
 	for i := start; i < len(ents); i++ {
+		if ents[i].Type == raft.EntryConfChange {
+			ms, res, err := f.applyConfChange(b, ents[i], newMembers)
+			if err != nil {
+				return nil, fmt.Errorf("apply entry %d: %w", ents[i].Index, err)
+			}
+			if ms != nil {
+				newMembers = &ms
+			}
+			results[i] = res
+			continue
+		}
 		res, err := applyEntry(b, ents[i])
 		if err != nil {
 			return nil, fmt.Errorf("apply entry %d: %w", ents[i].Index, err)
@@ -92,7 +140,73 @@ func (f *FSM) Apply(ents []raft.Entry) ([]any, error) {
 		return nil, fmt.Errorf("apply entries %d..%d: %w", ents[start].Index, last, err)
 	}
 	f.applied.Store(last)
+	if newMembers != nil {
+		f.members.Store(newMembers)
+		if f.onMembers != nil {
+			f.onMembers(*newMembers)
+		}
+	}
 	return results, nil
+}
+
+// applyConfChange records a membership change; cur is the membership set
+// earlier in the same batch, if any.
+func (f *FSM) applyConfChange(b *engine.ApplyBatch, ent raft.Entry, cur *[]engine.Member) ([]engine.Member, Result, error) {
+	cc, err := raft.UnmarshalConfChange(ent.Data)
+	if err != nil {
+		return nil, Result{Err: err}, nil
+	}
+	var ms []engine.Member
+	if cur != nil {
+		ms = slices.Clone(*cur)
+	} else {
+		ms = slices.Clone(f.Members())
+	}
+	i := slices.IndexFunc(ms, func(m engine.Member) bool { return m.ID == cc.NodeID })
+	switch cc.Type {
+	case raft.ConfAddLearner:
+		if i >= 0 {
+			return nil, Result{}, nil
+		}
+		peer, resp, err := DecodeMemberContext(cc.Context)
+		if err != nil {
+			return nil, Result{Err: err}, nil
+		}
+		ms = append(ms, engine.Member{ID: cc.NodeID, Learner: true, PeerAddr: peer, RespAddr: resp})
+		slices.SortFunc(ms, func(a, b engine.Member) int { return cmp.Compare(a.ID, b.ID) })
+	case raft.ConfPromote:
+		if i < 0 {
+			return nil, Result{}, nil
+		}
+		ms[i].Learner = false
+	case raft.ConfRemove:
+		if i < 0 {
+			return nil, Result{}, nil
+		}
+		ms = slices.Delete(ms, i, i+1)
+	}
+	if err := b.SetMembers(ms); err != nil {
+		return nil, Result{}, err
+	}
+	f.logger.Info("membership changed", "change", cc.Type.String(), "node", cc.NodeID, "index", ent.Index, "members", len(ms))
+	return ms, Result{}, nil
+}
+
+// EncodeMemberContext is a ConfChange's Context for raftkv: the node's
+// peer and RESP addresses.
+func EncodeMemberContext(peerAddr, respAddr string) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(peerAddr)))
+	b = append(b, peerAddr...)
+	return append(b, respAddr...)
+}
+
+// DecodeMemberContext is the inverse of EncodeMemberContext.
+func DecodeMemberContext(b []byte) (peerAddr, respAddr string, err error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return "", "", fmt.Errorf("%w: member addresses", ErrCorrupt)
+	}
+	return string(b[k : k+int(n)]), string(b[k+int(n):]), nil
 }
 
 // applyEntry applies one entry to b. The error is a storage failure; a bad
@@ -178,6 +292,12 @@ func (f *FSM) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 		return err
 	}
 	f.applied.Store(meta.Index)
+	if ms, err := f.e.Members(); err == nil && ms != nil {
+		f.members.Store(&ms)
+		if f.onMembers != nil {
+			f.onMembers(ms)
+		}
+	}
 	f.logger.Info("snapshot installed", "index", meta.Index, "term", meta.Term, "keys", f.e.KeyCount())
 	return nil
 }

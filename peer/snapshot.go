@@ -18,6 +18,8 @@ import (
 // way to stream its data (engine.SnapshotSource is one).
 type Snapshot interface {
 	Meta() raft.SnapshotMeta
+	// ConfState is the membership the snapshot records.
+	ConfState() raft.ConfState
 	WriteTo(w io.Writer) (int64, error)
 	Close() error
 }
@@ -66,7 +68,9 @@ func (t *Transport) streamSnapshot(client peerpb.RaftClient, m raft.Message) (ra
 	if err != nil {
 		return meta, 0, err
 	}
-	if err := stream.Send(&peerpb.SnapshotChunk{From: t.cfg.ID, To: m.To, Term: m.Term, Index: meta.Index, LogTerm: meta.Term}); err != nil {
+	cs := snap.ConfState()
+	if err := stream.Send(&peerpb.SnapshotChunk{From: t.cfg.ID, To: m.To, Term: m.Term, Index: meta.Index, LogTerm: meta.Term,
+		Voters: cs.Voters, Learners: cs.Learners}); err != nil {
 		return meta, 0, err
 	}
 	w := bufio.NewWriterSize(chunkWriter{stream}, chunkSize)
@@ -142,7 +146,8 @@ func (s *server) Snapshot(stream peerpb.Raft_SnapshotServer) error {
 	}
 	t.logger.Info("snapshot received", "from", hdr.From, "index", hdr.Index, "term", hdr.LogTerm, "bytes", n)
 	t.cfg.Handler(raft.Message{Type: raft.MsgSnap, From: hdr.From, To: hdr.To, Term: hdr.Term,
-		Index: hdr.Index, LogTerm: hdr.LogTerm, Context: []byte(path)})
+		Index: hdr.Index, LogTerm: hdr.LogTerm, Context: []byte(path),
+		ConfState: raft.ConfState{Voters: hdr.Voters, Learners: hdr.Learners}})
 	return stream.SendAndClose(&peerpb.Ack{})
 }
 

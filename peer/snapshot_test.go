@@ -17,6 +17,9 @@ type fakeSnap struct {
 }
 
 func (f *fakeSnap) Meta() raft.SnapshotMeta { return f.meta }
+func (f *fakeSnap) ConfState() raft.ConfState {
+	return raft.ConfState{Voters: []uint64{1, 2}, Learners: []uint64{3}}
+}
 func (f *fakeSnap) WriteTo(w io.Writer) (int64, error) {
 	n, err := w.Write(f.data)
 	return int64(n), err
@@ -61,7 +64,7 @@ func TestSnapshotStream(t *testing.T) {
 	})
 	// The follower is told what was sent: the newest snapshot, not the one
 	// the core named.
-	if got.From != 1 || got.Term != 6 || got.Index != 500 || got.LogTerm != 4 {
+	if got.From != 1 || got.Term != 6 || got.Index != 500 || got.LogTerm != 4 || len(got.ConfState.Voters) != 2 || got.ConfState.Learners[0] != 3 {
 		t.Fatalf("received %+v", got)
 	}
 	body, err := os.ReadFile(string(got.Context))

@@ -65,9 +65,11 @@ type PeerStats struct {
 
 // Transport implements raft.Transport over gRPC.
 type Transport struct {
-	cfg    Config
-	logger hclog.Logger
-	peers  map[uint64]*peerLink
+	cfg     Config
+	logger  hclog.Logger
+	peersMu sync.RWMutex
+	peers   map[uint64]*peerLink // guarded by peersMu
+	started bool                 // guarded by peersMu
 
 	ln     net.Listener
 	srv    *grpc.Server
@@ -83,6 +85,8 @@ var _ raft.Transport = (*Transport)(nil)
 type peerLink struct {
 	id        uint64
 	addr      string
+	ctx       context.Context // cancelled when the peer is removed or on Close
+	cancel    context.CancelFunc
 	mu        sync.Mutex
 	client    peerpb.RaftClient // set by the sender goroutine; guarded by mu
 	snapBusy  atomic.Bool
@@ -116,9 +120,12 @@ func New(cfg Config) (*Transport, error) {
 		if addr == "" {
 			return nil, fmt.Errorf("peer: no address for peer %d", id)
 		}
-		t.peers[id] = &peerLink{id: id, addr: addr, q: make(chan raft.Message, cfg.QueueSize)}
+		t.peers[id] = &peerLink{id: id, addr: addr}
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
+	for _, p := range t.peers {
+		t.initLink(p)
+	}
 	return t, nil
 }
 
@@ -142,12 +149,65 @@ func (t *Transport) Start() error {
 				t.logger.Error("peer server stopped", "error", err)
 			}
 		}()
+		t.peersMu.Lock()
+		t.started = true
 		for _, p := range t.peers {
 			t.wg.Add(1)
 			go t.runPeer(p)
 		}
+		t.peersMu.Unlock()
 	})
 	return err
+}
+
+func (t *Transport) initLink(p *peerLink) {
+	p.q = make(chan raft.Message, t.cfg.QueueSize)
+	p.ctx, p.cancel = context.WithCancel(t.ctx)
+}
+
+// SetPeers changes the set of peers (after a membership change): senders
+// start for new peers and stop for removed ones; a peer whose address
+// changed is reconnected.
+func (t *Transport) SetPeers(peers map[uint64]string) {
+	t.peersMu.Lock()
+	defer t.peersMu.Unlock()
+	for id, p := range t.peers {
+		if addr, ok := peers[id]; !ok || addr != p.addr {
+			p.cancel()
+			delete(t.peers, id)
+			t.logger.Info("peer removed", "peer", id, "addr", p.addr)
+		}
+	}
+	for id, addr := range peers {
+		if id == t.cfg.ID || t.peers[id] != nil || addr == "" {
+			continue
+		}
+		p := &peerLink{id: id, addr: addr}
+		t.initLink(p)
+		t.peers[id] = p
+		t.logger.Info("peer added", "peer", id, "addr", addr)
+		if t.started {
+			t.wg.Add(1)
+			go t.runPeer(p)
+		}
+	}
+}
+
+// Peers returns the current peers' addresses.
+func (t *Transport) Peers() map[uint64]string {
+	t.peersMu.RLock()
+	defer t.peersMu.RUnlock()
+	m := make(map[uint64]string, len(t.peers))
+	for id, p := range t.peers {
+		m[id] = p.addr
+	}
+	return m
+}
+
+func (t *Transport) peer(id uint64) *peerLink {
+	t.peersMu.RLock()
+	defer t.peersMu.RUnlock()
+	return t.peers[id]
 }
 
 // Addr returns the address the transport listens on, once started.
@@ -164,7 +224,7 @@ func (t *Transport) Addr() string {
 // change them or their entries afterwards.
 func (t *Transport) Send(msgs []raft.Message) {
 	for _, m := range msgs {
-		p := t.peers[m.To]
+		p := t.peer(m.To)
 		if p == nil {
 			continue
 		}
@@ -197,6 +257,8 @@ func (t *Transport) Close() error {
 
 // Stats returns per-peer figures.
 func (t *Transport) Stats() map[uint64]PeerStats {
+	t.peersMu.RLock()
+	defer t.peersMu.RUnlock()
 	st := make(map[uint64]PeerStats, len(t.peers))
 	for id, p := range t.peers {
 		st[id] = PeerStats{Connected: p.connected.Load(), Queued: len(p.q), Sent: p.sent.Load(), Dropped: p.dropped.Load()}
@@ -221,7 +283,7 @@ func (t *Transport) runPeer(p *peerLink) {
 	)
 	if err != nil {
 		log.Error("cannot reach peer: bad address", "error", err)
-		<-t.ctx.Done()
+		<-p.ctx.Done()
 		return
 	}
 	defer conn.Close()
@@ -237,7 +299,7 @@ func (t *Transport) runPeer(p *peerLink) {
 		}
 		var m raft.Message
 		select {
-		case <-t.ctx.Done():
+		case <-p.ctx.Done():
 			return
 		case <-broken:
 			// The stream ended while idle (the peer went away): notice now,
@@ -296,7 +358,7 @@ type sender struct {
 }
 
 func (s *sender) open() error {
-	ctx, cancel := context.WithCancel(s.t.ctx)
+	ctx, cancel := context.WithCancel(s.p.ctx)
 	st, err := s.client.Stream(ctx)
 	if err != nil {
 		cancel()
@@ -367,7 +429,7 @@ func (s *sender) fail(err error) {
 		s.p.dropped.Add(1)
 	}
 	select {
-	case <-s.t.ctx.Done():
+	case <-s.p.ctx.Done():
 	case <-time.After(s.wait):
 	}
 	s.wait = min(2*s.wait, maxBackoff)

@@ -238,3 +238,30 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+func TestSetPeers(t *testing.T) {
+	addrs := map[uint64]string{1: freeAddr(t), 2: freeAddr(t)}
+	var in1, in2 inbox
+	t1 := newTransport(t, 1, addrs[1], map[uint64]string{1: addrs[1]}, &in1)
+	newTransport(t, 2, addrs[2], addrs, &in2)
+	hb := []raft.Message{{Type: raft.MsgHeartbeat, From: 1, To: 2}}
+	t1.Send(hb)
+	if _, ok := t1.Stats()[2]; ok {
+		t.Fatal("an unknown peer has stats")
+	}
+	t1.SetPeers(addrs) // node 2 joins
+	waitFor(t, 5*time.Second, "delivery to an added peer", func() bool {
+		t1.Send(hb)
+		return in2.count() > 0
+	})
+	t1.SetPeers(map[uint64]string{1: addrs[1]}) // and is removed
+	if _, ok := t1.Stats()[2]; ok {
+		t.Fatal("a removed peer still has stats")
+	}
+	n := in2.count()
+	t1.Send(hb)
+	time.Sleep(100 * time.Millisecond)
+	if in2.count() != n {
+		t.Fatal("a removed peer still receives messages")
+	}
+}

@@ -100,7 +100,9 @@ func (r *raft) syncProgress() {
 		}
 	}
 	for id := range r.prs {
-		if !r.conf.voters[id] && !r.conf.learners[id] && id != r.id {
+		// A node being removed still gets the log until its removal
+		// commits, so that it learns of it (and its server stops).
+		if !r.conf.voters[id] && !r.conf.learners[id] && id != r.id && !r.hasPendingRemovalOf(id) && r.removing[id] == 0 {
 			delete(r.prs, id)
 		}
 	}
@@ -174,9 +176,13 @@ func (r *raft) foldCommittedQuiet() {
 // foldCommitted moves committed changes into the base membership.
 func (r *raft) foldCommitted() {
 	i := 0
+	var told []uint64
 	for ; i < len(r.confPending) && r.confPending[i].index <= r.log.committed; i++ {
 		r.confBase.apply(r.confPending[i].cc)
 		r.confBaseIndex = r.confPending[i].index
+		if cc := r.confPending[i].cc; cc.Type == ConfRemove && cc.NodeID != r.id {
+			told = append(told, cc.NodeID)
+		}
 		r.logger.Info("membership change committed", "change", r.confPending[i].cc.Type.String(),
 			"node", r.confPending[i].cc.NodeID, "index", r.confPending[i].index)
 	}
@@ -184,6 +190,16 @@ func (r *raft) foldCommitted() {
 		return
 	}
 	r.confPending = append(r.confPending[:0], r.confPending[i:]...)
+	// A removed node still gets the log and heartbeats until it holds its
+	// removal and was told it committed; then the leader forgets it.
+	if r.role == Leader {
+		for _, id := range told {
+			if r.prs[id] != nil {
+				r.removing[id] = r.confBaseIndex
+			}
+		}
+		r.syncProgress()
+	}
 	// A leader that committed its own removal steps down (thesis 4.2.2).
 	if r.role == Leader && !r.conf.voters[r.id] && !r.hasPendingRemovalOf(r.id) {
 		r.logger.Info("stepping down: this node was removed from the cluster", "term", r.term)
@@ -235,4 +251,17 @@ func (r *raft) proposeConfChange(cc ConfChange) (uint64, error) {
 	r.noteAppended([]Entry{{Index: idx, Term: r.term, Type: EntryConfChange, Data: data}})
 	r.logger.Info("membership change proposed", "change", cc.Type.String(), "node", cc.NodeID, "index", idx)
 	return idx, nil
+}
+
+// maybeForgetRemoved lets go of a removed node once it holds its removal
+// entry: the heartbeat sent now tells it the entry committed.
+func (r *raft) maybeForgetRemoved(id uint64) {
+	idx, ok := r.removing[id]
+	pr := r.prs[id]
+	if !ok || pr == nil || pr.Match < idx || r.log.committed < idx {
+		return
+	}
+	r.send(Message{Type: MsgHeartbeat, To: id, Commit: min(pr.Match, r.log.committed)})
+	delete(r.removing, id)
+	r.syncProgress()
 }

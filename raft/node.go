@@ -104,6 +104,7 @@ type result struct {
 
 type proposal struct {
 	data  []byte
+	conf  *ConfChange // a membership change instead of data
 	index uint64
 	term  uint64
 	done  chan result // buffered: the loop never blocks on a caller
@@ -240,6 +241,28 @@ func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
 		return nil, ctx.Err()
 	case <-n.donec:
 		return nil, ErrStopped
+	}
+}
+
+// ProposeConfChange proposes a membership change through this node, which
+// must be the leader, and waits until it is applied here. A change waits
+// for the previous one to commit: ErrConfChangePending otherwise.
+func (n *Node) ProposeConfChange(ctx context.Context, cc ConfChange) error {
+	p := &proposal{conf: &cc, done: make(chan result, 1)}
+	select {
+	case n.propc <- p:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.donec:
+		return ErrStopped
+	}
+	select {
+	case r := <-p.done:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.donec:
+		return ErrStopped
 	}
 }
 
@@ -399,7 +422,15 @@ func (n *Node) step(m Message) {
 }
 
 func (n *Node) propose(p *proposal) {
-	index, term, err := n.rn.Propose(p.data)
+	var (
+		index, term uint64
+		err         error
+	)
+	if p.conf != nil {
+		index, term, err = n.rn.ProposeConfChange(*p.conf)
+	} else {
+		index, term, err = n.rn.Propose(p.data)
+	}
 	if err != nil {
 		p.done <- result{err: err}
 		return

@@ -30,8 +30,11 @@ type raft struct {
 	// before it are in confBase.
 	confBaseIndex uint64
 	confPending   []confEntry
-	prs           map[uint64]*Progress
-	votes         map[uint64]bool
+	// removing maps nodes whose removal committed to the index of that
+	// removal, while the leader still tells them (leader only).
+	removing map[uint64]uint64
+	prs      map[uint64]*Progress
+	votes    map[uint64]bool
 
 	electionTimeout  int
 	heartbeatTimeout int
@@ -162,6 +165,7 @@ func (r *raft) reset(term uint64) {
 	r.pendingBcast = false
 	r.leadTransferee = None
 	clear(r.prs)
+	r.removing = map[uint64]uint64{}
 }
 
 func (r *raft) becomeFollower(term, lead uint64) {
@@ -452,6 +456,7 @@ func stepLeader(r *raft, m Message) {
 	switch m.Type {
 	case MsgAppResp:
 		r.handleAppendResp(m, pr)
+		r.maybeForgetRemoved(m.From)
 	case MsgSnapStatus:
 		if pr.State != StateSnapshot {
 			return
@@ -479,6 +484,7 @@ func stepLeader(r *raft, m Message) {
 		if len(m.Context) > 0 {
 			r.handleReadAck(m)
 		}
+		r.maybeForgetRemoved(m.From)
 	}
 }
 

@@ -7,6 +7,7 @@ type Member struct {
 	ID       uint64
 	RespAddr string // host:port clients are redirected to
 	PeerAddr string // host:port of the Raft transport
+	Learner  bool   // receives the log but does not vote
 }
 
 // Status is a point-in-time view of the node, for INFO, CLUSTER and
@@ -63,4 +64,8 @@ type Backend interface {
 	SnapshotInfo() SnapshotInfo
 	// Snapshot takes a snapshot now and returns its index.
 	Snapshot(ctx context.Context) (uint64, error)
+	// AddNode adds a node (a learner first, a voter once caught up);
+	// RemoveNode removes one. Leader only.
+	AddNode(ctx context.Context, id uint64, peerAddr, respAddr string) error
+	RemoveNode(ctx context.Context, id uint64) error
 }

@@ -69,6 +69,7 @@ func init() {
 		{name: "raft.info", arity: 1, flags: []string{"admin", "stale"}, group: "raft", since: "0.1.0", summary: "Returns this node's Raft state.", run: cmdRaftInfo},
 		{name: "raft.transfer_leader", arity: -1, flags: []string{"admin"}, group: "raft", since: "0.1.0", summary: "Hands leadership to a node, or to the most up-to-date follower.", args: []arg{{name: "id", typ: "integer", optional: true}}, run: cmdRaftTransferLeader},
 		{name: "raft.snapshot", arity: 1, flags: []string{"admin"}, group: "raft", since: "0.1.0", summary: "Takes a snapshot now: compacts this node's log up to its applied index.", run: cmdRaftSnapshot},
+		{name: "raft.node", arity: -3, flags: []string{"admin"}, group: "raft", since: "0.1.0", summary: "Adds (ADD <id> <peer-addr> <resp-addr>) or removes (REMOVE <id>) a node.", run: cmdRaftNode},
 		{name: "cluster", arity: -2, flags: []string{"stale"}, group: "cluster", since: "3.0.0", summary: "A container for Redis Cluster commands.", run: cmdCluster},
 	}
 	commands = make(map[string]*command, len(table))

@@ -1,8 +1,10 @@
 package resp
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -29,9 +31,18 @@ func cmdRaftInfo(c *call) {
 	line("leader_id", st.Leader)
 	line("current_term", st.Term)
 	line("num_nodes", len(st.Members))
-	line("num_voting_nodes", len(st.Members))
+	voters := 0
+	for _, m := range st.Members {
+		if !m.Learner {
+			voters++
+		}
+	}
+	line("num_voting_nodes", voters)
 	for i, m := range st.Members {
 		role := "voter"
+		if m.Learner {
+			role = "learner"
+		}
 		fields := fmt.Sprintf("id=%d,role=%s,addr=%s,peer_addr=%s", m.ID, role, m.RespAddr, m.PeerAddr)
 		if mi, ok := match[m.ID]; ok {
 			fields += ",match_index=" + strconv.FormatUint(mi, 10)
@@ -102,4 +113,55 @@ func cmdRaftSnapshot(c *call) {
 		return
 	}
 	c.conn.WriteInt64(int64(index))
+}
+
+// cmdRaftNode answers RAFT.NODE ADD <id> <peer-addr> <resp-addr> and
+// RAFT.NODE REMOVE <id>, on the leader (others redirect). ADD replies once
+// the node has caught up and votes.
+func cmdRaftNode(c *call) {
+	sub := strings.ToLower(string(c.args[1]))
+	switch {
+	case sub == "add" && len(c.args) == 5, sub == "remove" && len(c.args) == 3:
+	case sub == "add" || sub == "remove":
+		c.conn.WriteError(fmt.Sprintf("ERR wrong number of arguments for 'raft.node|%s' command", sub))
+		return
+	default:
+		unknownSubcommand(c, "RAFT.NODE")
+		return
+	}
+	id, err := strconv.ParseUint(string(c.args[2]), 10, 64)
+	if err != nil || id == 0 {
+		c.conn.WriteError("ERR invalid node id")
+		return
+	}
+	if !c.route(nil) {
+		return
+	}
+	// Catching up may take a while: longer than one request.
+	ctx, cancel := context.WithTimeout(context.Background(), 24*c.s.cfg.RequestTimeout)
+	defer cancel()
+	if sub == "add" {
+		peerAddr, respAddr := string(c.args[3]), string(c.args[4])
+		if _, _, err := net.SplitHostPort(peerAddr); err != nil {
+			c.conn.WriteError("ERR invalid peer address " + strconv.Quote(peerAddr))
+			return
+		}
+		if _, _, err := net.SplitHostPort(respAddr); err != nil {
+			c.conn.WriteError("ERR invalid RESP address " + strconv.Quote(respAddr))
+			return
+		}
+		err = c.s.backend.AddNode(ctx, id, peerAddr, respAddr)
+	} else {
+		err = c.s.backend.RemoveNode(ctx, id)
+	}
+	switch {
+	case err == nil:
+		c.ok()
+	case errors.Is(err, raft.ErrNotLeader):
+		c.route(nil)
+	case errors.Is(err, raft.ErrConfChangePending) || errors.Is(err, raft.ErrTransferring):
+		c.conn.WriteError("TRYAGAIN " + err.Error())
+	default:
+		c.conn.WriteError("ERR " + err.Error())
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,6 +112,23 @@ func (f *fakeBackend) SnapshotInfo() SnapshotInfo {
 }
 
 func (f *fakeBackend) Snapshot(ctx context.Context) (uint64, error) { return 10, nil }
+
+func (f *fakeBackend) AddNode(ctx context.Context, id uint64, peerAddr, respAddr string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st.Members = append(f.st.Members, Member{ID: id, PeerAddr: peerAddr, RespAddr: respAddr})
+	return nil
+}
+
+func (f *fakeBackend) RemoveNode(ctx context.Context, id uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if id == 9 {
+		return raft.ErrConfChangePending
+	}
+	f.st.Members = slices.DeleteFunc(f.st.Members, func(m Member) bool { return m.ID == id })
+	return nil
+}
 
 func (f *fakeBackend) set(fn func(f *fakeBackend)) {
 	f.mu.Lock()
@@ -384,6 +402,21 @@ func TestRaftCommands(t *testing.T) {
 		if !strings.Contains(info, want) {
 			t.Errorf("RAFT.INFO lacks %q:\n%s", want, info)
 		}
+	}
+	if got := raw(t, s.Addr(), "RAFT.NODE", "ADD", "4", "127.0.0.1:17004", "127.0.0.1:7004"); got != "+OK\r\n" || len(f.Status().Members) != 4 {
+		t.Errorf("RAFT.NODE ADD: %q, %d members", got, len(f.Status().Members))
+	}
+	if got := raw(t, s.Addr(), "RAFT.NODE", "ADD", "5", "nohost", "127.0.0.1:7005"); got != "-ERR invalid peer address \"nohost\"\r\n" {
+		t.Errorf("RAFT.NODE ADD with a bad address: %q", got)
+	}
+	if got := raw(t, s.Addr(), "RAFT.NODE", "REMOVE", "4"); got != "+OK\r\n" || len(f.Status().Members) != 3 {
+		t.Errorf("RAFT.NODE REMOVE: %q", got)
+	}
+	if got := raw(t, s.Addr(), "RAFT.NODE", "REMOVE", "9"); !strings.HasPrefix(got, "-TRYAGAIN ") {
+		t.Errorf("RAFT.NODE REMOVE during another change: %q", got)
+	}
+	if got := raw(t, s.Addr(), "RAFT.NODE", "FOO", "1"); got != "-ERR unknown subcommand 'FOO'. Try RAFT.NODE HELP.\r\n" {
+		t.Errorf("RAFT.NODE FOO: %q", got)
 	}
 	if got := raw(t, s.Addr(), "RAFT.SNAPSHOT"); got != ":10\r\n" {
 		t.Errorf("RAFT.SNAPSHOT: %q", got)

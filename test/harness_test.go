@@ -170,6 +170,40 @@ func (c *cluster) start(p *proc) {
 	go func(ch chan struct{}) { cmd.Wait(); close(ch) }(p.exited)
 }
 
+// running reports whether p's process is up.
+func (p *proc) running() bool {
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// addNode starts a new node that joins the cluster through via.
+func (c *cluster) addNode(via *proc) *proc {
+	c.t.Helper()
+	ports := freePorts(c.t, 2)
+	id := uint64(len(c.nodes) + 1)
+	base := filepath.Dir(c.nodes[0].dataDir)
+	p := &proc{
+		id:       id,
+		respAddr: fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		peerAddr: fmt.Sprintf("127.0.0.1:%d", ports[1]),
+		dataDir:  filepath.Join(base, fmt.Sprintf("node%d", id)),
+		logPath:  filepath.Join(base, fmt.Sprintf("node%d.log", id)),
+	}
+	c.nodes = append(c.nodes, p)
+	extra := c.extra
+	c.extra = append(append([]string(nil), extra...), "--join", via.respAddr)
+	c.start(p)
+	c.extra = extra
+	return p
+}
+
 // kill sends SIGKILL to p and waits for it to exit.
 func (c *cluster) kill(p *proc) { c.signal(p, syscall.SIGKILL) }
 
@@ -240,7 +274,7 @@ func (c *cluster) leader() *proc {
 	var lead *proc
 	var leadID string
 	for _, p := range c.nodes {
-		if p.cmd == nil {
+		if !p.running() {
 			continue
 		}
 		m := info(p.respAddr)
@@ -280,7 +314,7 @@ func (c *cluster) waitLeader(d time.Duration) *proc {
 func (c *cluster) followers(lead *proc) []*proc {
 	var fs []*proc
 	for _, p := range c.nodes {
-		if p != lead && p.cmd != nil {
+		if p != lead && p.running() {
 			fs = append(fs, p)
 		}
 	}

@@ -6,11 +6,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/raftkv/raftkv/conf"
 	"github.com/raftkv/raftkv/engine"
@@ -46,6 +50,7 @@ func runServer(args []string) error {
 		n.handOver(cfg, logger)
 	case <-n.node.Done():
 		logger.Error("raft loop ended", "error", n.node.Err())
+	case <-n.removed:
 	}
 	err = n.close()
 	logger.Info("node stopped")
@@ -55,18 +60,89 @@ func runServer(args []string) error {
 // node is one running raftkv server: storage, state machine, Raft, the
 // peer transport and the RESP front end.
 type node struct {
-	eng   *engine.Engine
-	sm    *fsm.FSM
-	trans *peer.Transport
-	node  *raft.Node
-	srv   *resp.Server
+	eng     *engine.Engine
+	sm      *fsm.FSM
+	trans   *peer.Transport
+	node    *raft.Node
+	srv     *resp.Server
+	backend *backend
+	id      uint64
+	// removed is closed when this node is removed from the cluster.
+	removed     chan struct{}
+	removedOnce sync.Once
+	wasMember   bool
+}
+
+// membersChanged follows an applied membership change: the transport
+// talks to the new members, clients see them, and a node that was removed
+// stops.
+func (n *node) membersChanged(ms []engine.Member, logger hclog.Logger) {
+	// A removed node still needs the leader's last messages to learn that
+	// it was removed: drop peers only a while later.
+	n.trans.SetPeers(peerAddrs(ms, n.trans.Peers()))
+	time.AfterFunc(removedPeerGrace, func() { n.trans.SetPeers(peerAddrs(n.sm.Members(), nil)) })
+	n.backend.setMembers(ms)
+	member := slices.ContainsFunc(ms, func(m engine.Member) bool { return m.ID == n.id })
+	if member {
+		n.wasMember = true
+	} else if n.wasMember {
+		logger.Warn("this node was removed from the cluster; stopping")
+		n.removedOnce.Do(func() { close(n.removed) })
+	}
+}
+
+func configuredPeers(cfg *conf.Config) map[uint64]string {
+	m := make(map[uint64]string, len(cfg.Peers))
+	for _, p := range cfg.Peers {
+		m[p.ID] = p.PeerAddr
+	}
+	return m
+}
+
+// removedPeerGrace is how long the transport keeps talking to a node after
+// its removal was applied.
+const removedPeerGrace = 10 * time.Second
+
+// openSnapshot is a snapshot for a follower, with the membership it
+// records (the configured one if it was never changed).
+func (n *node) openSnapshot() (peer.Snapshot, error) {
+	s, err := n.sm.OpenSnapshot()
+	if err != nil {
+		return nil, err
+	}
+	ms := s.Members()
+	if ms == nil {
+		ms = n.sm.Members()
+	}
+	return snapshotWithConf{s, engine.ConfState(ms)}, nil
+}
+
+type snapshotWithConf struct {
+	*engine.SnapshotSource
+	cs raft.ConfState
+}
+
+func (s snapshotWithConf) ConfState() raft.ConfState { return s.cs }
+
+// peerAddrs maps member IDs to peer addresses; extra adds configured peers
+// not (yet) known as members, which a joining node needs to answer the
+// leader before it has applied anything.
+func peerAddrs(ms []engine.Member, extra map[uint64]string) map[uint64]string {
+	m := make(map[uint64]string, len(ms)+len(extra))
+	for id, addr := range extra {
+		m[id] = addr
+	}
+	for _, mb := range ms {
+		m[mb.ID] = mb.PeerAddr
+	}
+	return m
 }
 
 func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	n := &node{}
+	n := &node{id: cfg.ID}
 	defer func() {
 		if err != nil {
 			n.close()
@@ -80,15 +156,20 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 		return nil, err
 	}
 
-	peerAddrs := make(map[uint64]string, len(cfg.Peers))
-	ids := make([]uint64, 0, len(cfg.Peers))
-	members := make([]resp.Member, 0, len(cfg.Peers))
+	// The configured members hold until the first membership change is
+	// applied; after that the state machine's record does. A node that
+	// joins is not among the members it is configured with.
+	var boot []engine.Member
 	for _, p := range cfg.Peers {
-		peerAddrs[p.ID] = p.PeerAddr
-		ids = append(ids, p.ID)
-		members = append(members, resp.Member{ID: p.ID, RespAddr: p.RespAddr, PeerAddr: p.PeerAddr})
+		if cfg.Join == "" || p.ID != cfg.ID {
+			boot = append(boot, engine.Member{ID: p.ID, PeerAddr: p.PeerAddr, RespAddr: p.RespAddr})
+		}
 	}
-	sort.Slice(members, func(i, j int) bool { return members[i].ID < members[j].ID })
+	n.sm.Bootstrap(boot)
+	members := n.sm.Members()
+	cs := engine.ConfState(members)
+	n.backend = &backend{sm: n.sm, eng: n.eng, self: cfg.ID}
+	n.backend.setMembers(members)
 
 	// The transport hands messages to the Raft node, which exists only
 	// once the transport does; nothing is received before Start.
@@ -105,10 +186,10 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 	n.trans, err = peer.New(peer.Config{
 		ID:           cfg.ID,
 		ListenAddr:   cfg.PeerAddr,
-		Peers:        peerAddrs,
+		Peers:        peerAddrs(members, configuredPeers(cfg)),
 		Handler:      func(m raft.Message) { rn.Step(m) },
 		Logger:       logger.Named("peer"),
-		OpenSnapshot: func() (peer.Snapshot, error) { return n.sm.OpenSnapshot() },
+		OpenSnapshot: n.openSnapshot,
 		SnapshotDir:  snapDir,
 	})
 	if err != nil {
@@ -118,7 +199,8 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 	rn, err = raft.NewNode(raft.NodeConfig{
 		Config: raft.Config{
 			ID:                cfg.ID,
-			Peers:             ids,
+			Peers:             cs.Voters,
+			Learners:          cs.Learners,
 			ElectionTick:      int(cfg.ElectionTimeout / tick),
 			HeartbeatTick:     1,
 			FirstElectionTick: int(cfg.FirstElectionTimeout / tick),
@@ -150,11 +232,14 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 		return nil, fmt.Errorf("start peer transport on %s: %w", cfg.PeerAddr, err)
 	}
 	n.node = rn
+	n.backend.node = rn
+	n.removed = make(chan struct{})
+	n.sm.OnMembersChanged(func(ms []engine.Member) { n.membersChanged(ms, logger) })
 	rn.Start()
 
 	n.srv, err = resp.New(resp.Config{
 		Addr:            cfg.RespAddr,
-		Backend:         &backend{node: rn, sm: n.sm, eng: n.eng, members: members},
+		Backend:         n.backend,
 		Logger:          logger.Named("resp"),
 		MaxBulkLen:      cfg.MaxBulkLen,
 		MaxInlineLen:    cfg.MaxInlineLen,
@@ -170,10 +255,53 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 	if err = n.srv.Start(); err != nil {
 		return nil, fmt.Errorf("listen for clients on %s: %w", cfg.RespAddr, err)
 	}
+	if cfg.Join != "" && !slices.ContainsFunc(members, func(m engine.Member) bool { return m.ID == cfg.ID }) {
+		go n.join(cfg, logger)
+	}
 	st := rn.Status()
 	logger.Info("node started", "id", cfg.ID, "resp", n.srv.Addr(), "peer", n.trans.Addr(),
-		"data", cfg.DataDir, "nodes", len(ids), "term", st.Term, "applied", st.Applied)
+		"data", cfg.DataDir, "nodes", len(members), "term", st.Term, "applied", st.Applied)
 	return n, nil
+}
+
+// join asks the cluster, through the member at cfg.Join, to add this node
+// (RAFT.NODE ADD, following redirects to the leader), retrying until it is
+// added or the node stops.
+func (n *node) join(cfg *conf.Config, logger hclog.Logger) {
+	logger.Info("asking the cluster to add this node", "via", cfg.Join)
+	addr := cfg.Join
+	for attempt := 0; ; attempt++ {
+		select {
+		case <-n.node.Done():
+			return
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cl := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ReadTimeout: 2 * time.Minute})
+		err := cl.Do(ctx, "RAFT.NODE", "ADD", cfg.ID, cfg.PeerAddr, cfg.RespAddr).Err()
+		cl.Close()
+		cancel()
+		if err == nil {
+			logger.Info("joined the cluster", "id", cfg.ID)
+			return
+		}
+		if moved, ok := strings.CutPrefix(err.Error(), "MOVED "); ok {
+			if _, leader, ok := strings.Cut(moved, " "); ok {
+				addr = leader
+				continue
+			}
+		}
+		if strings.Contains(err.Error(), "already a member") {
+			return
+		}
+		logger.Warn("join failed; retrying", "via", addr, "error", err)
+		addr = cfg.Join
+		select {
+		case <-n.node.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // handOver transfers leadership away before a leader stops, so that a
@@ -221,7 +349,53 @@ type backend struct {
 	node    *raft.Node
 	sm      *fsm.FSM
 	eng     *engine.Engine
-	members []resp.Member
+	self    uint64
+	members atomic.Pointer[[]resp.Member]
+}
+
+func (b *backend) setMembers(ms []engine.Member) {
+	rm := make([]resp.Member, 0, len(ms))
+	for _, m := range ms {
+		rm = append(rm, resp.Member{ID: m.ID, RespAddr: m.RespAddr, PeerAddr: m.PeerAddr, Learner: m.Learner})
+	}
+	b.members.Store(&rm)
+}
+
+// AddNode adds a node as a learner, waits until it has caught up with the
+// leader's log, then makes it a voter.
+func (b *backend) AddNode(ctx context.Context, id uint64, peerAddr, respAddr string) error {
+	err := b.node.ProposeConfChange(ctx, raft.ConfChange{Type: raft.ConfAddLearner, NodeID: id, Context: fsm.EncodeMemberContext(peerAddr, respAddr)})
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		prs, err := b.node.Progress(ctx)
+		if err != nil {
+			return err
+		}
+		if prs == nil {
+			return raft.ErrNotLeader
+		}
+		if pr, ok := prs[id]; ok && pr.Match+catchUpSlack >= b.node.Status().Commit {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("node %d joined as a learner but did not catch up: %w", id, ctx.Err())
+		}
+	}
+	return b.node.ProposeConfChange(ctx, raft.ConfChange{Type: raft.ConfPromote, NodeID: id})
+}
+
+// catchUpSlack is how far behind the leader's commit index a learner may
+// be when it is promoted: it catches up the rest as a voter.
+const catchUpSlack = 64
+
+func (b *backend) RemoveNode(ctx context.Context, id uint64) error {
+	return b.node.ProposeConfChange(ctx, raft.ConfChange{Type: raft.ConfRemove, NodeID: id})
 }
 
 func (b *backend) Snapshot(ctx context.Context) (uint64, error) { return b.node.Snapshot(ctx) }
@@ -262,7 +436,7 @@ func (b *backend) Status() resp.Status {
 		Role:    st.Role.String(),
 		Commit:  st.Commit,
 		Applied: st.Applied,
-		Members: b.members,
+		Members: *b.members.Load(),
 		Keys:    b.sm.KeyCount(),
 	}
 }

@@ -274,13 +274,16 @@ func (x *Batch) GetMessages() []*Message {
 // SnapshotChunk is one piece of a snapshot stream. The first chunk of a
 // stream carries the header fields and no data; the others carry data only.
 type SnapshotChunk struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	From          uint64                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
-	To            uint64                 `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
-	Term          uint64                 `protobuf:"varint,3,opt,name=term,proto3" json:"term,omitempty"`
-	Index         uint64                 `protobuf:"varint,4,opt,name=index,proto3" json:"index,omitempty"`
-	LogTerm       uint64                 `protobuf:"varint,5,opt,name=log_term,json=logTerm,proto3" json:"log_term,omitempty"`
-	Data          []byte                 `protobuf:"bytes,6,opt,name=data,proto3" json:"data,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	From    uint64                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	To      uint64                 `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	Term    uint64                 `protobuf:"varint,3,opt,name=term,proto3" json:"term,omitempty"`
+	Index   uint64                 `protobuf:"varint,4,opt,name=index,proto3" json:"index,omitempty"`
+	LogTerm uint64                 `protobuf:"varint,5,opt,name=log_term,json=logTerm,proto3" json:"log_term,omitempty"`
+	Data    []byte                 `protobuf:"bytes,6,opt,name=data,proto3" json:"data,omitempty"`
+	// The membership the snapshot records (header chunk only).
+	Voters        []uint64 `protobuf:"varint,7,rep,packed,name=voters,proto3" json:"voters,omitempty"`
+	Learners      []uint64 `protobuf:"varint,8,rep,packed,name=learners,proto3" json:"learners,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -357,6 +360,20 @@ func (x *SnapshotChunk) GetData() []byte {
 	return nil
 }
 
+func (x *SnapshotChunk) GetVoters() []uint64 {
+	if x != nil {
+		return x.Voters
+	}
+	return nil
+}
+
+func (x *SnapshotChunk) GetLearners() []uint64 {
+	if x != nil {
+		return x.Learners
+	}
+	return nil
+}
+
 type Ack struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -419,14 +436,16 @@ const file_peerpb_peer_proto_rawDesc = "" +
 	"\acontext\x18\v \x01(\fR\acontext\"P\n" +
 	"\x05Batch\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x04R\x04from\x123\n" +
-	"\bmessages\x18\x02 \x03(\v2\x17.raftkv.peer.v1.MessageR\bmessages\"\x8c\x01\n" +
+	"\bmessages\x18\x02 \x03(\v2\x17.raftkv.peer.v1.MessageR\bmessages\"\xc0\x01\n" +
 	"\rSnapshotChunk\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\x04R\x02to\x12\x12\n" +
 	"\x04term\x18\x03 \x01(\x04R\x04term\x12\x14\n" +
 	"\x05index\x18\x04 \x01(\x04R\x05index\x12\x19\n" +
 	"\blog_term\x18\x05 \x01(\x04R\alogTerm\x12\x12\n" +
-	"\x04data\x18\x06 \x01(\fR\x04data\"\x05\n" +
+	"\x04data\x18\x06 \x01(\fR\x04data\x12\x16\n" +
+	"\x06voters\x18\a \x03(\x04R\x06voters\x12\x1a\n" +
+	"\blearners\x18\b \x03(\x04R\blearners\"\x05\n" +
 	"\x03Ack2\x80\x01\n" +
 	"\x04Raft\x126\n" +
 	"\x06Stream\x12\x15.raftkv.peer.v1.Batch\x1a\x13.raftkv.peer.v1.Ack(\x01\x12@\n" +
