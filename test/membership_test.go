@@ -3,6 +3,8 @@ package test
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -98,12 +100,20 @@ func TestGrowAndShrink(t *testing.T) {
 			break
 		}
 	}
-	for _, p := range removed {
-		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := admin.Do(rctx, "RAFT.NODE", "REMOVE", p.id).Err()
-		cancel()
-		if err != nil {
-			t.Fatalf("remove node %d: %v", p.id, err)
+	for i, p := range removed {
+		if i == 0 {
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := admin.Do(rctx, "RAFT.NODE", "REMOVE", p.id).Err()
+			cancel()
+			if err != nil {
+				t.Fatalf("remove node %d: %v", p.id, err)
+			}
+		} else {
+			// The binary's subcommand, through a node that redirects.
+			out, err := exec.Command(binary, "node", "remove", "--id", strconv.FormatUint(p.id, 10), "--addr", c.nodes[len(c.nodes)-1].respAddr).CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != "OK" {
+				t.Fatalf("raftkv node remove --id %d: %v\n%s", p.id, err, out)
+			}
 		}
 		select {
 		case <-p.exited:

@@ -16,10 +16,20 @@ func runAdmin(name string, args []string) error {
 	fs := flag.NewFlagSet("raftkv "+name, flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:6380", "RESP address of any node")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the answer")
-	var to *uint64
+	var (
+		to                 *uint64
+		id                 *uint64
+		peerAddr, respAddr *string
+	)
 	switch name {
 	case "transfer-leader":
 		to = fs.Uint64("to", 0, "ID of the node to hand leadership to (0: the most up-to-date follower)")
+	case "node add", "node remove":
+		id = fs.Uint64("id", 0, "ID of the node (required)")
+		if name == "node add" {
+			peerAddr = fs.String("peer-addr", "", "the new node's Raft transport host:port (required)")
+			respAddr = fs.String("resp-addr", "", "the new node's RESP host:port (required)")
+		}
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: raftkv %s [flags]\n\n%s\n\nFlags:\n", name, adminHelp[name])
@@ -32,11 +42,22 @@ func runAdmin(name string, args []string) error {
 		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
 	}
 	cmd := []any{"RAFT.INFO"}
-	if name == "transfer-leader" {
+	switch name {
+	case "transfer-leader":
 		cmd = []any{"RAFT.TRANSFER_LEADER"}
 		if *to != 0 {
 			cmd = append(cmd, *to)
 		}
+	case "node add":
+		if *id == 0 || *peerAddr == "" || *respAddr == "" {
+			return fmt.Errorf("%s: --id, --peer-addr and --resp-addr are required", name)
+		}
+		cmd = []any{"RAFT.NODE", "ADD", *id, *peerAddr, *respAddr}
+	case "node remove":
+		if *id == 0 {
+			return fmt.Errorf("%s: --id is required", name)
+		}
+		cmd = []any{"RAFT.NODE", "REMOVE", *id}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -66,6 +87,8 @@ func runAdmin(name string, args []string) error {
 }
 
 var adminHelp = map[string]string{
+	"node add":        "Adds a node to the cluster (RAFT.NODE ADD): it joins as a learner and votes once it has caught up. Start it with --join instead to do this from the new node.",
+	"node remove":     "Removes a node from the cluster (RAFT.NODE REMOVE); the node stops once it learns of it.",
 	"status":          "Prints a node's Raft state (RAFT.INFO).",
 	"transfer-leader": "Hands leadership to another node (RAFT.TRANSFER_LEADER), e.g. before maintenance of the leader.",
 }

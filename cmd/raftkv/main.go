@@ -26,6 +26,10 @@ Usage:
   raftkv status [--addr]    print a node's Raft state
   raftkv transfer-leader [--addr] [--to ID]
                             hand leadership to another node
+  raftkv node add --id ID --peer-addr ADDR --resp-addr ADDR [--addr]
+                            add a node to the cluster
+  raftkv node remove --id ID [--addr]
+                            remove a node from the cluster
   raftkv version            print the version
 `
 
@@ -42,6 +46,12 @@ func main() {
 		err = runCluster(os.Args[2:])
 	case "status", "transfer-leader":
 		err = runAdmin(os.Args[1], os.Args[2:])
+	case "node":
+		if len(os.Args) < 3 || (os.Args[2] != "add" && os.Args[2] != "remove") {
+			fmt.Fprintf(os.Stderr, "raftkv: node needs add or remove\n\n%s", usage)
+			os.Exit(2)
+		}
+		err = runAdmin("node "+os.Args[2], os.Args[3:])
 	case "version", "--version", "-v":
 		fmt.Println("raftkv", fullVersion())
 	case "help", "-h", "--help":
