@@ -17,6 +17,9 @@
 //	'k'                 number of data keys: 8-byte big-endian uint64
 //	'l' + index         log entry; the index is 8-byte big-endian so that
 //	                    key order is log order
+//	'm' + id            member: 8-byte big-endian ID key; value: one byte
+//	                    (1 learner, 0 voter), uvarint length of the peer
+//	                    address, the peer address, the RESP address
 //	's'                 compaction point: index and term (8-byte big-endian
 //	                    each) of the last entry dropped from the log
 //
@@ -50,7 +53,9 @@
 // records that point. OpenSnapshot takes a consistent pebble view of the
 // data for a follower that is too far behind, and streams it in a
 // self-checking format without holding it in memory. InstallSnapshot
-// replaces the data set, the applied index, the key count and the log in
-// one synced batch, so a crash leaves either the old state or the new one;
-// the batch holds the received data in memory until it commits.
+// writes the received stream into sstables in a staging folder (bounded
+// memory, whatever the size) and ingests them with an excise of the whole
+// span from 'a' to 's': applied index, data, hard state, key count, log,
+// members and compaction point are replaced in one atomic step, so a crash
+// leaves either the old state or the new one.
 package engine

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/hashicorp/go-hclog"
 
@@ -59,6 +60,10 @@ type Options struct {
 type Engine struct {
 	db     *pebble.DB
 	logger hclog.Logger
+	dir    string
+	fs     vfs.FS
+	// writerOpts build the sstables a received snapshot is ingested from.
+	writerOpts sstable.WriterOptions
 
 	// closeMu is held for reading by every method that touches db and for
 	// writing by Close, so that a read racing with shutdown gets ErrClosed
@@ -112,7 +117,15 @@ func Open(dir string, o Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open pebble at %s: %w", dir, err)
 	}
-	e := &Engine{db: db, logger: logger}
+	// Snapshots are installed by ingesting sstables written with the
+	// database's own options.
+	wopts := opts.Clone()
+	wopts.EnsureDefaults()
+	e := &Engine{db: db, logger: logger, dir: dir, fs: wopts.FS, writerOpts: wopts.MakeWriterOptions(0, db.TableFormat())}
+	if err := e.removeStaging(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	if err := e.load(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open engine at %s: %w", dir, err)

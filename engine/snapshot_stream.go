@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +11,9 @@ import (
 	"io"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/raftkv/raftkv/raft"
 )
@@ -194,11 +198,15 @@ func (c *crcReader) Read(p []byte) (int, error) {
 // InstallSnapshot replaces the whole data set with the snapshot read from
 // r, which must reflect meta, and empties the log, which now continues
 // after meta.Index; the hard state's commit index becomes at least
-// meta.Index. Everything happens in one synced batch: a crash leaves the
-// old state or the new one. A stream that is truncated, corrupt or for
-// another index changes nothing.
+// meta.Index. A stream that is truncated, corrupt or for another index
+// changes nothing.
 //
-// The batch holds the snapshot's data in memory until it commits.
+// The stream is written into sstables of at most stagingFileSize bytes in
+// a staging folder, so memory stays bounded whatever the snapshot's size.
+// They hold the new applied index, data, hard state, key count, members
+// and compaction point, and are ingested in one atomic step that also
+// excises everything the node held in those key families and its log: a
+// crash leaves the old state or the new one.
 func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 	if err := e.rlock(); err != nil {
 		return err
@@ -206,11 +214,14 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 	defer e.closeMu.RUnlock()
 	e.applyMu.Lock()
 	defer e.applyMu.Unlock()
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	defer e.removeStaging()
 
-	cr := &crcReader{r: bufio.NewReaderSize(r, 256<<10), crc: crc32.New(crcTable)}
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("install snapshot %d: %w: %s", meta.Index, ErrCorrupt, fmt.Sprintf(format, args...))
 	}
+	cr := &crcReader{r: bufio.NewReaderSize(r, 256<<10), crc: crc32.New(crcTable)}
 	magic := make([]byte, len(snapMagic))
 	if _, err := io.ReadFull(cr, magic); err != nil || string(magic) != snapMagic {
 		return corrupt("bad header")
@@ -224,16 +235,25 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 	if index != meta.Index || term != meta.Term {
 		return corrupt("stream is for index %d term %d", index, term)
 	}
-
-	b := e.db.NewBatch()
-	defer b.Close()
-	if err := b.DeleteRange([]byte{prefixData}, dataUpper, nil); err != nil {
+	hs, err := e.readHardState()
+	if err != nil {
 		return err
 	}
-	if err := b.DeleteRange([]byte{prefixMember}, membersUpper, nil); err != nil {
+	hs.Commit = max(hs.Commit, meta.Index)
+
+	st := &stager{e: e}
+	// Keys go in key order: 'a' < 'd'... < 'h' < 'k' < 'm'... < 's'.
+	if err := st.set(keyApplied, uint64Value(meta.Index)); err != nil {
 		return err
 	}
 	var n, records uint64
+	afterData := func() error {
+		if err := st.set(keyHard, encodeHardState(hs)); err != nil {
+			return err
+		}
+		return st.set(keyKeyCount, uint64Value(n))
+	}
+	inData := true
 	for {
 		tag, err := cr.ReadByte()
 		if err != nil {
@@ -247,27 +267,40 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 		}
 		k, err := readBytes(cr)
 		if err != nil {
-			return corrupt("key %d: %v", n, err)
+			return corrupt("key %d: %v", records, err)
 		}
 		v, err := readBytes(cr)
 		if err != nil {
-			return corrupt("value %d: %v", n, err)
+			return corrupt("value %d: %v", records, err)
 		}
-		if tag == 2 {
-			if _, err := decodeMember(k, v); err != nil || k[0] != prefixMember {
-				return corrupt("member record")
+		records++
+		if tag == 1 {
+			if !inData {
+				return corrupt("data key after members")
 			}
-			if err := b.Set(k, v, nil); err != nil {
-				return err
+			if err := st.set(dataKey(k), v); err != nil {
+				return corrupt("data key %d out of order: %v", n, err)
 			}
-			records++
+			n++
 			continue
 		}
-		if err := b.Set(dataKey(k), v, nil); err != nil {
+		if _, err := decodeMember(k, v); err != nil || k[0] != prefixMember {
+			return corrupt("member record")
+		}
+		if inData {
+			inData = false
+			if err := afterData(); err != nil {
+				return err
+			}
+		}
+		if err := st.set(k, v); err != nil {
+			return corrupt("member out of order: %v", err)
+		}
+	}
+	if inData {
+		if err := afterData(); err != nil {
 			return err
 		}
-		n++
-		records++
 	}
 	sent, err := binary.ReadUvarint(cr)
 	if err != nil || sent != records || n != keys {
@@ -278,34 +311,86 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 	if _, err := io.ReadFull(cr.r, sum[:]); err != nil || binary.BigEndian.Uint32(sum[:]) != want {
 		return corrupt("checksum mismatch")
 	}
-
-	e.logMu.Lock()
-	defer e.logMu.Unlock()
-	hs, err := e.readHardState()
+	if err := st.set(keySnapshot, encodeSnapshotMeta(meta)); err != nil {
+		return err
+	}
+	paths, err := st.finish()
 	if err != nil {
-		return err
-	}
-	hs.Commit = max(hs.Commit, meta.Index)
-	if err := b.DeleteRange(logKey(0), logUpper(), nil); err != nil {
-		return err
-	}
-	for _, kv := range [][2][]byte{
-		{keyHard, encodeHardState(hs)},
-		{keyApplied, uint64Value(meta.Index)},
-		{keyKeyCount, uint64Value(n)},
-		{keySnapshot, encodeSnapshotMeta(meta)},
-	} {
-		if err := b.Set(kv[0], kv[1], nil); err != nil {
-			return err
-		}
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("install snapshot %d: %w", meta.Index, err)
+	}
+	// Everything from the applied index to the compaction point, the log
+	// included, is replaced at once.
+	span := pebble.KeyRange{Start: keyApplied, End: []byte{prefixSnapshot + 1}}
+	if _, err := e.db.IngestAndExcise(context.Background(), paths, nil, nil, span); err != nil {
+		return fmt.Errorf("install snapshot %d: ingest: %w", meta.Index, err)
 	}
 	e.first, e.last, e.lastTerm, e.snap = meta.Index+1, meta.Index, meta.Term, meta
 	e.applied.Store(meta.Index)
 	e.keyCount.Store(n)
 	return nil
+}
+
+// stagingDir holds the sstables of a snapshot being installed.
+const stagingDir = "snapshot-staging"
+
+// stagingFileSize is where a snapshot's data is split into another
+// sstable.
+const stagingFileSize = 64 << 20
+
+func (e *Engine) stagingPath() string { return e.fs.PathJoin(e.dir, stagingDir) }
+
+func (e *Engine) removeStaging() error {
+	if err := e.fs.RemoveAll(e.stagingPath()); err != nil {
+		return fmt.Errorf("remove %s: %w", e.stagingPath(), err)
+	}
+	return nil
+}
+
+// stager writes keys, in order, into sstables.
+type stager struct {
+	e       *Engine
+	w       *sstable.Writer
+	size    int
+	paths   []string
+	lastKey []byte
+}
+
+func (s *stager) set(k, v []byte) error {
+	if s.lastKey != nil && string(k) <= string(s.lastKey) {
+		return fmt.Errorf("key %q after %q", k, s.lastKey)
+	}
+	s.lastKey = append(s.lastKey[:0], k...)
+	if s.w == nil || s.size >= stagingFileSize {
+		if err := s.closeFile(); err != nil {
+			return err
+		}
+		if err := s.e.fs.MkdirAll(s.e.stagingPath(), 0o755); err != nil {
+			return err
+		}
+		path := s.e.fs.PathJoin(s.e.stagingPath(), fmt.Sprintf("%06d.sst", len(s.paths)))
+		f, err := s.e.fs.Create(path, vfs.WriteCategoryUnspecified)
+		if err != nil {
+			return err
+		}
+		s.w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), s.e.writerOpts)
+		s.paths = append(s.paths, path)
+		s.size = 0
+	}
+	s.size += len(k) + len(v)
+	return s.w.Set(k, v)
+}
+
+func (s *stager) closeFile() error {
+	if s.w == nil {
+		return nil
+	}
+	err := s.w.Close()
+	s.w = nil
+	return err
+}
+
+func (s *stager) finish() ([]string, error) {
+	return s.paths, s.closeFile()
 }
 
 // maxRecord bounds a key or value in a snapshot stream (Redis's largest
