@@ -493,6 +493,19 @@ func (n *Node) handleReady(rd Ready) error {
 			return fmt.Errorf("install snapshot %d: %w", rd.Snapshot.Meta.Index, err)
 		}
 	}
+	// A leader sends its appends before its own fsync, in parallel with
+	// the followers' (Raft thesis 10.2.1): its entries count towards a
+	// quorum only once Advance reports them durable. Anything whose term
+	// or vote is not yet on disk waits for the write.
+	role := n.soft.Role
+	if rd.SoftState != nil {
+		role = rd.SoftState.Role
+	}
+	sendFirst := role == Leader && (rd.HardState.IsEmpty() ||
+		(rd.HardState.Term == n.hard.Term && rd.HardState.Vote == n.hard.Vote))
+	if sendFirst && len(rd.Messages) > 0 {
+		n.trans.Send(rd.Messages)
+	}
 	if !rd.HardState.IsEmpty() || len(rd.Entries) > 0 {
 		if err := n.store.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
 			return fmt.Errorf("persist ready: %w", err)
@@ -501,7 +514,7 @@ func (n *Node) handleReady(rd Ready) error {
 	if !rd.HardState.IsEmpty() {
 		n.hard = rd.HardState
 	}
-	if len(rd.Messages) > 0 {
+	if !sendFirst && len(rd.Messages) > 0 {
 		n.trans.Send(rd.Messages)
 	}
 	if rd.SoftState != nil {

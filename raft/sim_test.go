@@ -356,7 +356,17 @@ func (s *sim) ticks(n int) {
 // process handles every Ready of nd the way the driver does.
 func (s *sim) process(nd *simNode) {
 	for nd.rn != nil && nd.rn.HasReady() {
+		prevHard := nd.rn.prevHard
 		rd := nd.rn.Ready()
+		// As the driver does, a leader sends before its own write when no
+		// term or vote change is pending; a crash may then come between.
+		sendFirst := nd.rn.r.role == Leader && (rd.HardState.IsEmpty() ||
+			(rd.HardState.Term == prevHard.Term && rd.HardState.Vote == prevHard.Vote))
+		if sendFirst {
+			for _, m := range rd.Messages {
+				s.enqueue(m)
+			}
+		}
 		if s.crashInReady > 0 && s.rng.Float64() < s.crashInReady {
 			s.crash(nd.id)
 			return
@@ -376,8 +386,10 @@ func (s *sim) process(nd *simNode) {
 		if err := nd.store.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
 			s.t.Fatalf("node %d save: %v", nd.id, err)
 		}
-		for _, m := range rd.Messages {
-			s.enqueue(m)
+		if !sendFirst {
+			for _, m := range rd.Messages {
+				s.enqueue(m)
+			}
 		}
 		for _, e := range rd.CommittedEntries {
 			if want := uint64(len(nd.applied)) + 1; e.Index != want {
