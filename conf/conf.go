@@ -54,6 +54,8 @@ type Config struct {
 	MaxMultibulkLen        int
 	LogLevel               string
 	LogJSON                bool
+	// PprofAddr, when set, serves Go's /debug/pprof profiles there.
+	PprofAddr string
 	// ConfigFile is the YAML file the configuration was read from, if any.
 	ConfigFile string
 }
@@ -116,6 +118,7 @@ func flagSet(name string, c *Config) *flag.FlagSet {
 	fs.IntVar(&c.MaxMultibulkLen, "max-multibulk-len", c.MaxMultibulkLen, "most arguments in one command")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: trace, debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "write logs as JSON lines")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "host:port to serve Go's /debug/pprof profiles on (off when empty; keep it on a private address)")
 	fs.StringVar(&c.ConfigFile, "config", c.ConfigFile, "YAML file of settings, keys named as these flags")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\nEvery flag may also be set as an environment variable (--resp-addr as %s_RESP_ADDR)\nor as a key of the --config file (resp-addr: ...). Flags win over the environment,\nwhich wins over the file.\n\nFlags:\n", name, EnvPrefix)
@@ -332,6 +335,11 @@ func (c *Config) Validate() error {
 	if c.MaxMultibulkLen <= 0 {
 		return fmt.Errorf("invalid --max-multibulk-len %d: must be positive", c.MaxMultibulkLen)
 	}
+	if c.PprofAddr != "" {
+		if err := checkAddr(c.PprofAddr); err != nil {
+			return fmt.Errorf("invalid --pprof-addr: %w", err)
+		}
+	}
 	switch c.LogLevel {
 	case "trace", "debug", "info", "warn", "error":
 	default:
@@ -359,6 +367,7 @@ type fileConfig struct {
 	MaxMultibulkLen      int        `yaml:"max-multibulk-len"`
 	LogLevel             string     `yaml:"log-level"`
 	LogJSON              bool       `yaml:"log-json"`
+	PprofAddr            string     `yaml:"pprof-addr,omitempty"`
 }
 
 type filePeer struct {
@@ -376,7 +385,7 @@ func WriteFile(path string, c *Config) error {
 		FirstElectionTimeout: c.FirstElectionTimeout.String(), RequestTimeout: c.RequestTimeout.String(),
 		SnapshotEntries: c.SnapshotEntries, SnapshotCatchUp: c.SnapshotCatchUpEntries,
 		MaxBulkLen: c.MaxBulkLen, MaxInlineLen: c.MaxInlineLen, MaxMultibulkLen: c.MaxMultibulkLen,
-		LogLevel: c.LogLevel, LogJSON: c.LogJSON,
+		LogLevel: c.LogLevel, LogJSON: c.LogJSON, PprofAddr: c.PprofAddr,
 	}
 	for _, p := range c.Peers {
 		fc.Peers = append(fc.Peers, filePeer(p))

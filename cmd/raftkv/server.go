@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -39,6 +41,15 @@ func runServer(args []string) error {
 	n, err := startNode(cfg, logger)
 	if err != nil {
 		return err
+	}
+	if cfg.PprofAddr != "" {
+		// net/http/pprof registers its handlers on the default mux.
+		go func() {
+			logger.Info("serving profiles", "addr", "http://"+cfg.PprofAddr+"/debug/pprof/")
+			if err := http.ListenAndServe(cfg.PprofAddr, nil); err != nil {
+				logger.Error("profile server stopped", "error", err)
+			}
+		}()
 	}
 
 	sigc := make(chan os.Signal, 1)
