@@ -244,6 +244,42 @@ func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
 	}
 }
 
+// ProposeMany proposes several entries in order, as one batch where the
+// loop can, and waits for each; results and errors are per entry, with
+// Propose's meaning. Entries are appended in the order given.
+func (n *Node) ProposeMany(ctx context.Context, data [][]byte) ([]any, []error) {
+	vals, errs := make([]any, len(data)), make([]error, len(data))
+	ps := make([]*proposal, 0, len(data))
+	for i, d := range data {
+		p := &proposal{data: d, done: make(chan result, 1)}
+		select {
+		case n.propc <- p:
+			ps = append(ps, p)
+			continue
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+		case <-n.donec:
+			errs[i] = ErrStopped
+		}
+		// Not enqueued: neither is anything after it, so that order holds.
+		for j := i + 1; j < len(data); j++ {
+			errs[j] = errs[i]
+		}
+		break
+	}
+	for i, p := range ps {
+		select {
+		case r := <-p.done:
+			vals[i], errs[i] = r.val, r.err
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+		case <-n.donec:
+			errs[i] = ErrStopped
+		}
+	}
+	return vals, errs
+}
+
 // ProposeConfChange proposes a membership change through this node, which
 // must be the leader, and waits until it is applied here. A change waits
 // for the previous one to commit: ErrConfChangePending otherwise.

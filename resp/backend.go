@@ -44,6 +44,9 @@ type Backend interface {
 	// Propose replicates an encoded fsm command and returns its fsm.Result
 	// once the entry is committed and applied on this node.
 	Propose(ctx context.Context, cmd []byte) (any, error)
+	// ProposeMany replicates several commands, appended in order, and
+	// returns each one's result or error as Propose would.
+	ProposeMany(ctx context.Context, cmds [][]byte) ([]any, []error)
 	// ReadBarrier returns once this node may serve a linearizable read:
 	// leadership confirmed by a quorum after the call began, and every
 	// entry committed before it applied.

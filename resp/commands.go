@@ -149,13 +149,7 @@ func (c *call) write(key, cmd []byte) (fsm.Result, bool) {
 		c.backendError(key, err, true)
 		return fsm.Result{}, false
 	}
-	var r fsm.Result
-	switch v := v.(type) {
-	case fsm.Result:
-		r = v
-	case *fsm.Result:
-		r = *v
-	}
+	r := result(v)
 	if r.Err != nil {
 		c.conn.WriteError(errorReply(r.Err))
 		return r, false

@@ -193,6 +193,14 @@ func (s *Server) serve(conn redcon.Conn, cmd redcon.Command) {
 			conn.WriteError("ERR internal error")
 		}
 	}()
+	if enc, ok := batchable(cmd.Args); ok && s.serveRun(conn, cmd, enc) {
+		return
+	}
+	s.dispatch(conn, cmd)
+}
+
+// dispatch runs one command through the command table.
+func (s *Server) dispatch(conn redcon.Conn, cmd redcon.Command) {
 	name := strings.ToLower(string(cmd.Args[0]))
 	c, ok := commands[name]
 	if !ok {

@@ -27,6 +27,7 @@ type fakeBackend struct {
 	readErr    error
 	proposals  int
 	transfers  int
+	batches    []int
 }
 
 func newFake() *fakeBackend {
@@ -69,6 +70,17 @@ func (f *fakeBackend) Propose(ctx context.Context, b []byte) (any, error) {
 		return fsm.Result{Int: int64(n)}, nil
 	}
 	return fsm.Result{}, nil
+}
+
+func (f *fakeBackend) ProposeMany(ctx context.Context, cmds [][]byte) ([]any, []error) {
+	vals, errs := make([]any, len(cmds)), make([]error, len(cmds))
+	f.mu.Lock()
+	f.batches = append(f.batches, len(cmds))
+	f.mu.Unlock()
+	for i, c := range cmds {
+		vals[i], errs[i] = f.Propose(ctx, c)
+	}
+	return vals, errs
 }
 
 func (f *fakeBackend) ReadBarrier(ctx context.Context) error {
@@ -437,5 +449,47 @@ func TestRaftCommands(t *testing.T) {
 	f.set(func(f *fakeBackend) { f.proposeErr = raft.ErrTransferring; f.st.Leader = 1 })
 	if got := raw(t, s.Addr(), "SET", "k", "v"); !strings.HasPrefix(got, "-TRYAGAIN ") {
 		t.Errorf("write during a transfer: %q", got)
+	}
+}
+
+// TestPipelinedWrites: a pipeline's writes are proposed as one run, in
+// order, and every command of the pipeline is answered in order, reads
+// included.
+func TestPipelinedWrites(t *testing.T) {
+	f := newFake()
+	s, _ := startServer(t, f)
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var b strings.Builder
+	cmds := [][]string{
+		{"SET", "k", "1"}, {"APPEND", "k", "2"}, {"APPEND", "k", "3"}, {"DEL", "nope"},
+		{"GET", "k"}, {"SET", "k", "x", "EX"}, {"APPEND", "k", "4"}, {"PING"},
+	}
+	for _, args := range cmds {
+		b.WriteString("*" + itoa(len(args)) + "\r\n")
+		for _, a := range args {
+			b.WriteString("$" + itoa(len(a)) + "\r\n" + a + "\r\n")
+		}
+	}
+	c.Write([]byte(b.String()))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	rd := bufio.NewReader(c)
+	want := []string{"+OK", ":2", ":3", ":0", "$3", "123", "-ERR syntax error", ":4", "+PONG"}
+	for _, w := range want {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimRight(line, "\r\n"); got != w {
+			t.Fatalf("got %q, want %q", got, w)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.batches) == 0 || f.batches[0] != 4 {
+		t.Fatalf("batches %v: the first four writes should have gone as one run", f.batches)
 	}
 }

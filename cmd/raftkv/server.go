@@ -417,6 +417,10 @@ func (b *backend) Propose(ctx context.Context, cmd []byte) (any, error) {
 
 func (b *backend) ReadBarrier(ctx context.Context) error { return b.node.ReadBarrier(ctx) }
 
+func (b *backend) ProposeMany(ctx context.Context, cmds [][]byte) ([]any, []error) {
+	return b.node.ProposeMany(ctx, cmds)
+}
+
 func (b *backend) Progress(ctx context.Context) (map[uint64]uint64, error) {
 	prs, err := b.node.Progress(ctx)
 	if err != nil {

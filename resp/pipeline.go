@@ -1,0 +1,108 @@
+package resp
+
+import (
+	"strings"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/raftkv/raftkv/fsm"
+)
+
+// Pipelined writes. redcon hands a connection's commands to the handler
+// one at a time, and a write waits for replication: a pipeline of N
+// writes would take N rounds. Instead, a run of consecutive writes queued
+// on the connection is proposed at once, in order, and answered in order:
+// one round for the run, and the Raft loop batches it into one append.
+
+// batchable encodes a write that can join a pipelined run: the plain forms
+// of SET, APPEND and DEL, with a valid arity. Anything else (options,
+// errors, reads) is served on its own, in order.
+func batchable(args [][]byte) ([]byte, bool) {
+	switch strings.ToLower(string(args[0])) {
+	case "set":
+		if len(args) == 3 {
+			return fsm.EncodeSet(args[1], args[2]), true
+		}
+	case "append":
+		if len(args) == 3 {
+			return fsm.EncodeAppend(args[1], args[2]), true
+		}
+	case "del":
+		if len(args) >= 2 {
+			return fsm.EncodeDel(args[1:]...), true
+		}
+	}
+	return nil, false
+}
+
+// serveRun serves first, a batchable write, together with the batchable
+// writes queued behind it; the commands after the run are then served one
+// by one. It returns false, having consumed nothing, when there is no run.
+func (s *Server) serveRun(conn redcon.Conn, first redcon.Command, enc []byte) bool {
+	if next := conn.PeekPipeline(); len(next) == 0 {
+		return false
+	} else if _, ok := batchable(next[0].Args); !ok {
+		return false
+	}
+	queued := conn.ReadPipeline()
+	run := []redcon.Command{first}
+	encs := [][]byte{enc}
+	i := 0
+	for ; i < len(queued); i++ {
+		e, ok := batchable(queued[i].Args)
+		if !ok {
+			break
+		}
+		run = append(run, queued[i])
+		encs = append(encs, e)
+	}
+	rest := queued[i:]
+
+	cl := conn.Context().(*client)
+	c := &call{s: s, conn: conn, args: first.Args, cl: cl}
+	if c.route(first.Args[1]) {
+		ctx, cancel := c.ctx()
+		vals, errs := s.backend.ProposeMany(ctx, encs)
+		cancel()
+		for j, cmd := range run {
+			c := &call{s: s, conn: conn, args: cmd.Args, cl: cl}
+			if errs[j] != nil {
+				c.backendError(cmd.Args[1], errs[j], true)
+				continue
+			}
+			c.replyWrite(result(vals[j]))
+		}
+	} else {
+		// route answered the first; the others get their own answer.
+		for _, cmd := range run[1:] {
+			s.dispatch(conn, cmd)
+		}
+	}
+	for _, cmd := range rest {
+		s.dispatch(conn, cmd)
+	}
+	return true
+}
+
+func result(v any) fsm.Result {
+	switch v := v.(type) {
+	case fsm.Result:
+		return v
+	case *fsm.Result:
+		return *v
+	}
+	return fsm.Result{}
+}
+
+// replyWrite answers a write with its state machine result.
+func (c *call) replyWrite(r fsm.Result) {
+	if r.Err != nil {
+		c.conn.WriteError(errorReply(r.Err))
+		return
+	}
+	if strings.EqualFold(string(c.args[0]), "set") {
+		c.ok()
+		return
+	}
+	c.conn.WriteInt64(r.Int)
+}
