@@ -66,13 +66,20 @@ func TestMembershipGrowAndShrink(t *testing.T) {
 		s.voters0 = []uint64{1, 2, 3}
 		s.maxDelay, s.loss = 2, 0.02
 		s.startAll()
-		s.one("a", 3, 30*simElection)
+		// Enough entries that the log is compacted: the new nodes start
+		// from a snapshot.
+		for i := range 40 {
+			s.one(fmt.Sprintf("a%d", i), 3, 30*simElection)
+		}
 		for _, id := range []uint64{4, 5} {
 			s.changeConf(ConfChange{Type: ConfAddLearner, NodeID: id}, 50*simElection)
 			s.one(fmt.Sprintf("learn%d", id), 4, 30*simElection)
 			s.changeConf(ConfChange{Type: ConfPromote, NodeID: id}, 50*simElection)
 		}
 		s.one("five", 5, 30*simElection)
+		if s.stats.installs == 0 {
+			t.Fatal("the new nodes caught up without a snapshot")
+		}
 		// Remove the leader, then another original node.
 		lead := s.leader()
 		s.changeConf(ConfChange{Type: ConfRemove, NodeID: lead}, 50*simElection)

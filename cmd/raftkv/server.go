@@ -321,7 +321,8 @@ func (n *node) handOver(cfg *conf.Config, logger hclog.Logger) {
 	if st := n.node.Status(); st.Role != raft.Leader || len(cfg.Peers) < 2 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*cfg.ElectionTimeout)
+	// The core gives up on a transfer after one election timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ElectionTimeout+cfg.HeartbeatInterval)
 	defer cancel()
 	start := time.Now()
 	if err := n.node.TransferLeadership(ctx, raft.None); err != nil {
