@@ -258,9 +258,18 @@ func TestSetPeers(t *testing.T) {
 	if _, ok := t1.Stats()[2]; ok {
 		t.Fatal("a removed peer still has stats")
 	}
+	// Let what was already on its way arrive, then send more.
 	n := in2.count()
+	for {
+		time.Sleep(200 * time.Millisecond)
+		if m := in2.count(); m == n {
+			break
+		} else {
+			n = m
+		}
+	}
 	t1.Send(hb)
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
 	if in2.count() != n {
 		t.Fatal("a removed peer still receives messages")
 	}
