@@ -14,6 +14,14 @@ const (
 	OpSet    Op = 1 // SET key value
 	OpAppend Op = 2 // APPEND key value
 	OpDel    Op = 3 // DEL key [key ...]
+	OpSetIf  Op = 4 // SET key value with NX, XX and/or GET: key value flags
+)
+
+// Flags of OpSetIf, one byte.
+const (
+	SetNX  byte = 1 << 0 // only if the key does not exist
+	SetXX  byte = 1 << 1 // only if the key exists
+	SetGet byte = 1 << 2 // return the old value
 )
 
 // ErrCorrupt is returned when a command cannot be decoded.
@@ -27,8 +35,13 @@ type Command struct {
 
 // Result is what applying one command returns to its proposer.
 type Result struct {
-	// Int is APPEND's new length and DEL's count of removed keys.
+	// Int is APPEND's new length, DEL's count of removed keys, and 1 or 0
+	// for whether a conditional SET wrote.
 	Int int64
+	// Old is the value a SET with GET replaced; Found says whether the key
+	// existed.
+	Old   []byte
+	Found bool
 	// Err is a deterministic error of the command itself (the same on every
 	// node), never a storage failure.
 	Err error
@@ -53,6 +66,11 @@ func encode(op Op, args ...[]byte) []byte {
 
 // EncodeSet encodes SET key value.
 func EncodeSet(key, value []byte) []byte { return encode(OpSet, key, value) }
+
+// EncodeSetIf encodes SET key value with the flags SetNX, SetXX, SetGet.
+func EncodeSetIf(key, value []byte, flags byte) []byte {
+	return encode(OpSetIf, key, value, []byte{flags})
+}
 
 // EncodeAppend encodes APPEND key value.
 func EncodeAppend(key, value []byte) []byte { return encode(OpAppend, key, value) }

@@ -228,6 +228,11 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 			return badArity(cmd), nil
 		}
 		return Result{}, b.Set(cmd.Args[0], cmd.Args[1])
+	case OpSetIf:
+		if len(cmd.Args) != 3 || len(cmd.Args[2]) != 1 {
+			return badArity(cmd), nil
+		}
+		return applySetIf(b, cmd.Args[0], cmd.Args[1], cmd.Args[2][0])
 	case OpAppend:
 		if len(cmd.Args) != 2 {
 			return badArity(cmd), nil
@@ -244,6 +249,24 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 
 func badArity(cmd Command) Result {
 	return Result{Err: fmt.Errorf("%w: op %d with %d arguments", ErrCorrupt, cmd.Op, len(cmd.Args))}
+}
+
+// applySetIf sets key to value unless NX finds it or XX misses it; Int
+// says whether it wrote, and with GET, Old and Found give the value before.
+func applySetIf(b *engine.ApplyBatch, key, value []byte, flags byte) (Result, error) {
+	old, found, err := b.Get(key)
+	if err != nil {
+		return Result{}, err
+	}
+	r := Result{Found: found}
+	if flags&SetGet != 0 {
+		r.Old = old
+	}
+	if (flags&SetNX != 0 && found) || (flags&SetXX != 0 && !found) {
+		return r, nil
+	}
+	r.Int = 1
+	return r, b.Set(key, value)
 }
 
 // applyAppend appends value to key's value (creating it) and returns the

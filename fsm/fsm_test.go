@@ -123,7 +123,7 @@ func wantResult(t *testing.T, got any, want Result) {
 	if !ok {
 		t.Fatalf("result %#v is not a Result", got)
 	}
-	if r.Int != want.Int || (r.Err == nil) != (want.Err == nil) || (want.Err != nil && !errors.Is(r.Err, want.Err)) {
+	if r.Int != want.Int || !bytes.Equal(r.Old, want.Old) || r.Found != want.Found || (r.Err == nil) != (want.Err == nil) || (want.Err != nil && !errors.Is(r.Err, want.Err)) {
 		t.Fatalf("result = %+v, want %+v", r, want)
 	}
 }
@@ -150,6 +150,30 @@ func TestApplyResults(t *testing.T) {
 	}
 	if applied, _ := n.e.Applied(); applied != 7 {
 		t.Fatalf("engine applied = %d, want 7", applied)
+	}
+}
+
+func TestApplyConditionalSet(t *testing.T) {
+	n := openNode(t, vfs.NewMem())
+	res := n.apply(t, entries(1,
+		EncodeSetIf(k("a"), k("1"), SetXX),          // 1: missing, not written
+		EncodeSetIf(k("a"), k("1"), SetNX),          // 2: written
+		EncodeSetIf(k("a"), k("2"), SetNX|SetGet),   // 3: exists: not written, old 1
+		EncodeSetIf(k("a"), k("3"), SetXX|SetGet),   // 4: written, old 1
+		EncodeSetIf(k("b"), k("4"), SetGet),         // 5: GETSET on a missing key
+		EncodeSetIf(k("b"), k(""), SetGet),          // 6: an empty value is a value
+		EncodeSetIf(k("b"), k("5"), SetNX|SetGet),   // 7: b exists, empty
+		[]byte{byte(OpSetIf), 3, 1, 'a', 1, 'v', 0}, // 8: flags must be one byte
+	)...)
+	want := []Result{
+		{}, {Int: 1}, {Old: k("1"), Found: true}, {Int: 1, Old: k("1"), Found: true},
+		{Int: 1}, {Int: 1, Old: k("4"), Found: true}, {Old: k(""), Found: true}, {Err: ErrCorrupt},
+	}
+	for i := range want {
+		wantResult(t, res[i], want[i])
+	}
+	if got := n.dump(t); got != "applied=8 keys=2\n\"a\"=\"3\"\n\"b\"=\"\"\n" {
+		t.Fatalf("state = %q", got)
 	}
 }
 
@@ -306,8 +330,10 @@ func randomCommands(r *rand.Rand, count int) [][]byte {
 			cmds[i] = []byte{byte(OpDel), 7} // corrupt
 		case 2, 3, 4:
 			cmds[i] = EncodeSet(pick(), val())
-		case 5, 6:
+		case 5:
 			cmds[i] = EncodeAppend(pick(), val())
+		case 6:
+			cmds[i] = EncodeSetIf(pick(), val(), byte(r.IntN(8))&^(SetNX|SetXX)|[]byte{0, SetNX, SetXX}[r.IntN(3)])
 		default:
 			var ks [][]byte
 			for j := 0; j < 1+r.IntN(3); j++ {
@@ -334,6 +360,18 @@ func (m model) apply(data []byte) Result {
 	case OpSet:
 		m[string(c.Args[0])] = append([]byte{}, c.Args[1]...)
 		return Result{}
+	case OpSetIf:
+		old, found := m[string(c.Args[0])]
+		r, f := Result{Found: found}, c.Args[2][0]
+		if f&SetGet != 0 {
+			r.Old = old
+		}
+		if (f&SetNX != 0 && found) || (f&SetXX != 0 && !found) {
+			return r
+		}
+		m[string(c.Args[0])] = append([]byte{}, c.Args[1]...)
+		r.Int = 1
+		return r
 	case OpAppend:
 		v := append(append([]byte{}, m[string(c.Args[0])]...), c.Args[1]...)
 		m[string(c.Args[0])] = v

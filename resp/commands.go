@@ -49,7 +49,9 @@ func init() {
 	table := []*command{
 		// Strings and keys: replicated through Raft.
 		{name: "get", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Returns the string value of a key.", run: cmdGet},
-		{name: "set", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Sets the string value of a key.", run: cmdSet},
+		{name: "set", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}, {name: "NX|XX", typ: "string", optional: true}, {name: "GET", typ: "string", optional: true}}, arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Sets the string value of a key.", run: cmdSet},
+		{name: "getset", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Returns the previous string value of a key after setting it to a new value.", run: cmdGetSet},
+		{name: "setnx", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Set the string value of a key only when the key doesn't exist.", run: cmdSetNX},
 		{name: "append", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "2.0.0", summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.", run: cmdAppend},
 		{name: "del", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"write"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Deletes one or more keys.", run: cmdDel},
 		{name: "exists", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Determines whether one or more keys exist.", run: cmdExists},
@@ -94,15 +96,75 @@ func cmdGet(c *call) {
 	}
 }
 
+// cmdSet serves SET key value [NX | XX] [GET]. Expiry options wait for
+// key expiry to exist and are refused by name.
 func cmdSet(c *call) {
-	if len(c.args) != 3 {
-		// Options (EX, NX, GET...) are not supported yet.
+	if len(c.args) == 3 {
+		if _, ok := c.write(c.args[1], fsm.EncodeSet(c.args[1], c.args[2])); ok {
+			c.ok()
+		}
+		return
+	}
+	var flags byte
+	for i := 3; i < len(c.args); i++ {
+		switch opt := strings.ToUpper(string(c.args[i])); opt {
+		case "NX":
+			flags |= fsm.SetNX
+		case "XX":
+			flags |= fsm.SetXX
+		case "GET":
+			flags |= fsm.SetGet
+		case "KEEPTTL":
+			// No key expires yet, so there is no time to live to keep.
+		case "EX", "PX", "EXAT", "PXAT":
+			if i+1 == len(c.args) {
+				c.syntaxError()
+				return
+			}
+			c.conn.WriteError("ERR SET option " + opt + " is not supported: raftkv keys do not expire yet")
+			return
+		default:
+			c.syntaxError()
+			return
+		}
+	}
+	if flags&fsm.SetNX != 0 && flags&fsm.SetXX != 0 {
 		c.syntaxError()
 		return
 	}
-	if _, ok := c.write(c.args[1], fsm.EncodeSet(c.args[1], c.args[2])); ok {
+	r, ok := c.write(c.args[1], fsm.EncodeSetIf(c.args[1], c.args[2], flags))
+	switch {
+	case !ok:
+	case flags&fsm.SetGet != 0:
+		c.writeOld(r)
+	case r.Int == 1:
 		c.ok()
+	default:
+		c.conn.WriteNull()
 	}
+}
+
+// cmdGetSet serves GETSET key value: SET key value GET.
+func cmdGetSet(c *call) {
+	if r, ok := c.write(c.args[1], fsm.EncodeSetIf(c.args[1], c.args[2], fsm.SetGet)); ok {
+		c.writeOld(r)
+	}
+}
+
+// cmdSetNX serves SETNX key value: 1 if it set the key, 0 if it existed.
+func cmdSetNX(c *call) {
+	if r, ok := c.write(c.args[1], fsm.EncodeSetIf(c.args[1], c.args[2], fsm.SetNX)); ok {
+		c.conn.WriteInt64(r.Int)
+	}
+}
+
+// writeOld answers with the value a SET replaced, or nil if none.
+func (c *call) writeOld(r fsm.Result) {
+	if !r.Found {
+		c.conn.WriteNull()
+		return
+	}
+	c.conn.WriteBulk(r.Old)
 }
 
 func cmdAppend(c *call) {

@@ -59,6 +59,15 @@ func (f *fakeBackend) Propose(ctx context.Context, b []byte) (any, error) {
 		v := append(f.data[string(cmd.Args[0])], cmd.Args[1]...)
 		f.data[string(cmd.Args[0])] = v
 		return fsm.Result{Int: int64(len(v))}, nil
+	case fsm.OpSetIf:
+		old, found := f.data[string(cmd.Args[0])]
+		r, flags := fsm.Result{Found: found, Old: old}, cmd.Args[2][0]
+		if (flags&fsm.SetNX != 0 && found) || (flags&fsm.SetXX != 0 && !found) {
+			return r, nil
+		}
+		f.data[string(cmd.Args[0])] = append([]byte(nil), cmd.Args[1]...)
+		r.Int = 1
+		return r, nil
 	case fsm.OpDel:
 		n := 0
 		for _, k := range cmd.Args {
@@ -210,6 +219,37 @@ func TestDataCommands(t *testing.T) {
 	}
 }
 
+func TestConditionalSet(t *testing.T) {
+	_, cl := startServer(t, newFake())
+	ctx := context.Background()
+	for _, tc := range []struct {
+		args []any
+		want any // "OK", a value, an integer, or nil for a nil reply
+	}{
+		{[]any{"SET", "c", "1", "XX"}, nil},
+		{[]any{"SET", "c", "1", "nx"}, "OK"},
+		{[]any{"SET", "c", "2", "NX"}, nil},
+		{[]any{"SET", "c", "2", "NX", "GET"}, "1"},
+		{[]any{"SET", "c", "3", "XX", "KEEPTTL"}, "OK"},
+		{[]any{"SET", "c", "4", "GET"}, "3"},
+		{[]any{"SET", "d", "5", "GET"}, nil},
+		{[]any{"GETSET", "d", "6"}, "5"},
+		{[]any{"GETSET", "e", "7"}, nil},
+		{[]any{"SETNX", "e", "8"}, int64(0)},
+		{[]any{"SETNX", "f", "9"}, int64(1)},
+		{[]any{"GET", "c"}, "4"},
+		{[]any{"GET", "e"}, "7"},
+	} {
+		got, err := cl.Do(ctx, tc.args...).Result()
+		if err == redis.Nil {
+			got, err = nil, nil
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%v: got %#v, %v; want %#v", tc.args, got, err, tc.want)
+		}
+	}
+}
+
 func TestExactReplies(t *testing.T) {
 	s, _ := startServer(t, newFake())
 	a := s.Addr()
@@ -220,6 +260,11 @@ func TestExactReplies(t *testing.T) {
 		{[]string{"GET"}, "-ERR wrong number of arguments for 'get' command\r\n"},
 		{[]string{"NOPE", "a", "b"}, "-ERR unknown command 'NOPE', with args beginning with: 'a' 'b' \r\n"},
 		{[]string{"SET", "k", "v", "EX"}, "-ERR syntax error\r\n"},
+		{[]string{"SET", "k", "v", "EX", "10"}, "-ERR SET option EX is not supported: raftkv keys do not expire yet\r\n"},
+		{[]string{"SET", "k", "v", "NX", "XX"}, "-ERR syntax error\r\n"},
+		{[]string{"SET", "k", "v", "NX", "BOGUS"}, "-ERR syntax error\r\n"},
+		{[]string{"GETSET", "k"}, "-ERR wrong number of arguments for 'getset' command\r\n"},
+		{[]string{"SETNX", "k", "v", "x"}, "-ERR wrong number of arguments for 'setnx' command\r\n"},
 		{[]string{"SELECT", "0"}, "+OK\r\n"},
 		{[]string{"SELECT", "1"}, "-ERR DB index is out of range\r\n"},
 		{[]string{"SELECT", "x"}, "-ERR value is not an integer or out of range\r\n"},
