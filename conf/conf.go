@@ -304,6 +304,9 @@ func (c *Config) Validate() error {
 		if err := checkAddr(c.Join); err != nil {
 			return fmt.Errorf("invalid --join: %w", err)
 		}
+		if host, _, _ := net.SplitHostPort(c.RespAddr); !self && (host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified()) {
+			return fmt.Errorf("invalid --join: --resp-addr %s is not an address clients can be sent to; list this node in --peers as %d=PEER-ADDR/RESP-ADDR with the addresses others reach it at", c.RespAddr, c.ID)
+		}
 	}
 	if c.DataDir == "" {
 		return errors.New("missing --data-dir: every node needs a folder for its data")

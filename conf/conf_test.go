@@ -109,6 +109,7 @@ func TestValidationNamesTheSetting(t *testing.T) {
 		{[]string{"--id", "1", "--peers", "1=127.0.0.1:99999/127.0.0.1:6380"}, "invalid port"},
 		{[]string{"--id", "one"}, "-id"},
 		{append(base, "extra"), "unexpected argument \"extra\""},
+		{[]string{"--id", "4", "--peers", peers3, "--join", "127.0.0.1:6380", "--resp-addr", "0.0.0.0:6383", "--peer-addr", "10.0.0.4:16380"}, "--resp-addr 0.0.0.0:6383 is not an address clients can be sent to"},
 	} {
 		_, err := Parse("test", tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -137,6 +138,16 @@ func TestConfigFileErrors(t *testing.T) {
 	}
 	if _, err := Parse("test", []string{"--config", filepath.Join(dir, "missing.yaml")}); err == nil {
 		t.Error("a missing config file was accepted")
+	}
+}
+
+func TestJoinAdvertisesItsPeersEntry(t *testing.T) {
+	// A joining node may bind a wildcard address when its own --peers
+	// entry says where others reach it.
+	_, err := Parse("test", []string{"--id", "4", "--join", "127.0.0.1:6380", "--resp-addr", "0.0.0.0:6380", "--peer-addr", "10.0.0.4:16380",
+		"--peers", peers3 + ",4=10.0.0.4:16380/10.0.0.4:6380"})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -153,6 +154,30 @@ func (s *Server) configValues() [][2]string {
 		{"proto-max-bulk-len", strconv.FormatInt(s.cfg.MaxBulkLen, 10)},
 		{"save", ""},
 		{"timeout", "0"},
+	}
+}
+
+// cmdDebug serves DEBUG DIGEST: a digest of this node's own data, as it
+// has applied it (not a linearizable read), so that nodes can be compared.
+func cmdDebug(c *call) {
+	switch strings.ToLower(string(c.args[1])) {
+	case "digest":
+		if len(c.args) != 2 {
+			c.conn.WriteError("ERR wrong number of arguments for 'debug|digest' command")
+			return
+		}
+		d, err := c.s.backend.Digest()
+		if err != nil {
+			c.backendError(nil, err, false)
+			return
+		}
+		c.conn.WriteString(hex.EncodeToString(d[:]))
+	case "help":
+		writeHelp(c, "DEBUG", []string{
+			"DIGEST", "    Output a hex signature representing the current DB content.",
+		})
+	default:
+		unknownSubcommand(c, "DEBUG")
 	}
 }
 

@@ -53,6 +53,9 @@ type Backend interface {
 	ReadBarrier(ctx context.Context) error
 	// Get reads a key from the local state machine.
 	Get(key []byte) (value []byte, ok bool, err error)
+	// Digest returns a digest of the local state machine's data (zeros
+	// when empty): nodes that applied the same entries agree.
+	Digest() ([20]byte, error)
 	// Status returns the node's current view of the cluster. It is called
 	// for every command and must be cheap.
 	Status() Status

@@ -67,6 +67,7 @@ func init() {
 		// Server and cluster.
 		{name: "command", arity: -1, flags: []string{"stale"}, group: "server", since: "2.8.13", summary: "Returns detailed information about all commands.", run: cmdCommand},
 		{name: "config", arity: -2, flags: []string{"admin", "stale"}, group: "server", since: "2.0.0", summary: "A container for server configuration commands.", run: cmdConfig},
+		{name: "debug", arity: -2, flags: []string{"admin", "stale"}, group: "server", since: "1.0.0", summary: "A container for debugging commands; raftkv has DIGEST, a digest of this node's data.", run: cmdDebug},
 		{name: "info", args: []arg{{name: "section", typ: "string", optional: true, multiple: true}}, arity: -1, flags: []string{"stale"}, group: "server", since: "1.0.0", summary: "Returns information and statistics about the server.", run: cmdInfo},
 		{name: "raft.info", arity: 1, flags: []string{"admin", "stale"}, group: "raft", since: "0.1.0", summary: "Returns this node's Raft state.", run: cmdRaftInfo},
 		{name: "raft.transfer_leader", arity: -1, flags: []string{"admin"}, group: "raft", since: "0.1.0", summary: "Hands leadership to a node, or to the most up-to-date follower.", args: []arg{{name: "id", typ: "integer", optional: true}}, run: cmdRaftTransferLeader},

@@ -98,6 +98,15 @@ func (f *fakeBackend) ReadBarrier(ctx context.Context) error {
 	return f.readErr
 }
 
+func (f *fakeBackend) Digest() ([20]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.data) == 0 {
+		return [20]byte{}, nil
+	}
+	return [20]byte{byte(len(f.data))}, nil
+}
+
 func (f *fakeBackend) Get(key []byte) ([]byte, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -265,6 +274,8 @@ func TestExactReplies(t *testing.T) {
 		{[]string{"SET", "k", "v", "NX", "BOGUS"}, "-ERR syntax error\r\n"},
 		{[]string{"GETSET", "k"}, "-ERR wrong number of arguments for 'getset' command\r\n"},
 		{[]string{"SETNX", "k", "v", "x"}, "-ERR wrong number of arguments for 'setnx' command\r\n"},
+		{[]string{"DEBUG", "DIGEST"}, "+0000000000000000000000000000000000000000\r\n"},
+		{[]string{"DEBUG", "SLEEP", "0"}, "-ERR unknown subcommand 'SLEEP'. Try DEBUG HELP.\r\n"},
 		{[]string{"SELECT", "0"}, "+OK\r\n"},
 		{[]string{"SELECT", "1"}, "-ERR DB index is out of range\r\n"},
 		{[]string{"SELECT", "x"}, "-ERR value is not an integer or out of range\r\n"},

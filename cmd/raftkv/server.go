@@ -279,7 +279,15 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 // (RAFT.NODE ADD, following redirects to the leader), retrying until it is
 // added or the node stops.
 func (n *node) join(cfg *conf.Config, logger hclog.Logger) {
-	logger.Info("asking the cluster to add this node", "via", cfg.Join)
+	// The addresses others reach this node at: its own --peers entry when
+	// it has one (it may bind a wildcard address), else what it binds.
+	peerAddr, respAddr := cfg.PeerAddr, cfg.RespAddr
+	for _, p := range cfg.Peers {
+		if p.ID == cfg.ID {
+			peerAddr, respAddr = p.PeerAddr, p.RespAddr
+		}
+	}
+	logger.Info("asking the cluster to add this node", "via", cfg.Join, "peer_addr", peerAddr, "resp_addr", respAddr)
 	addr := cfg.Join
 	for attempt := 0; ; attempt++ {
 		select {
@@ -289,7 +297,7 @@ func (n *node) join(cfg *conf.Config, logger hclog.Logger) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		cl := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ReadTimeout: 2 * time.Minute})
-		err := cl.Do(ctx, "RAFT.NODE", "ADD", cfg.ID, cfg.PeerAddr, cfg.RespAddr).Err()
+		err := cl.Do(ctx, "RAFT.NODE", "ADD", cfg.ID, peerAddr, respAddr).Err()
 		cl.Close()
 		cancel()
 		if err == nil {
@@ -442,6 +450,11 @@ func (b *backend) TransferLeadership(ctx context.Context, to uint64) error {
 }
 
 func (b *backend) Get(key []byte) ([]byte, bool, error) { return b.sm.Get(key) }
+
+func (b *backend) Digest() ([20]byte, error) {
+	_, d, err := b.eng.Digest()
+	return d, err
+}
 
 func (b *backend) Status() resp.Status {
 	st := b.node.Status()
