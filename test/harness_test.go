@@ -48,10 +48,17 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build raftkv: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	// go-redis reports every refused dial; while the nemesis has nodes
+	// down there are thousands, and the tests check outcomes instead.
+	redis.SetLogger(quietLogger{})
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // freePorts returns n distinct free TCP ports on 127.0.0.1.
 func freePorts(t testing.TB, n int) []int {
@@ -81,6 +88,7 @@ type proc struct {
 	peerAddr string
 	dataDir  string
 	logPath  string
+	join     string // --join, for a node added to a running cluster
 	cmd      *exec.Cmd
 	exited   chan struct{}
 }
@@ -91,6 +99,7 @@ type cluster struct {
 	nodes []*proc
 	peers string
 	extra []string // flags given to every node
+	last  uint64   // the highest node ID given out
 	mu    sync.Mutex
 }
 
@@ -99,7 +108,7 @@ type cluster struct {
 func startCluster(t testing.TB, n int, extra ...string) *cluster {
 	t.Helper()
 	ports := freePorts(t, 2*n)
-	c := &cluster{t: t, extra: extra}
+	c := &cluster{t: t, extra: extra, last: uint64(n)}
 	var peers []string
 	base := t.TempDir()
 	for i := 0; i < n; i++ {
@@ -159,6 +168,9 @@ func (c *cluster) start(p *proc) {
 		"--log-level", "debug",
 	)
 	cmd.Args = append(cmd.Args, c.extra...)
+	if p.join != "" {
+		cmd.Args = append(cmd.Args, "--join", p.join)
+	}
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
@@ -187,7 +199,8 @@ func (p *proc) running() bool {
 func (c *cluster) addNode(via *proc) *proc {
 	c.t.Helper()
 	ports := freePorts(c.t, 2)
-	id := uint64(len(c.nodes) + 1)
+	c.last++
+	id := c.last
 	base := filepath.Dir(c.nodes[0].dataDir)
 	p := &proc{
 		id:       id,
@@ -195,12 +208,10 @@ func (c *cluster) addNode(via *proc) *proc {
 		peerAddr: fmt.Sprintf("127.0.0.1:%d", ports[1]),
 		dataDir:  filepath.Join(base, fmt.Sprintf("node%d", id)),
 		logPath:  filepath.Join(base, fmt.Sprintf("node%d.log", id)),
+		join:     via.respAddr,
 	}
 	c.nodes = append(c.nodes, p)
-	extra := c.extra
-	c.extra = append(append([]string(nil), extra...), "--join", via.respAddr)
 	c.start(p)
-	c.extra = extra
 	return p
 }
 
