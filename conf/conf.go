@@ -52,8 +52,11 @@ type Config struct {
 	MaxBulkLen             int64
 	MaxInlineLen           int
 	MaxMultibulkLen        int
-	LogLevel               string
-	LogJSON                bool
+	// MaxQueryBuffer bounds the bytes of one command a client has sent
+	// but not finished; a client beyond it is disconnected.
+	MaxQueryBuffer int64
+	LogLevel       string
+	LogJSON        bool
 	// PprofAddr, when set, serves Go's /debug/pprof profiles there.
 	PprofAddr string
 	// ConfigFile is the YAML file the configuration was read from, if any.
@@ -75,6 +78,7 @@ func Default() *Config {
 		MaxBulkLen:             512 << 20,
 		MaxInlineLen:           64 << 10,
 		MaxMultibulkLen:        1 << 20,
+		MaxQueryBuffer:         1 << 30,
 		LogLevel:               "info",
 	}
 }
@@ -116,6 +120,7 @@ func flagSet(name string, c *Config) *flag.FlagSet {
 	fs.Int64Var(&c.MaxBulkLen, "max-bulk-len", c.MaxBulkLen, "largest bulk string a client may send, in bytes (Redis proto-max-bulk-len)")
 	fs.IntVar(&c.MaxInlineLen, "max-inline-len", c.MaxInlineLen, "longest inline command line, in bytes")
 	fs.IntVar(&c.MaxMultibulkLen, "max-multibulk-len", c.MaxMultibulkLen, "most arguments in one command")
+	fs.Int64Var(&c.MaxQueryBuffer, "max-query-buffer", c.MaxQueryBuffer, "most bytes of one unfinished command a client may send before it is disconnected (Redis client-query-buffer-limit)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: trace, debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "write logs as JSON lines")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "host:port to serve Go's /debug/pprof profiles on (off when empty; keep it on a private address)")
@@ -338,6 +343,9 @@ func (c *Config) Validate() error {
 	if c.MaxMultibulkLen <= 0 {
 		return fmt.Errorf("invalid --max-multibulk-len %d: must be positive", c.MaxMultibulkLen)
 	}
+	if c.MaxQueryBuffer <= 0 {
+		return fmt.Errorf("invalid --max-query-buffer %d: must be positive", c.MaxQueryBuffer)
+	}
 	if c.PprofAddr != "" {
 		if err := checkAddr(c.PprofAddr); err != nil {
 			return fmt.Errorf("invalid --pprof-addr: %w", err)
@@ -368,6 +376,7 @@ type fileConfig struct {
 	MaxBulkLen           int64      `yaml:"max-bulk-len"`
 	MaxInlineLen         int        `yaml:"max-inline-len"`
 	MaxMultibulkLen      int        `yaml:"max-multibulk-len"`
+	MaxQueryBuffer       int64      `yaml:"max-query-buffer"`
 	LogLevel             string     `yaml:"log-level"`
 	LogJSON              bool       `yaml:"log-json"`
 	PprofAddr            string     `yaml:"pprof-addr,omitempty"`
@@ -388,7 +397,7 @@ func WriteFile(path string, c *Config) error {
 		FirstElectionTimeout: c.FirstElectionTimeout.String(), RequestTimeout: c.RequestTimeout.String(),
 		SnapshotEntries: c.SnapshotEntries, SnapshotCatchUp: c.SnapshotCatchUpEntries,
 		MaxBulkLen: c.MaxBulkLen, MaxInlineLen: c.MaxInlineLen, MaxMultibulkLen: c.MaxMultibulkLen,
-		LogLevel: c.LogLevel, LogJSON: c.LogJSON, PprofAddr: c.PprofAddr,
+		MaxQueryBuffer: c.MaxQueryBuffer, LogLevel: c.LogLevel, LogJSON: c.LogJSON, PprofAddr: c.PprofAddr,
 	}
 	for _, p := range c.Peers {
 		fc.Peers = append(fc.Peers, filePeer(p))

@@ -4,11 +4,17 @@ import (
 	"io"
 	"net"
 	"strconv"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // Input limits. redcon buffers whatever a client sends, however large the
 // lengths it announces; raftkv refuses oversized input before it is
 // buffered, with Redis's replies, and closes the connection as Redis does.
+// A command's bulk strings may hold at most maxQuery bytes in all (its
+// headers are bounded by maxMultibulk), so what redcon buffers for a client
+// stays under that plus one read; beyond it the client is disconnected
+// without a reply, as Redis does past client-query-buffer-limit.
 //
 // limitedConn scans the byte stream as redcon will parse it, one RESP
 // element at a time, and hands redcon only the bytes before a violation.
@@ -17,20 +23,26 @@ import (
 // replies to everything that preceded it.
 type limitedConn struct {
 	net.Conn
-	lim limits
+	lim    limits
+	logger hclog.Logger
 
 	state    scanState
 	line     []byte // the header line being read (without CR LF)
 	lineLen  int    // bytes of the inline line being read
 	argsLeft int    // bulk strings still expected in this multibulk
 	skip     int64  // payload bytes (with CR LF) still to pass through
-	failed   string
+	cmdLen   int64  // bytes of the multibulk command being read
+	failed   string // the protocol error to answer, or overQuery
 }
+
+// overQuery marks a command past maxQuery: the client is closed, unanswered.
+const overQuery = "query buffer limit"
 
 type limits struct {
 	maxBulk      int64
 	maxInline    int
 	maxMultibulk int
+	maxQuery     int64
 }
 
 type scanState uint8
@@ -67,7 +79,13 @@ func (c *limitedConn) Read(p []byte) (int, error) {
 
 // reject writes the violation's error and closes the connection.
 func (c *limitedConn) reject() {
-	io.WriteString(c.Conn, "-ERR Protocol error: "+c.failed+"\r\n")
+	if c.failed == overQuery {
+		if c.logger != nil {
+			c.logger.Warn("closing client that reached max query buffer length", "client", c.RemoteAddr().String(), "limit", c.lim.maxQuery)
+		}
+	} else {
+		io.WriteString(c.Conn, "-ERR Protocol error: "+c.failed+"\r\n")
+	}
 	c.Conn.Close()
 }
 
@@ -80,7 +98,7 @@ func (c *limitedConn) scan(b []byte) int {
 		case scanStart:
 			switch ch {
 			case '*':
-				c.state, c.line = scanMultiHdr, c.line[:0]
+				c.state, c.line, c.cmdLen = scanMultiHdr, c.line[:0], 0
 			case '\r', '\n':
 				// empty lines between commands are ignored
 			default:
@@ -137,6 +155,9 @@ func (c *limitedConn) scan(b []byte) int {
 			take := min(c.skip, int64(len(b)-i))
 			c.skip -= take
 			i += int(take) - 1
+			if c.cmdLen += take; c.cmdLen > c.lim.maxQuery {
+				return c.fail(i-int(take)+1, overQuery)
+			}
 			if c.skip == 0 {
 				c.argsLeft--
 				if c.argsLeft == 0 {

@@ -35,7 +35,7 @@ func (p *pipeConn) Close() error                     { p.closed = true; return n
 func (p *pipeConn) SetReadDeadline(time.Time) error  { return nil }
 func (p *pipeConn) SetWriteDeadline(time.Time) error { return nil }
 
-var testLimits = limits{maxBulk: 100, maxInline: 50, maxMultibulk: 10}
+var testLimits = limits{maxBulk: 100, maxInline: 50, maxMultibulk: 10, maxQuery: 150}
 
 // readAll reads input through a limitedConn split at the given points and
 // returns what redcon would see and what the client was sent.
@@ -86,6 +86,24 @@ func TestLimits(t *testing.T) {
 				t.Fatalf("%s, split at %d: passed %q, replied %q (closed %v); want %q, %q", tc.name, cut, passed, reply, closed, tc.passed, tc.reply)
 			}
 		}
+	}
+}
+
+// TestQueryBufferLimit: a command whose bulk strings add up to more than
+// maxQuery closes the connection unanswered, before redcon has it whole; a
+// pipeline of small commands is never limited, however long.
+func TestQueryBufferLimit(t *testing.T) {
+	v := strings.Repeat("v", 100)
+	big := "PING\r\n*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\n" + v + "\r\n$100\r\n" + v + "\r\n"
+	for cut := 0; cut <= len(big); cut++ {
+		passed, reply, closed := readAll(big, []int{cut})
+		if reply != "" || !closed || len(passed) >= len(big) || !strings.HasPrefix(big, passed) || !strings.HasPrefix(passed, "PING\r\n") {
+			t.Fatalf("split at %d: passed %q, replied %q (closed %v); want the connection closed unanswered after PING, before the command ends", cut, passed, reply, closed)
+		}
+	}
+	small := strings.Repeat("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\n"+v+"\r\n", 20)
+	if passed, reply, closed := readAll(small, []int{len(small) / 2}); passed != small || reply != "" || closed {
+		t.Fatalf("a pipeline of small commands was refused: passed %d of %d bytes, replied %q", len(passed), len(small), reply)
 	}
 }
 

@@ -32,6 +32,10 @@ type Config struct {
 	MaxInlineLen int
 	// MaxMultibulkLen is the most arguments in one command. Default 1048576.
 	MaxMultibulkLen int
+	// MaxQueryBuffer bounds the bytes of one unfinished command; a client
+	// beyond it is disconnected, as Redis does past
+	// client-query-buffer-limit. Default 1 GiB.
+	MaxQueryBuffer int64
 	// RequestTimeout bounds one replication or read confirmation.
 	// Default 5s.
 	RequestTimeout time.Duration
@@ -83,6 +87,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxMultibulkLen <= 0 {
 		cfg.MaxMultibulkLen = 1 << 20
 	}
+	if cfg.MaxQueryBuffer <= 0 {
+		cfg.MaxQueryBuffer = 1 << 30
+	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 5 * time.Second
 	}
@@ -110,7 +117,8 @@ func (s *Server) Start() error {
 		maxBulk:      s.cfg.MaxBulkLen,
 		maxInline:    s.cfg.MaxInlineLen,
 		maxMultibulk: s.cfg.MaxMultibulkLen,
-	}}
+		maxQuery:     s.cfg.MaxQueryBuffer,
+	}, logger: s.logger}
 	s.started = time.Now()
 	go func() {
 		defer close(s.done)
@@ -152,7 +160,8 @@ func (s *Server) Close() error {
 
 type limitedListener struct {
 	net.Listener
-	lim limits
+	lim    limits
+	logger hclog.Logger
 }
 
 func (l *limitedListener) Accept() (net.Conn, error) {
@@ -160,7 +169,7 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &limitedConn{Conn: c, lim: l.lim}, nil
+	return &limitedConn{Conn: c, lim: l.lim, logger: l.logger}, nil
 }
 
 // client is the per-connection state.

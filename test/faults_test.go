@@ -582,6 +582,7 @@ func runFaultSuite(t *testing.T, b backend) {
 	w := startWorkload(t, b, 6, seed)
 	time.Sleep(time.Second)
 	deadline := time.Now().Add(soak)
+	injected := map[string]int{}
 	for round := 0; ; round++ {
 		var f fault
 		if soak > 0 {
@@ -597,6 +598,7 @@ func runFaultSuite(t *testing.T, b backend) {
 		}
 		n.logf("fault %d: %s", round+1, f.name)
 		f.inject(n)
+		injected[f.name]++
 		n.leader()
 		n.recovered()
 		time.Sleep(time.Second)
@@ -609,6 +611,11 @@ func runFaultSuite(t *testing.T, b backend) {
 			unknown++
 		}
 	}
+	var counts []string
+	for _, f := range menu {
+		counts = append(counts, fmt.Sprintf("%s %d", f.name, injected[f.name]))
+	}
+	t.Logf("faults injected: %s", strings.Join(counts, ", "))
 	t.Logf("%d operations, %d with an unknown outcome", len(ops), unknown)
 	acked, present, err := checkAppends(ops, finals)
 	if err != nil {

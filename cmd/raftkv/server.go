@@ -255,6 +255,7 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 		MaxBulkLen:      cfg.MaxBulkLen,
 		MaxInlineLen:    cfg.MaxInlineLen,
 		MaxMultibulkLen: cfg.MaxMultibulkLen,
+		MaxQueryBuffer:  cfg.MaxQueryBuffer,
 		RequestTimeout:  cfg.RequestTimeout,
 		LeaderWait:      2 * cfg.ElectionTimeout,
 		Version:         fullVersion(),
