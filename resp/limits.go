@@ -148,6 +148,9 @@ func (c *limitedConn) scan(b []byte) int {
 			c.state, c.skip = scanPayload, n+2
 		case scanBulkStart:
 			if ch != '$' {
+				if ch == '\r' || ch == '\n' {
+					ch = ' ' // as Redis blanks newlines in errors
+				}
 				return c.fail(i, "expected '$', got '"+string(ch)+"'")
 			}
 			c.state, c.line = scanBulkHdr, c.line[:0]

@@ -74,6 +74,7 @@ func TestLimits(t *testing.T) {
 		{"too many args", "*11\r\n", "*11\r", "-ERR Protocol error: invalid multibulk length\r\n"},
 		{"bad count", "*abc\r\n", "*abc\r", "-ERR Protocol error: invalid multibulk length\r\n"},
 		{"not a bulk", "*1\r\n+PING\r\n", "*1\r\n", "-ERR Protocol error: expected '$', got '+'\r\n"},
+		{"newline for a bulk", "*1\r\n\n", "*1\r\n", "-ERR Protocol error: expected '$', got ' '\r\n"},
 		{"inline too long", "PING\r\n" + strings.Repeat("x", 51), "PING\r\n" + strings.Repeat("x", 50), "-ERR Protocol error: too big inline request\r\n"},
 		{"inline at limit", strings.Repeat("x", 50) + "\r\n", strings.Repeat("x", 50) + "\r\n", ""},
 		{"empty multibulk", "*0\r\n*-1\r\nPING\r\n", "*0\r\n*-1\r\nPING\r\n", ""},
