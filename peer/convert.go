@@ -1,6 +1,9 @@
 package peer
 
 import (
+	"fmt"
+	"math"
+
 	"github.com/raftkv/raftkv/peer/peerpb"
 	"github.com/raftkv/raftkv/raft"
 )
@@ -25,6 +28,22 @@ func toProto(m raft.Message) *peerpb.Message {
 		}
 	}
 	return pm
+}
+
+// fromWire converts a message received from a peer. Types that never
+// travel on a peer stream (MsgSnap comes through the Snapshot call,
+// MsgSnapStatus is local) and numbers that do not fit are refused; the
+// Raft core checks the rest.
+func fromWire(pm *peerpb.Message) (raft.Message, error) {
+	if pm.Type == 0 || pm.Type > uint32(raft.MsgTimeoutNow) {
+		return raft.Message{}, fmt.Errorf("message of type %d from %d is not accepted from a peer", pm.Type, pm.From)
+	}
+	for _, e := range pm.Entries {
+		if e.Type > math.MaxUint8 {
+			return raft.Message{}, fmt.Errorf("entry %d from %d has type %d", e.Index, pm.From, e.Type)
+		}
+	}
+	return fromProto(pm), nil
 }
 
 func fromProto(pm *peerpb.Message) raft.Message {

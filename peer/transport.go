@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,11 @@ type Config struct {
 	ID uint64
 	// ListenAddr is the host:port to serve peers on.
 	ListenAddr string
+	// AdvertiseAddr is the address peers reach this node at, sent with
+	// every batch so that a node that does not know this one yet (it is
+	// joining and has not learned the membership) can answer. Default:
+	// ListenAddr.
+	AdvertiseAddr string
 	// Peers maps every member's ID to its peer address; this node's own
 	// entry, if present, is ignored.
 	Peers map[uint64]string
@@ -108,6 +114,9 @@ func New(cfg Config) (*Transport, error) {
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = defaultQueueSize
+	}
+	if cfg.AdvertiseAddr == "" {
+		cfg.AdvertiseAddr = cfg.ListenAddr
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
@@ -190,6 +199,36 @@ func (t *Transport) SetPeers(peers map[uint64]string) {
 			t.wg.Add(1)
 			go t.runPeer(p)
 		}
+	}
+}
+
+// learn adds the sender of b, which this node does not know, as a peer
+// when b carries a leader's messages: a node that joins knows only the
+// members it was configured with, and must answer whichever member leads
+// until it learns the membership from the log or a snapshot, when SetPeers
+// takes over.
+func (t *Transport) learn(b *peerpb.Batch) {
+	if b.From == 0 || b.From == t.cfg.ID || b.FromAddr == "" {
+		return
+	}
+	if !slices.ContainsFunc(b.Messages, func(pm *peerpb.Message) bool {
+		typ := raft.MessageType(pm.Type)
+		return pm.Type == uint32(typ) && (typ == raft.MsgApp || typ == raft.MsgHeartbeat)
+	}) {
+		return
+	}
+	t.peersMu.Lock()
+	defer t.peersMu.Unlock()
+	if t.peers[b.From] != nil {
+		return
+	}
+	p := &peerLink{id: b.From, addr: b.FromAddr}
+	t.initLink(p)
+	t.peers[b.From] = p
+	t.logger.Info("peer learned from its messages", "peer", b.From, "addr", b.FromAddr)
+	if t.started {
+		t.wg.Add(1)
+		go t.runPeer(p)
 	}
 }
 
@@ -291,7 +330,7 @@ func (t *Transport) runPeer(p *peerLink) {
 	p.setClient(s.client)
 	defer s.closeStream()
 
-	batch := &peerpb.Batch{From: t.cfg.ID}
+	batch := &peerpb.Batch{From: t.cfg.ID, FromAddr: t.cfg.AdvertiseAddr}
 	for {
 		var broken <-chan struct{}
 		if s.stream != nil {
@@ -450,12 +489,20 @@ func (s *server) Stream(stream peerpb.Raft_StreamServer) error {
 		if err != nil {
 			return err
 		}
+		if s.t.peer(b.From) == nil {
+			s.t.learn(b)
+		}
 		for _, pm := range b.Messages {
 			if pm.To != s.t.cfg.ID {
 				s.t.logger.Debug("dropped a message for another node", "to", pm.To, "from", pm.From)
 				continue
 			}
-			s.t.cfg.Handler(fromProto(pm))
+			m, err := fromWire(pm)
+			if err != nil {
+				s.t.logger.Warn("refused a malformed message", "from", b.From, "error", err)
+				continue
+			}
+			s.t.cfg.Handler(m)
 		}
 	}
 }

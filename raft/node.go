@@ -452,7 +452,9 @@ func (n *Node) run() {
 }
 
 func (n *Node) step(m Message) {
-	if err := n.rn.Step(m); err != nil {
+	if err := n.rn.Step(m); errors.Is(err, ErrMalformed) {
+		n.logger.Warn("refused a malformed message", "error", err)
+	} else if err != nil {
 		n.logger.Debug("dropped message", "type", m.Type, "from", m.From, "error", err)
 	}
 }

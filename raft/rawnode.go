@@ -33,10 +33,13 @@ func (rn *RawNode) Campaign() { rn.r.campaign(false) }
 func (rn *RawNode) TransferLeadership(to uint64) error { return rn.r.transferLeadership(to) }
 
 // Step hands the core a message from a peer. Messages addressed elsewhere
-// are refused.
+// are refused, and malformed ones with ErrMalformed.
 func (rn *RawNode) Step(m Message) error {
 	if m.To != rn.r.id || m.From == None {
 		return ErrProposalDropped
+	}
+	if err := checkMessage(m); err != nil {
+		return err
 	}
 	rn.r.Step(m)
 	return nil

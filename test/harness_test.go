@@ -215,6 +215,27 @@ func (c *cluster) addNode(via *proc) *proc {
 	return p
 }
 
+// raftInfo returns RAFT.INFO from p, or "" if p does not answer.
+func (c *cluster) raftInfo(p *proc) string {
+	v, err := c.client(p).Do(context.Background(), "RAFT.INFO").Text()
+	if err != nil {
+		return ""
+	}
+	return v
+}
+
+// waitFor waits up to 20 seconds for cond.
+func (c *cluster) waitFor(what string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // kill sends SIGKILL to p and waits for it to exit.
 func (c *cluster) kill(p *proc) { c.signal(p, syscall.SIGKILL) }
 

@@ -56,23 +56,7 @@ func TestGrowAndShrink(t *testing.T) {
 			}
 		}()
 	}
-	raftInfo := func(p *proc) string {
-		v, err := c.client(p).Do(ctx, "RAFT.INFO").Text()
-		if err != nil {
-			return ""
-		}
-		return v
-	}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	raftInfo, waitFor := c.raftInfo, c.waitFor
 
 	time.Sleep(500 * time.Millisecond)
 	for range 2 {
@@ -147,4 +131,42 @@ func TestGrowAndShrink(t *testing.T) {
 		}
 	}
 	t.Logf("%d writes acknowledged, %d failed with an unknown outcome", len(acked), failed)
+}
+
+// TestJoinWhileAnUnconfiguredNodeLeads: a joining node is configured with
+// the first members only; when the leader is a node added later, the
+// joiner must still answer it (it learns the leader's address from its
+// messages) and catch up from a snapshot.
+func TestJoinWhileAnUnconfiguredNodeLeads(t *testing.T) {
+	c := startCluster(t, 3, "--snapshot-entries", "100", "--snapshot-catchup-entries", "10")
+	ctx := context.Background()
+	votes := func(p *proc) func() bool {
+		return func() bool {
+			l := c.leader()
+			return l != nil && strings.Contains(c.raftInfo(l), fmt.Sprintf("id=%d,role=voter", p.id))
+		}
+	}
+	four := c.addNode(c.nodes[0])
+	c.waitFor("node 4 to vote", votes(four))
+	admin := newPlainClient(t, c.nodes[0].respAddr)
+	for _, p := range c.nodes {
+		admin.client(p.respAddr)
+	}
+	if err := admin.Do(ctx, "RAFT.TRANSFER_LEADER", four.id).Err(); err != nil {
+		t.Fatalf("transfer leadership to node 4: %v", err)
+	}
+	c.waitFor("node 4 to lead", func() bool { return c.leader() == four })
+	for i := range 300 { // past a compaction, so the joiner needs a snapshot
+		if err := admin.Do(ctx, "SET", fmt.Sprintf("k%d", i), "v").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	five := c.addNode(c.nodes[0])
+	c.waitFor("node 5 to vote while node 4 leads", votes(five))
+	c.waitApplied(five, commitIndex(t, four), 10*time.Second)
+	if got, err := c.client(five).Do(ctx, "DEBUG", "DIGEST").Text(); err != nil {
+		t.Fatal(err)
+	} else if want, _ := c.client(four).Do(ctx, "DEBUG", "DIGEST").Text(); got != want {
+		t.Fatalf("node 5 holds digest %s, the leader %s", got, want)
+	}
 }

@@ -195,13 +195,14 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 	}
 	var rn *raft.Node
 	n.trans, err = peer.New(peer.Config{
-		ID:           cfg.ID,
-		ListenAddr:   cfg.PeerAddr,
-		Peers:        peerAddrs(members, configuredPeers(cfg)),
-		Handler:      func(m raft.Message) { rn.Step(m) },
-		Logger:       logger.Named("peer"),
-		OpenSnapshot: n.openSnapshot,
-		SnapshotDir:  snapDir,
+		ID:            cfg.ID,
+		ListenAddr:    cfg.PeerAddr,
+		AdvertiseAddr: advertisedPeerAddr(cfg, members),
+		Peers:         peerAddrs(members, configuredPeers(cfg)),
+		Handler:       func(m raft.Message) { rn.Step(m) },
+		Logger:        logger.Named("peer"),
+		OpenSnapshot:  n.openSnapshot,
+		SnapshotDir:   snapDir,
 	})
 	if err != nil {
 		return nil, err
@@ -276,18 +277,36 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 	return n, nil
 }
 
-// join asks the cluster, through the member at cfg.Join, to add this node
-// (RAFT.NODE ADD, following redirects to the leader), retrying until it is
-// added or the node stops.
-func (n *node) join(cfg *conf.Config, logger hclog.Logger) {
-	// The addresses others reach this node at: its own --peers entry when
-	// it has one (it may bind a wildcard address), else what it binds.
-	peerAddr, respAddr := cfg.PeerAddr, cfg.RespAddr
+// configuredAddrs are the addresses others reach this node at as
+// configured: its own --peers entry when it has one (it may bind a
+// wildcard address), else what it binds.
+func configuredAddrs(cfg *conf.Config) (peerAddr, respAddr string) {
+	peerAddr, respAddr = cfg.PeerAddr, cfg.RespAddr
 	for _, p := range cfg.Peers {
 		if p.ID == cfg.ID {
 			peerAddr, respAddr = p.PeerAddr, p.RespAddr
 		}
 	}
+	return peerAddr, respAddr
+}
+
+// advertisedPeerAddr is the peer address this node tells its peers: its
+// address as a member when it is one, else as configured.
+func advertisedPeerAddr(cfg *conf.Config, members []engine.Member) string {
+	for _, m := range members {
+		if m.ID == cfg.ID {
+			return m.PeerAddr
+		}
+	}
+	addr, _ := configuredAddrs(cfg)
+	return addr
+}
+
+// join asks the cluster, through the member at cfg.Join, to add this node
+// (RAFT.NODE ADD, following redirects to the leader), retrying until it is
+// added or the node stops.
+func (n *node) join(cfg *conf.Config, logger hclog.Logger) {
+	peerAddr, respAddr := configuredAddrs(cfg)
 	logger.Info("asking the cluster to add this node", "via", cfg.Join, "peer_addr", peerAddr, "resp_addr", respAddr)
 	addr := cfg.Join
 	for attempt := 0; ; attempt++ {

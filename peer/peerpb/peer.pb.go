@@ -220,9 +220,12 @@ func (x *Message) GetContext() []byte {
 // Batch is what one stream send carries: every message queued for one
 // peer at that moment.
 type Batch struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	From          uint64                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
-	Messages      []*Message             `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	From     uint64                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	Messages []*Message             `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	// from_addr is the sender's peer address, so that a node that does not
+	// know the sender yet (one that is joining) can answer it.
+	FromAddr      string `protobuf:"bytes,3,opt,name=from_addr,json=fromAddr,proto3" json:"from_addr,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -269,6 +272,13 @@ func (x *Batch) GetMessages() []*Message {
 		return x.Messages
 	}
 	return nil
+}
+
+func (x *Batch) GetFromAddr() string {
+	if x != nil {
+		return x.FromAddr
+	}
+	return ""
 }
 
 // SnapshotChunk is one piece of a snapshot stream. The first chunk of a
@@ -433,10 +443,11 @@ const file_peerpb_peer_proto_rawDesc = "" +
 	"\vreject_hint\x18\n" +
 	" \x01(\x04R\n" +
 	"rejectHint\x12\x18\n" +
-	"\acontext\x18\v \x01(\fR\acontext\"P\n" +
+	"\acontext\x18\v \x01(\fR\acontext\"m\n" +
 	"\x05Batch\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x04R\x04from\x123\n" +
-	"\bmessages\x18\x02 \x03(\v2\x17.raftkv.peer.v1.MessageR\bmessages\"\xc0\x01\n" +
+	"\bmessages\x18\x02 \x03(\v2\x17.raftkv.peer.v1.MessageR\bmessages\x12\x1b\n" +
+	"\tfrom_addr\x18\x03 \x01(\tR\bfromAddr\"\xc0\x01\n" +
 	"\rSnapshotChunk\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\x04R\x02to\x12\x12\n" +
