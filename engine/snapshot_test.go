@@ -14,7 +14,7 @@ import (
 
 // fillLog saves entries 1..n (term = index/10+1) and applies them as SETs
 // of k<i> = v<i>.
-func fillLog(t *testing.T, e *Engine, n int) {
+func fillLog(t testing.TB, e *Engine, n int) {
 	t.Helper()
 	var ents []raft.Entry
 	for i := 1; i <= n; i++ {
