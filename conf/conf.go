@@ -55,8 +55,11 @@ type Config struct {
 	// MaxQueryBuffer bounds the bytes of one command a client has sent
 	// but not finished; a client beyond it is disconnected.
 	MaxQueryBuffer int64
-	LogLevel       string
-	LogJSON        bool
+	// VerifyOnStart reads every stored byte at start, so that a node
+	// whose files are damaged refuses to start.
+	VerifyOnStart bool
+	LogLevel      string
+	LogJSON       bool
 	// PprofAddr, when set, serves Go's /debug/pprof profiles there.
 	PprofAddr string
 	// ConfigFile is the YAML file the configuration was read from, if any.
@@ -79,6 +82,7 @@ func Default() *Config {
 		MaxInlineLen:           64 << 10,
 		MaxMultibulkLen:        1 << 20,
 		MaxQueryBuffer:         1 << 30,
+		VerifyOnStart:          true,
 		LogLevel:               "info",
 	}
 }
@@ -121,6 +125,7 @@ func flagSet(name string, c *Config) *flag.FlagSet {
 	fs.IntVar(&c.MaxInlineLen, "max-inline-len", c.MaxInlineLen, "longest inline command line, in bytes")
 	fs.IntVar(&c.MaxMultibulkLen, "max-multibulk-len", c.MaxMultibulkLen, "most arguments in one command")
 	fs.Int64Var(&c.MaxQueryBuffer, "max-query-buffer", c.MaxQueryBuffer, "most bytes of one unfinished command a client may send before it is disconnected (Redis client-query-buffer-limit)")
+	fs.BoolVar(&c.VerifyOnStart, "verify-on-start", c.VerifyOnStart, "read every stored byte at start to check its checksum, so that a node with damaged files refuses to start (about a second per GiB)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: trace, debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "write logs as JSON lines")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "host:port to serve Go's /debug/pprof profiles on (off when empty; keep it on a private address)")
@@ -377,6 +382,7 @@ type fileConfig struct {
 	MaxInlineLen         int        `yaml:"max-inline-len"`
 	MaxMultibulkLen      int        `yaml:"max-multibulk-len"`
 	MaxQueryBuffer       int64      `yaml:"max-query-buffer"`
+	VerifyOnStart        bool       `yaml:"verify-on-start"`
 	LogLevel             string     `yaml:"log-level"`
 	LogJSON              bool       `yaml:"log-json"`
 	PprofAddr            string     `yaml:"pprof-addr,omitempty"`
@@ -397,7 +403,7 @@ func WriteFile(path string, c *Config) error {
 		FirstElectionTimeout: c.FirstElectionTimeout.String(), RequestTimeout: c.RequestTimeout.String(),
 		SnapshotEntries: c.SnapshotEntries, SnapshotCatchUp: c.SnapshotCatchUpEntries,
 		MaxBulkLen: c.MaxBulkLen, MaxInlineLen: c.MaxInlineLen, MaxMultibulkLen: c.MaxMultibulkLen,
-		MaxQueryBuffer: c.MaxQueryBuffer, LogLevel: c.LogLevel, LogJSON: c.LogJSON, PprofAddr: c.PprofAddr,
+		MaxQueryBuffer: c.MaxQueryBuffer, VerifyOnStart: c.VerifyOnStart, LogLevel: c.LogLevel, LogJSON: c.LogJSON, PprofAddr: c.PprofAddr,
 	}
 	for _, p := range c.Peers {
 		fc.Peers = append(fc.Peers, filePeer(p))
