@@ -99,7 +99,10 @@ type cluster struct {
 	nodes []*proc
 	peers string
 	extra []string // flags given to every node
-	last  uint64   // the highest node ID given out
+	// rates, when set, skew node i's clock: its timers run rates[(id-1) %
+	// len(rates)] times as fast as real time.
+	rates []float64
+	last  uint64 // the highest node ID given out
 	mu    sync.Mutex
 }
 
@@ -107,8 +110,17 @@ type cluster struct {
 // extra flags are passed to every node.
 func startCluster(t testing.TB, n int, extra ...string) *cluster {
 	t.Helper()
+	return startSkewedCluster(t, n, nil, extra...)
+}
+
+// startSkewedCluster is startCluster with clocks that run at different
+// rates: node i's heartbeat and election timers run rates[(i-1) %
+// len(rates)] times as fast as real time, as a node's would on a machine
+// whose clock is fast or slow.
+func startSkewedCluster(t testing.TB, n int, rates []float64, extra ...string) *cluster {
+	t.Helper()
 	ports := freePorts(t, 2*n)
-	c := &cluster{t: t, extra: extra, last: uint64(n)}
+	c := &cluster{t: t, extra: extra, last: uint64(n), rates: rates}
 	var peers []string
 	base := t.TempDir()
 	for i := 0; i < n; i++ {
@@ -167,6 +179,12 @@ func (c *cluster) start(p *proc) {
 		"--election-timeout", "500ms",
 		"--log-level", "debug",
 	)
+	if len(c.rates) > 0 {
+		rate := c.rates[(p.id-1)%uint64(len(c.rates))]
+		cmd.Args = append(cmd.Args,
+			"--heartbeat-interval", time.Duration(float64(50*time.Millisecond)/rate).String(),
+			"--election-timeout", time.Duration(float64(500*time.Millisecond)/rate).String())
+	}
 	cmd.Args = append(cmd.Args, c.extra...)
 	if p.join != "" {
 		cmd.Args = append(cmd.Args, "--join", p.join)
