@@ -166,7 +166,7 @@ func (f *fakeBackend) set(fn func(f *fakeBackend)) {
 	f.mu.Unlock()
 }
 
-func startServer(t *testing.T, f *fakeBackend) (*Server, *redis.Client) {
+func startServer(t testing.TB, f *fakeBackend) (*Server, *redis.Client) {
 	t.Helper()
 	s, err := New(Config{Addr: "127.0.0.1:0", Backend: f, LeaderWait: 300 * time.Millisecond, RequestTimeout: time.Second, Version: "test"})
 	if err != nil {

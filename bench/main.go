@@ -1,0 +1,371 @@
+// Command bench measures raftkv side by side with redis-server in one run.
+//
+//	go run ./bench                 the full matrix, 100,000 requests a row
+//	go run ./bench -quick          a smoke run: a few thousand requests a row
+//	go run ./bench -compare name=host:port,...
+//	                               also measure other systems already running
+//
+// It builds raftkv, starts a local 3-node cluster with default (durable,
+// linearizable) settings and a redis-server with appendfsync always, both
+// on loopback ports of their own, runs the same redis-benchmark rows
+// against each, and prints one table of throughput, p50 and p99 latency
+// and the raftkv/redis ratio; the table is also written to -out. Every
+// process it started is stopped, and its data removed, when it ends or is
+// interrupted.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// row is one redis-benchmark run, given the same way to every system.
+type row struct {
+	name string
+	args []string
+	// share is the part of -n this row sends (the latency rows send fewer).
+	share float64
+	large bool // left out of -quick runs
+}
+
+var rows = []row{
+	{name: "SET -c 50", args: []string{"-t", "set", "-c", "50"}, share: 1},
+	{name: "SET -c 50 -P 16", args: []string{"-t", "set", "-c", "50", "-P", "16"}, share: 1},
+	{name: "SET -c 1", args: []string{"-t", "set", "-c", "1"}, share: 0.1},
+	{name: "GET -c 50", args: []string{"-t", "get", "-c", "50"}, share: 1},
+	{name: "SET -c 50 -r 1000000 -d 100", args: []string{"-t", "set", "-c", "50", "-r", "1000000", "-d", "100"}, share: 1, large: true},
+}
+
+// result is one row's figures on one system.
+type result struct {
+	rps, p50, p99 float64
+	err           error
+}
+
+// target is a system under test.
+type target struct {
+	name string
+	addr string
+	pids []int // processes whose peak memory is reported
+}
+
+func main() {
+	n := flag.Int("n", 100000, "requests per row (rows measuring latency send a tenth)")
+	quick := flag.Bool("quick", false, "smoke run: 3,000 requests a row, large rows left out")
+	out := flag.String("out", "bench-results.md", "file the table is written to")
+	compare := flag.String("compare", "", "other systems to measure, as name=host:port,...")
+	nodes := flag.Int("nodes", 3, "raftkv nodes")
+	flag.Parse()
+	if *quick {
+		*n = 3000
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *n, *quick, *out, *compare, *nodes); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, n int, quick bool, out, compare string, nodes int) error {
+	if _, err := exec.LookPath("redis-benchmark"); err != nil {
+		return errors.New("redis-benchmark not found: install redis-tools (apt-get install redis-tools)")
+	}
+	tmp, err := os.MkdirTemp("", "raftkv-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	var procs []*exec.Cmd
+	defer func() {
+		for _, p := range procs {
+			p.Process.Signal(syscall.SIGTERM)
+		}
+		for _, p := range procs {
+			done := make(chan struct{})
+			go func() { p.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				p.Process.Kill()
+				<-done
+			}
+		}
+	}()
+
+	var targets []target
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: redis-server not found (apt-get install redis-server); measuring without it")
+	} else {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		dir := filepath.Join(tmp, "redis")
+		os.MkdirAll(dir, 0o755)
+		cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--dir", dir, "--logfile", filepath.Join(dir, "log"))
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start redis-server: %w", err)
+		}
+		procs = append(procs, cmd)
+		targets = append(targets, target{name: "redis (appendfsync always)", addr: fmt.Sprintf("127.0.0.1:%d", port), pids: []int{cmd.Process.Pid}})
+	}
+
+	bin := filepath.Join(tmp, "raftkv")
+	fmt.Fprintln(os.Stderr, "bench: building raftkv")
+	if b, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/raftkv").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/raftkv (run bench from the repository root): %v\n%s", err, b)
+	}
+	ports := make([]int, 2*nodes)
+	for i := range ports {
+		if ports[i], err = freePort(); err != nil {
+			return err
+		}
+	}
+	var peers []string
+	for i := 0; i < nodes; i++ {
+		peers = append(peers, fmt.Sprintf("%d=127.0.0.1:%d/127.0.0.1:%d", i+1, ports[nodes+i], ports[i]))
+	}
+	raft := target{name: fmt.Sprintf("raftkv (%d nodes)", nodes)}
+	var addrs []string
+	for i := 0; i < nodes; i++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", ports[i])
+		addrs = append(addrs, addr)
+		logf, err := os.Create(filepath.Join(tmp, fmt.Sprintf("node%d.log", i+1)))
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(bin, "server", "--id", strconv.Itoa(i+1), "--resp-addr", addr,
+			"--peer-addr", fmt.Sprintf("127.0.0.1:%d", ports[nodes+i]), "--peers", strings.Join(peers, ","),
+			"--data-dir", filepath.Join(tmp, fmt.Sprintf("node%d", i+1)), "--log-level", "warn")
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start raftkv node %d: %w", i+1, err)
+		}
+		logf.Close()
+		procs = append(procs, cmd)
+		raft.pids = append(raft.pids, cmd.Process.Pid)
+	}
+	if raft.addr, err = waitLeader(ctx, addrs); err != nil {
+		return err
+	}
+	targets = append(targets, raft)
+	for _, c := range strings.Split(compare, ",") {
+		if name, addr, ok := strings.Cut(c, "="); ok {
+			targets = append(targets, target{name: name, addr: addr})
+		}
+	}
+
+	results := map[string]map[string]result{}
+	for _, r := range rows {
+		if quick && r.large {
+			continue
+		}
+		results[r.name] = map[string]result{}
+		for _, t := range targets {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			reqs := max(int(float64(n)*r.share), 100)
+			fmt.Fprintf(os.Stderr, "bench: %s on %s (%d requests)\n", r.name, t.name, reqs)
+			results[r.name][t.name] = bench(ctx, t.addr, reqs, r.args)
+		}
+	}
+	table := format(targets, results, n, quick)
+	fmt.Print(table)
+	return os.WriteFile(out, []byte(table), 0o644)
+}
+
+// bench runs redis-benchmark against addr and reads its CSV line.
+func bench(ctx context.Context, addr string, n int, args []string) result {
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.CommandContext(ctx, "redis-benchmark", append([]string{"-h", host, "-p", port, "-n", strconv.Itoa(n), "--csv"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return result{err: fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))}
+	}
+	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil || len(recs) < 2 || len(recs[1]) < 7 {
+		return result{err: fmt.Errorf("unexpected redis-benchmark output: %q", b)}
+	}
+	// "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+	var res result
+	res.rps, _ = strconv.ParseFloat(recs[1][1], 64)
+	res.p50, _ = strconv.ParseFloat(recs[1][4], 64)
+	res.p99, _ = strconv.ParseFloat(recs[1][6], 64)
+	if strings.Contains(stderr.String(), "ERR") || strings.Contains(string(b), "ERR") {
+		res.err = fmt.Errorf("error replies: %s", strings.TrimSpace(stderr.String()))
+	}
+	return res
+}
+
+// format makes the table: one line per row, one column group per system,
+// and the raftkv/redis throughput ratio.
+func format(targets []target, results map[string]map[string]result, n int, quick bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# raftkv benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs (%s), %s; %s. Requests per row: %d (latency rows a tenth)%s.\n\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version(), toolVersion(), n, map[bool]string{true: ", quick run"}[quick])
+	b.WriteString("| row |")
+	for _, t := range targets {
+		fmt.Fprintf(&b, " %s ops/s | p50 ms | p99 ms |", t.name)
+	}
+	redis, raft := "", ""
+	for _, t := range targets {
+		if strings.HasPrefix(t.name, "redis") {
+			redis = t.name
+		}
+		if strings.HasPrefix(t.name, "raftkv") {
+			raft = t.name
+		}
+	}
+	if redis != "" {
+		b.WriteString(" raftkv/redis |")
+	}
+	b.WriteString("\n|---|")
+	for range targets {
+		b.WriteString("---:|---:|---:|")
+	}
+	if redis != "" {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	var errs []string
+	for _, r := range rows {
+		res, ok := results[r.name]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s |", r.name)
+		for _, t := range targets {
+			x := res[t.name]
+			if x.err != nil {
+				errs = append(errs, fmt.Sprintf("%s on %s: %v", r.name, t.name, x.err))
+			}
+			fmt.Fprintf(&b, " %s | %.2f | %.2f |", thousands(x.rps), x.p50, x.p99)
+		}
+		if redis != "" {
+			if x, y := res[raft], res[redis]; y.rps > 0 {
+				fmt.Fprintf(&b, " %.0f%% |", 100*x.rps/y.rps)
+			} else {
+				b.WriteString(" - |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\nPeak resident memory:")
+	for _, t := range targets {
+		for i, pid := range t.pids {
+			if hwm := peakRSS(pid); hwm > 0 {
+				fmt.Fprintf(&b, " %s#%d %d MiB;", t.name, i+1, hwm>>20)
+			}
+		}
+	}
+	b.WriteString("\n")
+	for _, e := range errs {
+		fmt.Fprintf(&b, "\nERROR: %s\n", e)
+	}
+	return b.String()
+}
+
+func thousands(f float64) string {
+	s := strconv.FormatInt(int64(f+0.5), 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// waitLeader waits until one of addrs reports itself Raft leader.
+func waitLeader(ctx context.Context, addrs []string) (string, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		for _, a := range addrs {
+			if role, _ := infoField(a, "raft_role"); role == "leader" {
+				return a, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "", errors.New("no raftkv leader within 30s")
+}
+
+// infoField reads one field of INFO from addr, over a raw connection.
+func infoField(addr, field string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	io.WriteString(c, "INFO\r\n")
+	sc := bufio.NewScanner(c)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return v, nil
+		}
+		if line == "" {
+			continue
+		}
+	}
+	return "", sc.Err()
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// peakRSS is a process's peak resident memory in bytes, 0 if unknown.
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return "unknown CPU"
+}
+
+func toolVersion() string {
+	b, _ := exec.Command("redis-benchmark", "--version").Output()
+	return strings.TrimSpace(string(b))
+}

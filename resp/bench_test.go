@@ -1,0 +1,38 @@
+package resp
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"testing"
+)
+
+// BenchmarkPipelinedSet measures the RESP front end alone: pipelines of
+// 100 SETs over loopback to a server whose backend applies them in
+// memory, with every reply read.
+func BenchmarkPipelinedSet(b *testing.B) {
+	s, _ := startServer(b, newFake())
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	const pipeline = 100
+	var req []byte
+	for i := range pipeline {
+		req = fmt.Appendf(req, "*3\r\n$3\r\nSET\r\n$8\r\nkey:%04d\r\n$5\r\nvalue\r\n", i)
+	}
+	rd := bufio.NewReader(conn)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := conn.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		for range pipeline {
+			if l, err := rd.ReadString('\n'); err != nil || l != "+OK\r\n" {
+				b.Fatalf("reply %q, %v", l, err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*pipeline)/b.Elapsed().Seconds(), "commands/s")
+}
