@@ -59,30 +59,44 @@ func TestKVModelCatchesAnomalies(t *testing.T) {
 	}
 }
 
-func TestCheckAppendsCatchesAnomalies(t *testing.T) {
-	ops := []porcupine.Operation{
-		op(0, 1, "append", "l", "a;", ""),
-		op(2, 3, "append", "l", "b;", ""),
-		op(4, 5, "append", "l", "c;", "?"),
+func TestCheckListsCatchesAnomalies(t *testing.T) {
+	appends := []porcupine.Operation{
+		op(0, 10, "append", "l", "a;", ""),
+		op(20, 30, "append", "l", "b;", ""),
+		op(40, 50, "append", "l", "c;", "?"),
 	}
-	cases := []struct{ final, err string }{
-		{"a;b;", ""},
-		{"a;b;c;", ""},
-		{"a;", "acknowledged APPEND of \"b;\" to l is lost"},
-		{"a;b;b;", "holds element \"b;\" twice"},
-		{"a;b;z;", "that no client appended"},
-		{"b;a;", "yet comes after it"},
-		{"a;b;c", "partial element"},
+	cases := []struct {
+		name  string
+		final string
+		reads []porcupine.Operation
+		err   string
+	}{
+		{"all in order", "a;b;", nil, ""},
+		{"the unknown append happened", "a;b;c;", nil, ""},
+		{"reads of prefixes in time", "a;b;c;", []porcupine.Operation{
+			op(5, 6, "get", "l", "", ""), op(11, 12, "get", "l", "", "a;"), op(25, 60, "get", "l", "", "a;b;c;")}, ""},
+		{"a read concurrent with an append may miss it", "a;b;", []porcupine.Operation{op(21, 29, "get", "l", "", "a;")}, ""},
+		{"acknowledged append lost", "a;", nil, "acknowledged APPEND of \"b;\" to l is lost"},
+		{"element twice", "a;b;b;", nil, "holds element \"b;\" twice"},
+		{"element never appended", "a;b;z;", nil, "that no client appended"},
+		{"appends out of real-time order", "b;a;", nil, "not linearizable"},
+		{"partial element", "a;b;c", nil, "partial element"},
+		{"read of a value that is no prefix", "a;b;", []porcupine.Operation{op(31, 32, "get", "l", "", "b;")}, "not a prefix"},
+		{"read misses an append acknowledged before it", "a;b;", []porcupine.Operation{op(31, 32, "get", "l", "", "a;")}, "not linearizable"},
+		{"read sees an append not yet sent", "a;b;", []porcupine.Operation{op(11, 12, "get", "l", "", "a;b;")}, "not linearizable"},
+		{"reads going back in time", "a;b;", []porcupine.Operation{
+			op(21, 22, "get", "l", "", "a;b;"), op(23, 24, "get", "l", "", "a;")}, "not linearizable"},
 	}
 	for _, c := range cases {
-		acked, _, err := checkAppends(ops, map[string]string{"l": c.final})
+		ops := append(append([]porcupine.Operation(nil), appends...), c.reads...)
+		acked, _, reads, err := checkLists(ops, map[string]string{"l": c.final})
 		switch {
 		case c.err == "" && err != nil:
-			t.Errorf("final %q: %v", c.final, err)
-		case c.err == "" && acked != 2:
-			t.Errorf("final %q: %d acknowledged appends counted, want 2", c.final, acked)
+			t.Errorf("%s: %v", c.name, err)
+		case c.err == "" && (acked != 2 || reads != len(c.reads)):
+			t.Errorf("%s: %d acknowledged appends and %d reads counted, want 2 and %d", c.name, acked, reads, len(c.reads))
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
-			t.Errorf("final %q: error %v, want one saying %q", c.final, err, c.err)
+			t.Errorf("%s: error %v, want one saying %q", c.name, err, c.err)
 		}
 	}
 }
