@@ -78,6 +78,7 @@ func (e *Engine) Compact(index uint64) error {
 		return fmt.Errorf("compact to %d: %w", index, err)
 	}
 	e.first, e.snap = index+1, meta
+	e.cache.compacted(index)
 	return nil
 }
 

@@ -86,6 +86,7 @@ type Engine struct {
 
 	// logMu serialises the log methods (taken after closeMu). It guards first, last and lastTerm.
 	logMu sync.RWMutex
+	cache entryCache // the newest entries; guarded by logMu
 	// Invariant: first <= last+1. first == last+1 means the log is empty;
 	// an empty log that never held entries has first == 1, last == 0.
 	first    uint64

@@ -79,6 +79,9 @@ func (e *Engine) Term(i uint64) (uint64, error) {
 	case i > e.last:
 		return 0, fmt.Errorf("term of %d (last index %d): %w", i, e.last, raft.ErrUnavailable)
 	}
+	if term, ok := e.cache.term(i); ok {
+		return term, nil
+	}
 	v, closer, err := e.db.Get(logKey(i))
 	if err != nil {
 		// Bounds say it is there: a miss means the store is damaged.
@@ -113,6 +116,15 @@ func (e *Engine) Entries(lo, hi, maxSize uint64) ([]raft.Entry, error) {
 	case lo == hi:
 		return nil, nil
 	}
+	if ents, ok := e.cache.get(lo, hi, maxSize); ok {
+		return ents, nil
+	}
+	return e.readEntries(lo, hi, maxSize)
+}
+
+// readEntries is Entries from the database, for callers holding logMu
+// (read) and closeMu, with the range checked.
+func (e *Engine) readEntries(lo, hi, maxSize uint64) ([]raft.Entry, error) {
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: logKey(lo), UpperBound: logKey(hi)})
 	if err != nil {
 		return nil, fmt.Errorf("entries %d..%d: %w", lo, hi, err)
@@ -216,6 +228,7 @@ func (e *Engine) Save(hs raft.HardState, ents []raft.Entry, sync bool) error {
 			e.first = lo
 		}
 		e.last, e.lastTerm = hi, ents[len(ents)-1].Term
+		e.cache.saved(ents)
 	}
 	return nil
 }

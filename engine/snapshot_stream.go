@@ -325,6 +325,7 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 		return fmt.Errorf("install snapshot %d: ingest: %w", meta.Index, err)
 	}
 	e.first, e.last, e.lastTerm, e.snap = meta.Index+1, meta.Index, meta.Term, meta
+	e.cache.reset()
 	e.applied.Store(meta.Index)
 	e.keyCount.Store(n)
 	return nil
