@@ -31,6 +31,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -146,22 +148,31 @@ func run(ctx context.Context, n int, quick bool, out, compare string, nodes int)
 	raft := target{name: fmt.Sprintf("raftkv (%d nodes)", nodes)}
 	var addrs []string
 	for i := 0; i < nodes; i++ {
-		addr := fmt.Sprintf("127.0.0.1:%d", ports[i])
-		addrs = append(addrs, addr)
-		logf, err := os.Create(filepath.Join(tmp, fmt.Sprintf("node%d.log", i+1)))
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", ports[i]))
+	}
+	// startNode starts (or restarts, on its data) node i+1.
+	startNode := func(i int) (*exec.Cmd, error) {
+		logf, err := os.OpenFile(filepath.Join(tmp, fmt.Sprintf("node%d.log", i+1)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		cmd := exec.Command(bin, "server", "--id", strconv.Itoa(i+1), "--resp-addr", addr,
+		defer logf.Close()
+		cmd := exec.Command(bin, "server", "--id", strconv.Itoa(i+1), "--resp-addr", addrs[i],
 			"--peer-addr", fmt.Sprintf("127.0.0.1:%d", ports[nodes+i]), "--peers", strings.Join(peers, ","),
 			"--data-dir", filepath.Join(tmp, fmt.Sprintf("node%d", i+1)), "--log-level", "warn")
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start raftkv node %d: %w", i+1, err)
+			return nil, fmt.Errorf("start raftkv node %d: %w", i+1, err)
 		}
-		logf.Close()
 		procs = append(procs, cmd)
-		raft.pids = append(raft.pids, cmd.Process.Pid)
+		return cmd, nil
+	}
+	nodeCmds := make([]*exec.Cmd, nodes)
+	for i := range nodeCmds {
+		if nodeCmds[i], err = startNode(i); err != nil {
+			return err
+		}
+		raft.pids = append(raft.pids, nodeCmds[i].Process.Pid)
 	}
 	if raft.addr, err = waitLeader(ctx, addrs); err != nil {
 		return err
@@ -189,6 +200,28 @@ func run(ctx context.Context, n int, quick bool, out, compare string, nodes int)
 		}
 	}
 	table := format(targets, results, n, quick)
+	if !quick && nodes > 1 {
+		// A follower killed and restarted under load.
+		var follower int
+		for i, a := range addrs {
+			if a != raft.addr {
+				follower = i
+				break
+			}
+		}
+		fmt.Fprintf(os.Stderr, "bench: SET -c 50 while follower %d is killed and restarted\n", follower+1)
+		line, err := followerDip(ctx, raft.addr,
+			func() { nodeCmds[follower].Process.Kill(); nodeCmds[follower].Wait() },
+			func() error {
+				c, err := startNode(follower)
+				nodeCmds[follower] = c
+				return err
+			})
+		if err != nil {
+			return err
+		}
+		table += "\n" + line + "\n"
+	}
 	fmt.Print(table)
 	return os.WriteFile(out, []byte(table), 0o644)
 }
@@ -368,4 +401,86 @@ func cpuModel() string {
 func toolVersion() string {
 	b, _ := exec.Command("redis-benchmark", "--version").Output()
 	return strings.TrimSpace(string(b))
+}
+
+// followerDip runs SETs from 50 clients against the leader at addr for 16
+// seconds, kills a follower after 4 and restarts it after 8, and describes
+// the throughput before, while it is down, and after: the lowest one-second
+// rate and how long until the rate is back within 10% of before.
+func followerDip(ctx context.Context, addr string, kill func(), restart func() error) (string, error) {
+	var done atomic.Int64
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for c := 0; c < 50; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			rd := bufio.NewReader(conn)
+			req := []byte(fmt.Sprintf("*3\r\n$3\r\nSET\r\n$6\r\nkey:%02d\r\n$3\r\nxxx\r\n", c))
+			for ctx.Err() == nil {
+				conn.SetDeadline(time.Now().Add(5 * time.Second))
+				if _, err := conn.Write(req); err != nil {
+					return
+				}
+				if l, err := rd.ReadString('\n'); err != nil {
+					return
+				} else if l == "+OK\r\n" {
+					done.Add(1)
+				}
+			}
+		}()
+	}
+	const step = 250 * time.Millisecond
+	var samples []int64 // completions per step
+	start := time.Now()
+	last := int64(0)
+	killed, restarted := false, false
+	for t := step; t <= 16*time.Second; t += step {
+		time.Sleep(time.Until(start.Add(t)))
+		now := done.Load()
+		samples = append(samples, now-last)
+		last = now
+		if !killed && t >= 4*time.Second {
+			kill()
+			killed = true
+		}
+		if !restarted && t >= 8*time.Second {
+			if err := restart(); err != nil {
+				return "", err
+			}
+			restarted = true
+		}
+	}
+	cancel()
+	wg.Wait()
+	perSec := func(from, to int) float64 { // mean rate over samples [from, to)
+		var sum int64
+		for _, s := range samples[from:to] {
+			sum += s
+		}
+		return float64(sum) / (float64(to-from) * step.Seconds())
+	}
+	k, r := int(4*time.Second/step), int(8*time.Second/step)
+	before := perSec(1, k) // the first step warms up
+	down := perSec(k, r)
+	lowest, back := before, -1.0
+	for i := r; i+4 <= len(samples); i++ {
+		rate := perSec(i, i+4)
+		lowest = min(lowest, rate)
+		if back < 0 && rate >= 0.9*before {
+			back = float64(i-r) * step.Seconds()
+		}
+	}
+	recovered := "not within the 8 s measured"
+	if back >= 0 {
+		recovered = fmt.Sprintf("%.2f s after the restart", back)
+	}
+	return fmt.Sprintf("Follower killed under SET -c 50 (one-second rates): %s/s before; %s/s while it is down; after its restart, lowest %s/s, back within 10%% of before %s.",
+		thousands(before), thousands(down), thousands(lowest), recovered), nil
 }
