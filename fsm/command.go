@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Op identifies a command. Values are part of the log format: never
@@ -15,6 +16,7 @@ const (
 	OpAppend Op = 2 // APPEND key value
 	OpDel    Op = 3 // DEL key [key ...]
 	OpSetIf  Op = 4 // SET key value with NX, XX and/or GET: key value flags
+	OpIncrBy Op = 5 // INCRBY key delta: key, delta as 8 bytes big-endian
 )
 
 // Flags of OpSetIf, one byte.
@@ -26,6 +28,12 @@ const (
 
 // ErrCorrupt is returned when a command cannot be decoded.
 var ErrCorrupt = errors.New("fsm: corrupt command")
+
+// Redis's errors for arithmetic on a value, word for word.
+var (
+	ErrNotInteger = errors.New("ERR value is not an integer or out of range")
+	ErrOverflow   = errors.New("ERR increment or decrement would overflow")
+)
 
 // Command is a decoded state machine command.
 type Command struct {
@@ -74,6 +82,52 @@ func EncodeSetIf(key, value []byte, flags byte) []byte {
 
 // EncodeAppend encodes APPEND key value.
 func EncodeAppend(key, value []byte) []byte { return encode(OpAppend, key, value) }
+
+// EncodeIncrBy encodes INCRBY key delta (INCR, DECR and DECRBY too).
+func EncodeIncrBy(key []byte, delta int64) []byte {
+	return encode(OpIncrBy, key, binary.BigEndian.AppendUint64(nil, uint64(delta)))
+}
+
+// ParseInt parses b as Redis parses a 64-bit integer argument or value
+// (string2ll): optional '-', then digits without leading zeros (or a
+// lone "0"), no spaces or '+', within int64.
+func ParseInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	if len(b) == 1 && b[0] == '0' {
+		return 0, true
+	}
+	neg := b[0] == '-'
+	digits := b
+	if neg {
+		digits = b[1:]
+	}
+	if len(digits) == 0 || digits[0] < '1' || digits[0] > '9' {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	if neg {
+		if v > 1<<63 {
+			return 0, false
+		}
+		return int64(-v), true
+	}
+	if v > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(v), true
+}
 
 // EncodeDel encodes DEL key [key ...].
 func EncodeDel(keys ...[]byte) []byte { return encode(OpDel, keys...) }

@@ -3,6 +3,7 @@ package fsm
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"testing"
 )
 
@@ -88,6 +89,25 @@ func FuzzDecode(f *testing.F) {
 		again, err := Decode(encode(c.Op, c.Args...))
 		if err != nil || !commandEqual(c, again) {
 			t.Fatalf("re-encoded %+v decodes to %+v, %v", c, again, err)
+		}
+	})
+}
+
+// FuzzParseInt: Redis accepts exactly the canonical decimal form of an
+// int64 (no sign but '-', no leading zeros, no "-0", no spaces), so a
+// string parses if and only if formatting the value gives it back.
+func FuzzParseInt(f *testing.F) {
+	for _, s := range []string{"0", "-0", "01", "+1", " 1", "1 ", "", "-", "9223372036854775807",
+		"9223372036854775808", "-9223372036854775808", "-9223372036854775809", "18446744073709551616", "12a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, ok := ParseInt([]byte(s))
+		if canonical := strconv.FormatInt(v, 10) == s; ok != canonical {
+			t.Fatalf("ParseInt(%q) = %d, %v", s, v, ok)
+		}
+		if w, err := strconv.ParseInt(s, 10, 64); ok && (err != nil || w != v) {
+			t.Fatalf("ParseInt(%q) = %d, strconv says %d, %v", s, v, w, err)
 		}
 	})
 }

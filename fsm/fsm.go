@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
@@ -243,6 +245,11 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 			return badArity(cmd), nil
 		}
 		return applyDel(b, cmd.Args)
+	case OpIncrBy:
+		if len(cmd.Args) != 2 || len(cmd.Args[1]) != 8 {
+			return badArity(cmd), nil
+		}
+		return applyIncrBy(b, cmd.Args[0], int64(binary.BigEndian.Uint64(cmd.Args[1])))
 	}
 	return Result{Err: fmt.Errorf("%w: unknown op %d", ErrCorrupt, cmd.Op)}, nil
 }
@@ -282,6 +289,28 @@ func applyAppend(b *engine.ApplyBatch, key, value []byte) (Result, error) {
 		return Result{}, err
 	}
 	return Result{Int: int64(len(nv))}, nil
+}
+
+// applyIncrBy adds delta to key's integer value (0 when missing) and
+// returns the sum; a value that is not an integer, or a sum past int64,
+// changes nothing and gets Redis's error.
+func applyIncrBy(b *engine.ApplyBatch, key []byte, delta int64) (Result, error) {
+	old, found, err := b.Get(key)
+	if err != nil {
+		return Result{}, err
+	}
+	var v int64
+	if found {
+		var ok bool
+		if v, ok = ParseInt(old); !ok {
+			return Result{Err: ErrNotInteger}, nil
+		}
+	}
+	if (delta > 0 && v > math.MaxInt64-delta) || (delta < 0 && v < math.MinInt64-delta) {
+		return Result{Err: ErrOverflow}, nil
+	}
+	v += delta
+	return Result{Int: v}, b.Set(key, strconv.AppendInt(nil, v, 10))
 }
 
 // applyDel deletes keys and returns how many existed. A key named twice is

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"math"
 	"strings"
 
 	"github.com/raftkv/raftkv/fsm"
@@ -53,6 +54,10 @@ func init() {
 		{name: "getset", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Returns the previous string value of a key after setting it to a new value.", run: cmdGetSet},
 		{name: "setnx", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Set the string value of a key only when the key doesn't exist.", run: cmdSetNX},
 		{name: "append", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "2.0.0", summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.", run: cmdAppend},
+		{name: "incr", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", run: cmdIncr},
+		{name: "decr", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", run: cmdDecr},
+		{name: "incrby", args: []arg{{name: "key", typ: "key"}, {name: "increment", typ: "integer"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", run: cmdIncrBy},
+		{name: "decrby", args: []arg{{name: "key", typ: "key"}, {name: "decrement", typ: "integer"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", run: cmdDecrBy},
 		{name: "del", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"write"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Deletes one or more keys.", run: cmdDel},
 		{name: "exists", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Determines whether one or more keys exist.", run: cmdExists},
 		// Connection.
@@ -170,6 +175,35 @@ func (c *call) writeOld(r fsm.Result) {
 
 func cmdAppend(c *call) {
 	if r, ok := c.write(c.args[1], fsm.EncodeAppend(c.args[1], c.args[2])); ok {
+		c.conn.WriteInt64(r.Int)
+	}
+}
+
+func cmdIncr(c *call) { c.incrBy(1) }
+func cmdDecr(c *call) { c.incrBy(-1) }
+
+func cmdIncrBy(c *call) {
+	if n, ok := fsm.ParseInt(c.args[2]); !ok {
+		c.conn.WriteError(fsm.ErrNotInteger.Error())
+	} else {
+		c.incrBy(n)
+	}
+}
+
+func cmdDecrBy(c *call) {
+	n, ok := fsm.ParseInt(c.args[2])
+	switch {
+	case !ok:
+		c.conn.WriteError(fsm.ErrNotInteger.Error())
+	case n == math.MinInt64:
+		c.conn.WriteError("ERR decrement would overflow")
+	default:
+		c.incrBy(-n)
+	}
+}
+
+func (c *call) incrBy(delta int64) {
+	if r, ok := c.write(c.args[1], fsm.EncodeIncrBy(c.args[1], delta)); ok {
 		c.conn.WriteInt64(r.Int)
 	}
 }

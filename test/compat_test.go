@@ -1,0 +1,137 @@
+package test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCompatWithRedis sends the same commands to a real redis-server and to
+// a raftkv node and compares the replies byte for byte.
+func TestCompatWithRedis(t *testing.T) {
+	server, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("redis-server is not installed; .ci/run must install it")
+		}
+		t.Skip("redis-server not found: install Debian's redis-server to compare replies with Redis")
+	}
+	port := freePorts(t, 1)[0]
+	dir := t.TempDir()
+	redis := exec.Command(server, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "log"))
+	if err := redis.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { redis.Process.Kill(); redis.Wait() })
+	c := startCluster(t, 1)
+	lead := c.waitLeader(10 * time.Second)
+
+	ref := dialReplies(t, fmt.Sprintf("127.0.0.1:%d", port))
+	got := dialReplies(t, lead.respAddr)
+	for _, cmd := range [][]string{
+		// Strings.
+		{"SET", "k", "v"}, {"GET", "k"}, {"GET", "missing"},
+		{"SET", "k", "v", "NX"}, {"SET", "k", "w", "XX", "GET"}, {"SET", "k2", "w", "GET"}, {"GET", "k"},
+		{"SETNX", "x", "1"}, {"SETNX", "x", "2"}, {"GETSET", "x", "3"}, {"GETSET", "nox", "3"}, {"GET", "x"},
+		{"APPEND", "a", "hello"}, {"APPEND", "a", " world"}, {"GET", "a"},
+		{"DEL", "a", "missing", "a"}, {"EXISTS", "k", "k", "missing"},
+		// Counters.
+		{"SET", "n", "10"}, {"INCR", "n"}, {"INCRBY", "n", "5"}, {"DECR", "n"}, {"DECRBY", "n", "3"}, {"GET", "n"},
+		{"INCR", "fresh"}, {"DECR", "fresh2"}, {"DECRBY", "fresh3", "-7"}, {"INCRBY", "fresh4", "-9223372036854775808"},
+		{"SET", "s", "abc"}, {"INCR", "s"}, {"SET", "s", ""}, {"INCR", "s"},
+		{"SET", "s", "007"}, {"INCR", "s"}, {"SET", "s", " 5"}, {"INCR", "s"}, {"SET", "s", "5 "}, {"INCR", "s"},
+		{"SET", "s", "-0"}, {"INCR", "s"}, {"SET", "s", "+5"}, {"INCR", "s"}, {"SET", "s", "1.5"}, {"INCR", "s"},
+		{"SET", "big", "9223372036854775807"}, {"INCR", "big"}, {"DECRBY", "big", "-1"}, {"INCRBY", "big", "0"},
+		{"SET", "small", "-9223372036854775808"}, {"DECR", "small"}, {"INCRBY", "small", "-1"}, {"GET", "small"},
+		{"SET", "s", "9223372036854775808"}, {"INCR", "s"},
+		{"INCRBY", "n", "abc"}, {"INCRBY", "n", "1.5"}, {"INCRBY", "n", " 1"}, {"INCRBY", "n", "+1"},
+		{"INCRBY", "n", "01"}, {"INCRBY", "n", "-0"}, {"INCRBY", "n", ""}, {"INCRBY", "n", "9223372036854775808"},
+		{"DECRBY", "n", "-9223372036854775808"}, {"DECRBY", "n", "9223372036854775807"}, {"GET", "n"},
+		{"INCR"}, {"INCRBY", "n"}, {"DECR", "a", "b"}, {"DECRBY", "n", "1", "2"},
+		{"APPEND", "n", "1"}, {"INCR", "n"}, {"GET", "n"},
+	} {
+		want, have := ref.do(cmd...), got.do(cmd...)
+		if want != have {
+			t.Errorf("%q: Redis replies %q, raftkv %q", cmd, want, have)
+		}
+	}
+}
+
+// replyConn sends commands and reads whole replies as raw bytes.
+type replyConn struct {
+	t  *testing.T
+	c  net.Conn
+	rd *bufio.Reader
+}
+
+func dialReplies(t *testing.T, addr string) *replyConn {
+	t.Helper()
+	var c net.Conn
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if c, err = net.Dial("tcp", addr); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &replyConn{t: t, c: c, rd: bufio.NewReader(c)}
+}
+
+func (r *replyConn) do(args ...string) string {
+	r.t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	r.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := r.c.Write([]byte(b.String())); err != nil {
+		r.t.Fatal(err)
+	}
+	reply, err := readReply(r.rd)
+	if err != nil {
+		r.t.Fatalf("%q: %v", args, err)
+	}
+	return reply
+}
+
+// readReply reads one RESP2 reply, nested arrays included, as raw bytes.
+func readReply(rd *bufio.Reader) (string, error) {
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		return line, err
+	}
+	switch line[0] {
+	case '$':
+		n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
+		if n < 0 {
+			return line, nil
+		}
+		buf := make([]byte, n+2)
+		_, err := io.ReadFull(rd, buf)
+		return line + string(buf), err
+	case '*':
+		n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
+		out := line
+		for i := 0; i < n; i++ {
+			s, err := readReply(rd)
+			out += s
+			if err != nil {
+				return out, err
+			}
+		}
+		return out, nil
+	}
+	return line, nil
+}
