@@ -12,11 +12,15 @@ import (
 type Op uint8
 
 const (
-	OpSet    Op = 1 // SET key value
-	OpAppend Op = 2 // APPEND key value
-	OpDel    Op = 3 // DEL key [key ...]
-	OpSetIf  Op = 4 // SET key value with NX, XX and/or GET: key value flags
-	OpIncrBy Op = 5 // INCRBY key delta: key, delta as 8 bytes big-endian
+	OpSet      Op = 1 // SET key value
+	OpAppend   Op = 2 // APPEND key value
+	OpDel      Op = 3 // DEL key [key ...]
+	OpSetIf    Op = 4 // SET key value with NX, XX and/or GET: key value flags
+	OpIncrBy   Op = 5 // INCRBY key delta: key, delta as 8 bytes big-endian
+	OpGetDel   Op = 6 // GETDEL key
+	OpMSet     Op = 7 // MSET key value [key value ...]
+	OpMSetNX   Op = 8 // MSETNX key value [key value ...]
+	OpSetRange Op = 9 // SETRANGE key offset value: offset as 8 bytes big-endian
 )
 
 // Flags of OpSetIf, one byte.
@@ -127,6 +131,22 @@ func ParseInt(b []byte) (int64, bool) {
 		return 0, false
 	}
 	return int64(v), true
+}
+
+// EncodeGetDel encodes GETDEL key.
+func EncodeGetDel(key []byte) []byte { return encode(OpGetDel, key) }
+
+// EncodeMSet encodes MSET (nx false) or MSETNX of key-value pairs.
+func EncodeMSet(pairs [][]byte, nx bool) []byte {
+	if nx {
+		return encode(OpMSetNX, pairs...)
+	}
+	return encode(OpMSet, pairs...)
+}
+
+// EncodeSetRange encodes SETRANGE key offset value.
+func EncodeSetRange(key []byte, offset int64, value []byte) []byte {
+	return encode(OpSetRange, key, binary.BigEndian.AppendUint64(nil, uint64(offset)), value)
 }
 
 // EncodeDel encodes DEL key [key ...].

@@ -245,6 +245,29 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 			return badArity(cmd), nil
 		}
 		return applyDel(b, cmd.Args)
+	case OpGetDel:
+		if len(cmd.Args) != 1 {
+			return badArity(cmd), nil
+		}
+		old, found, err := b.Get(cmd.Args[0])
+		if err != nil || !found {
+			return Result{}, err
+		}
+		return Result{Old: old, Found: true}, b.Delete(cmd.Args[0])
+	case OpMSet, OpMSetNX:
+		if len(cmd.Args) == 0 || len(cmd.Args)%2 != 0 {
+			return badArity(cmd), nil
+		}
+		return applyMSet(b, cmd.Args, cmd.Op == OpMSetNX)
+	case OpSetRange:
+		if len(cmd.Args) != 3 || len(cmd.Args[1]) != 8 {
+			return badArity(cmd), nil
+		}
+		offset := binary.BigEndian.Uint64(cmd.Args[1])
+		if offset > maxString || uint64(len(cmd.Args[2])) > maxString-offset {
+			return Result{Err: ErrTooLong}, nil
+		}
+		return applySetRange(b, cmd.Args[0], int(offset), cmd.Args[2])
 	case OpIncrBy:
 		if len(cmd.Args) != 2 || len(cmd.Args[1]) != 8 {
 			return badArity(cmd), nil
@@ -311,6 +334,50 @@ func applyIncrBy(b *engine.ApplyBatch, key []byte, delta int64) (Result, error) 
 	}
 	v += delta
 	return Result{Int: v}, b.Set(key, strconv.AppendInt(nil, v, 10))
+}
+
+// applyMSet sets every pair; with nx, none unless no key exists, and Int
+// says which.
+func applyMSet(b *engine.ApplyBatch, pairs [][]byte, nx bool) (Result, error) {
+	if nx {
+		for i := 0; i < len(pairs); i += 2 {
+			if _, found, err := b.Get(pairs[i]); err != nil || found {
+				return Result{}, err
+			}
+		}
+	}
+	for i := 0; i < len(pairs); i += 2 {
+		if err := b.Set(pairs[i], pairs[i+1]); err != nil {
+			return Result{}, err
+		}
+	}
+	return Result{Int: 1}, nil
+}
+
+// maxString is the longest value SETRANGE may make: Redis's default
+// proto-max-bulk-len.
+const maxString = 512 << 20
+
+// ErrTooLong is Redis's refusal of a SETRANGE past maxString.
+var ErrTooLong = errors.New("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+
+// applySetRange overwrites key's value from offset with value, padding
+// with zero bytes, and returns the new length. An empty value changes
+// nothing (and creates no key).
+func applySetRange(b *engine.ApplyBatch, key []byte, offset int, value []byte) (Result, error) {
+	old, _, err := b.Get(key)
+	if err != nil {
+		return Result{}, err
+	}
+	if len(value) == 0 {
+		return Result{Int: int64(len(old))}, nil
+	}
+	nv := old
+	if need := offset + len(value); need > len(nv) {
+		nv = append(nv, make([]byte, need-len(nv))...)
+	}
+	copy(nv[offset:], value)
+	return Result{Int: int64(len(nv))}, b.Set(key, nv)
 }
 
 // applyDel deletes keys and returns how many existed. A key named twice is

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"fmt"
 	"math"
 	"strings"
 
@@ -54,6 +55,13 @@ func init() {
 		{name: "getset", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Returns the previous string value of a key after setting it to a new value.", run: cmdGetSet},
 		{name: "setnx", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Set the string value of a key only when the key doesn't exist.", run: cmdSetNX},
 		{name: "append", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "2.0.0", summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.", run: cmdAppend},
+		{name: "getdel", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"write", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "6.2.0", summary: "Returns the string value of a key after deleting the key.", run: cmdGetDel},
+		{name: "strlen", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "2.2.0", summary: "Returns the length of a string value.", run: cmdStrlen},
+		{name: "getrange", args: []arg{{name: "key", typ: "key"}, {name: "start", typ: "integer"}, {name: "end", typ: "integer"}}, arity: 4, flags: []string{"readonly"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "2.4.0", summary: "Returns a substring of the string stored at a key.", run: cmdGetRange},
+		{name: "setrange", args: []arg{{name: "key", typ: "key"}, {name: "offset", typ: "integer"}, {name: "value", typ: "string"}}, arity: 4, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "2.2.0", summary: "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", run: cmdSetRange},
+		{name: "mget", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "string", since: "1.0.0", summary: "Atomically returns the string values of one or more keys.", run: cmdMGet},
+		{name: "mset", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: -1, step: 2, group: "string", since: "1.0.1", summary: "Atomically creates or modifies the string values of one or more keys.", run: cmdMSet},
+		{name: "msetnx", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: -1, step: 2, group: "string", since: "1.0.1", summary: "Atomically modifies the string values of one or more keys only when all keys don't exist.", run: cmdMSet},
 		{name: "incr", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", run: cmdIncr},
 		{name: "decr", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", run: cmdDecr},
 		{name: "incrby", args: []arg{{name: "key", typ: "key"}, {name: "increment", typ: "integer"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", run: cmdIncrBy},
@@ -176,6 +184,129 @@ func (c *call) writeOld(r fsm.Result) {
 func cmdAppend(c *call) {
 	if r, ok := c.write(c.args[1], fsm.EncodeAppend(c.args[1], c.args[2])); ok {
 		c.conn.WriteInt64(r.Int)
+	}
+}
+
+func cmdGetDel(c *call) {
+	if r, ok := c.write(c.args[1], fsm.EncodeGetDel(c.args[1])); ok {
+		c.writeOld(r)
+	}
+}
+
+func cmdStrlen(c *call) {
+	if v, ok := c.readValue(); ok {
+		c.conn.WriteInt(len(v))
+	}
+}
+
+// readValue reads the value of the command's key linearizably; nil for a
+// missing key. When ok is false the client has been answered.
+func (c *call) readValue() (v []byte, ok bool) {
+	key := c.args[1]
+	if !c.read(key) {
+		return nil, false
+	}
+	v, _, err := c.s.backend.Get(key)
+	if err != nil {
+		c.backendError(key, err, false)
+		return nil, false
+	}
+	return v, true
+}
+
+// cmdGetRange serves GETRANGE key start end with Redis's index rules:
+// negative indexes count from the end, and are clamped.
+func cmdGetRange(c *call) {
+	start, ok1 := fsm.ParseInt(c.args[2])
+	end, ok2 := fsm.ParseInt(c.args[3])
+	if !ok1 || !ok2 {
+		c.conn.WriteError(fsm.ErrNotInteger.Error())
+		return
+	}
+	v, ok := c.readValue()
+	if !ok {
+		return
+	}
+	n := int64(len(v))
+	if start < 0 && end < 0 && start > end {
+		c.conn.WriteBulk(nil)
+		return
+	}
+	if start < 0 {
+		start += n
+	}
+	if end < 0 {
+		end += n
+	}
+	start, end = max(start, 0), max(end, 0)
+	if end >= n {
+		end = n - 1
+	}
+	if start > end || n == 0 {
+		c.conn.WriteBulk(nil)
+		return
+	}
+	c.conn.WriteBulk(v[start : end+1])
+}
+
+// cmdSetRange serves SETRANGE key offset value.
+func cmdSetRange(c *call) {
+	offset, ok := fsm.ParseInt(c.args[2])
+	switch {
+	case !ok:
+		c.conn.WriteError(fsm.ErrNotInteger.Error())
+		return
+	case offset < 0:
+		c.conn.WriteError("ERR offset is out of range")
+		return
+	case len(c.args[3]) > 0 && offset+int64(len(c.args[3])) > 512<<20:
+		c.conn.WriteError(fsm.ErrTooLong.Error())
+		return
+	}
+	if r, ok := c.write(c.args[1], fsm.EncodeSetRange(c.args[1], offset, c.args[3])); ok {
+		c.conn.WriteInt64(r.Int)
+	}
+}
+
+// cmdMGet serves MGET: one read confirmation for every key.
+func cmdMGet(c *call) {
+	if !c.read(c.args[1]) {
+		return
+	}
+	vals := make([][]byte, 0, len(c.args)-1)
+	found := make([]bool, 0, len(c.args)-1)
+	for _, key := range c.args[1:] {
+		v, ok, err := c.s.backend.Get(key)
+		if err != nil {
+			c.backendError(key, err, false)
+			return
+		}
+		vals, found = append(vals, v), append(found, ok)
+	}
+	c.conn.WriteArray(len(vals))
+	for i, v := range vals {
+		if found[i] {
+			c.conn.WriteBulk(v)
+		} else {
+			c.conn.WriteNull()
+		}
+	}
+}
+
+// cmdMSet serves MSET and MSETNX as one log entry.
+func cmdMSet(c *call) {
+	if len(c.args)%2 == 0 {
+		c.conn.WriteError(fmt.Sprintf("ERR wrong number of arguments for '%s' command", strings.ToLower(string(c.args[0]))))
+		return
+	}
+	nx := strings.EqualFold(string(c.args[0]), "msetnx")
+	r, ok := c.write(c.args[1], fsm.EncodeMSet(c.args[1:], nx))
+	switch {
+	case !ok:
+	case nx:
+		c.conn.WriteInt64(r.Int)
+	default:
+		c.ok()
 	}
 }
 

@@ -57,6 +57,22 @@ func TestCompatWithRedis(t *testing.T) {
 		{"DECRBY", "n", "-9223372036854775808"}, {"DECRBY", "n", "9223372036854775807"}, {"GET", "n"},
 		{"INCR"}, {"INCRBY", "n"}, {"DECR", "a", "b"}, {"DECRBY", "n", "1", "2"},
 		{"APPEND", "n", "1"}, {"INCR", "n"}, {"GET", "n"},
+		// Whole and partial values.
+		{"SET", "str", "Hello World"}, {"STRLEN", "str"}, {"STRLEN", "missing"}, {"STRLEN"},
+		{"GETRANGE", "str", "0", "4"}, {"GETRANGE", "str", "-5", "-1"}, {"GETRANGE", "str", "-1", "-5"},
+		{"GETRANGE", "str", "5", "2"}, {"GETRANGE", "str", "-100", "100"}, {"GETRANGE", "str", "0", "-100"},
+		{"GETRANGE", "str", "100", "200"}, {"GETRANGE", "missing", "0", "-1"}, {"GETRANGE", "str", "x", "1"},
+		{"GETRANGE", "str", "0"},
+		{"SETRANGE", "str", "6", "Redis"}, {"GET", "str"}, {"SETRANGE", "pad", "5", "x"}, {"GET", "pad"},
+		{"SETRANGE", "none", "3", ""}, {"EXISTS", "none"}, {"SETRANGE", "str", "0", ""},
+		{"SETRANGE", "str", "-1", "x"}, {"SETRANGE", "str", "x", "y"}, {"SETRANGE", "str", "536870912", "x"}, {"SETRANGE", "str", "536870911", ""}, {"SETRANGE", "str", "1000", "x"},
+		{"STRLEN", "str"}, {"DEL", "str"},
+		{"GETDEL", "x"}, {"GETDEL", "x"}, {"EXISTS", "x"}, {"GETDEL"},
+		// Several keys.
+		{"MSET", "m1", "a", "m2", "b"}, {"MGET", "m1", "missing", "m2", "m1"}, {"MGET"},
+		{"MSET", "m1"}, {"MSET", "m1", "a", "m2"}, {"MSETNX", "m3", "c", "m1", "z"}, {"MGET", "m1", "m3"},
+		{"MSETNX", "m3", "c", "m4", "d"}, {"MGET", "m3", "m4"}, {"MSETNX", "m5"},
+		{"MSET", "dup", "1", "dup", "2"}, {"GET", "dup"},
 	} {
 		want, have := ref.do(cmd...), got.do(cmd...)
 		if want != have {
