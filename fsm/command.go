@@ -12,16 +12,21 @@ import (
 type Op uint8
 
 const (
-	OpSet      Op = 1 // SET key value
-	OpAppend   Op = 2 // APPEND key value
-	OpDel      Op = 3 // DEL key [key ...]
-	OpSetIf    Op = 4 // SET key value with NX, XX and/or GET: key value flags
-	OpIncrBy   Op = 5 // INCRBY key delta: key, delta as 8 bytes big-endian
-	OpGetDel   Op = 6 // GETDEL key
-	OpMSet     Op = 7 // MSET key value [key value ...]
-	OpMSetNX   Op = 8 // MSETNX key value [key value ...]
-	OpSetRange Op = 9 // SETRANGE key offset value: offset as 8 bytes big-endian
+	OpSet      Op = 1  // SET key value
+	OpAppend   Op = 2  // APPEND key value
+	OpDel      Op = 3  // DEL key [key ...]
+	OpSetIf    Op = 4  // SET key value with NX, XX and/or GET: key value flags
+	OpIncrBy   Op = 5  // INCRBY key delta: key, delta as 8 bytes big-endian
+	OpGetDel   Op = 6  // GETDEL key
+	OpMSet     Op = 7  // MSET key value [key value ...]
+	OpMSetNX   Op = 8  // MSETNX key value [key value ...]
+	OpSetRange Op = 9  // SETRANGE key offset value: offset as 8 bytes big-endian
+	OpRename   Op = 10 // RENAME key newkey
+	OpRenameNX Op = 11 // RENAMENX key newkey
 )
+
+// ErrNoSuchKey is Redis's reply to RENAME of a missing key.
+var ErrNoSuchKey = errors.New("ERR no such key")
 
 // Flags of OpSetIf, one byte.
 const (
@@ -147,6 +152,14 @@ func EncodeMSet(pairs [][]byte, nx bool) []byte {
 // EncodeSetRange encodes SETRANGE key offset value.
 func EncodeSetRange(key []byte, offset int64, value []byte) []byte {
 	return encode(OpSetRange, key, binary.BigEndian.AppendUint64(nil, uint64(offset)), value)
+}
+
+// EncodeRename encodes RENAME (nx false) or RENAMENX key newkey.
+func EncodeRename(key, newKey []byte, nx bool) []byte {
+	if nx {
+		return encode(OpRenameNX, key, newKey)
+	}
+	return encode(OpRename, key, newKey)
 }
 
 // EncodeDel encodes DEL key [key ...].

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -268,6 +269,11 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 			return Result{Err: ErrTooLong}, nil
 		}
 		return applySetRange(b, cmd.Args[0], int(offset), cmd.Args[2])
+	case OpRename, OpRenameNX:
+		if len(cmd.Args) != 2 {
+			return badArity(cmd), nil
+		}
+		return applyRename(b, cmd.Args[0], cmd.Args[1], cmd.Op == OpRenameNX)
 	case OpIncrBy:
 		if len(cmd.Args) != 2 || len(cmd.Args[1]) != 8 {
 			return badArity(cmd), nil
@@ -378,6 +384,30 @@ func applySetRange(b *engine.ApplyBatch, key []byte, offset int, value []byte) (
 	}
 	copy(nv[offset:], value)
 	return Result{Int: int64(len(nv))}, b.Set(key, nv)
+}
+
+// applyRename moves key's value to newKey, replacing it (or, with nx,
+// only if newKey does not exist; Int says whether it moved).
+func applyRename(b *engine.ApplyBatch, key, newKey []byte, nx bool) (Result, error) {
+	v, found, err := b.Get(key)
+	if err != nil {
+		return Result{}, err
+	}
+	if !found {
+		return Result{Err: ErrNoSuchKey}, nil
+	}
+	if bytes.Equal(key, newKey) {
+		return Result{}, nil
+	}
+	if nx {
+		if _, exists, err := b.Get(newKey); err != nil || exists {
+			return Result{}, err
+		}
+	}
+	if err := b.Delete(key); err != nil {
+		return Result{}, err
+	}
+	return Result{Int: 1}, b.Set(newKey, v)
 }
 
 // applyDel deletes keys and returns how many existed. A key named twice is

@@ -67,6 +67,11 @@ func init() {
 		{name: "incrby", args: []arg{{name: "key", typ: "key"}, {name: "increment", typ: "integer"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", run: cmdIncrBy},
 		{name: "decrby", args: []arg{{name: "key", typ: "key"}, {name: "decrement", typ: "integer"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", run: cmdDecrBy},
 		{name: "del", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"write"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Deletes one or more keys.", run: cmdDel},
+		{name: "unlink", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"write", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "4.0.0", summary: "Asynchronously deletes one or more keys.", run: cmdDel},
+		{name: "type", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "generic", since: "1.0.0", summary: "Determines the type of value stored at a key.", run: cmdType},
+		{name: "rename", args: []arg{{name: "key", typ: "key"}, {name: "newkey", typ: "key"}}, arity: 3, flags: []string{"write"}, firstKey: 1, lastKey: 2, step: 1, group: "generic", since: "1.0.0", summary: "Renames a key and overwrites the destination.", run: cmdRename},
+		{name: "renamenx", args: []arg{{name: "key", typ: "key"}, {name: "newkey", typ: "key"}}, arity: 3, flags: []string{"write", "fast"}, firstKey: 1, lastKey: 2, step: 1, group: "generic", since: "1.0.0", summary: "Renames a key only when the target key name doesn't exist.", run: cmdRename},
+		{name: "dbsize", arity: 1, flags: []string{"readonly", "fast"}, group: "server", since: "1.0.0", summary: "Returns the number of keys in the database.", run: cmdDBSize},
 		{name: "exists", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Determines whether one or more keys exist.", run: cmdExists},
 		// Connection.
 		{name: "ping", args: []arg{{name: "message", typ: "string", optional: true}}, arity: -1, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Returns the server's liveliness response.", run: cmdPing},
@@ -343,6 +348,44 @@ func cmdDel(c *call) {
 	if r, ok := c.write(c.args[1], fsm.EncodeDel(c.args[1:]...)); ok {
 		c.conn.WriteInt64(r.Int)
 	}
+}
+
+func cmdType(c *call) {
+	key := c.args[1]
+	if !c.read(key) {
+		return
+	}
+	_, ok, err := c.s.backend.Get(key)
+	switch {
+	case err != nil:
+		c.backendError(key, err, false)
+	case ok:
+		c.conn.WriteString("string")
+	default:
+		c.conn.WriteString("none")
+	}
+}
+
+// cmdRename serves RENAME and RENAMENX as one log entry.
+func cmdRename(c *call) {
+	nx := strings.EqualFold(string(c.args[0]), "renamenx")
+	r, ok := c.write(c.args[1], fsm.EncodeRename(c.args[1], c.args[2], nx))
+	switch {
+	case !ok:
+	case nx:
+		c.conn.WriteInt64(r.Int)
+	default:
+		c.ok()
+	}
+}
+
+// cmdDBSize serves DBSIZE: the key count once every write acknowledged
+// before it was sent is applied here.
+func cmdDBSize(c *call) {
+	if !c.read(nil) {
+		return
+	}
+	c.conn.WriteInt64(int64(c.s.backend.Status().Keys))
 }
 
 func cmdExists(c *call) {

@@ -73,6 +73,13 @@ func TestCompatWithRedis(t *testing.T) {
 		{"MSET", "m1"}, {"MSET", "m1", "a", "m2"}, {"MSETNX", "m3", "c", "m1", "z"}, {"MGET", "m1", "m3"},
 		{"MSETNX", "m3", "c", "m4", "d"}, {"MGET", "m3", "m4"}, {"MSETNX", "m5"},
 		{"MSET", "dup", "1", "dup", "2"}, {"GET", "dup"},
+		// Keys.
+		{"TYPE", "dup"}, {"TYPE", "missing"}, {"TYPE"},
+		{"RENAME", "dup", "dup2"}, {"GET", "dup"}, {"GET", "dup2"}, {"RENAME", "missing", "x"},
+		{"RENAME", "dup2", "dup2"}, {"RENAME", "dup2", "m1"}, {"MGET", "dup2", "m1"},
+		{"RENAMENX", "m1", "m2"}, {"RENAMENX", "m1", "m1"}, {"RENAMENX", "m1", "fresh5"}, {"RENAMENX", "missing", "x"},
+		{"RENAME", "m1"}, {"UNLINK", "fresh5", "m2", "missing"}, {"UNLINK"},
+		{"DBSIZE"}, {"DBSIZE", "x"},
 	} {
 		want, have := ref.do(cmd...), got.do(cmd...)
 		if want != have {
