@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -36,7 +37,8 @@ func TestCompatWithRedis(t *testing.T) {
 
 	ref := dialReplies(t, fmt.Sprintf("127.0.0.1:%d", port))
 	got := dialReplies(t, lead.respAddr)
-	for _, cmd := range [][]string{
+	script := [][]string{
+		{"PING"}, {"PING", "hi"}, {"ECHO", "hi"}, {"ECHO"}, {"SELECT", "0"}, {"SELECT", "x"},
 		// Strings.
 		{"SET", "k", "v"}, {"GET", "k"}, {"GET", "missing"},
 		{"SET", "k", "v", "NX"}, {"SET", "k", "w", "XX", "GET"}, {"SET", "k2", "w", "GET"}, {"GET", "k"},
@@ -80,10 +82,55 @@ func TestCompatWithRedis(t *testing.T) {
 		{"RENAMENX", "m1", "m2"}, {"RENAMENX", "m1", "m1"}, {"RENAMENX", "m1", "fresh5"}, {"RENAMENX", "missing", "x"},
 		{"RENAME", "m1"}, {"UNLINK", "fresh5", "m2", "missing"}, {"UNLINK"},
 		{"DBSIZE"}, {"DBSIZE", "x"},
-	} {
+	}
+	for _, cmd := range script {
 		want, have := ref.do(cmd...), got.do(cmd...)
 		if want != have {
 			t.Errorf("%q: Redis replies %q, raftkv %q", cmd, want, have)
+		}
+	}
+
+	// Every command in raftkv's table has a comparison case, but for those
+	// whose replies describe the server rather than the data.
+	notComparable := map[string]string{
+		"quit":      "closes the connection",
+		"hello":     "reports the server's name, version and role",
+		"client":    "reports connection IDs and addresses",
+		"command":   "describes each server's own command table",
+		"config":    "reports each server's own settings",
+		"debug":     "DIGEST is raftkv's own; Redis's DEBUG does much more",
+		"info":      "reports each server's own state",
+		"cluster":   "redis-server here runs without cluster mode",
+		"readonly":  "a cluster command; redis-server here runs without cluster mode",
+		"readwrite": "a cluster command; redis-server here runs without cluster mode",
+	}
+	covered := map[string]bool{}
+	for _, cmd := range script {
+		covered[strings.ToLower(cmd[0])] = true
+	}
+	names, err := c.client(lead).Do(context.Background(), "COMMAND", "LIST").StringSlice()
+	if err != nil {
+		// COMMAND LIST may be missing: take the names from COMMAND.
+		infos, err := c.client(lead).Command(context.Background()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = nil
+		for name := range infos {
+			names = append(names, name)
+		}
+	}
+	if len(names) < 20 {
+		t.Fatalf("raftkv lists %d commands: %q", len(names), names)
+	}
+	t.Logf("%d commands in the table, %d compared with Redis", len(names), len(covered))
+	for _, name := range names {
+		name = strings.ToLower(name)
+		if strings.HasPrefix(name, "raft.") || notComparable[name] != "" {
+			continue
+		}
+		if !covered[name] {
+			t.Errorf("%s has no case comparing it with Redis", strings.ToUpper(name))
 		}
 	}
 }
