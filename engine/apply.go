@@ -98,6 +98,19 @@ func (b *ApplyBatch) Delete(key []byte) error {
 	return nil
 }
 
+// DeleteAll removes every key (FLUSHDB).
+func (b *ApplyBatch) DeleteAll() error {
+	if b.err != nil {
+		return b.err
+	}
+	if err := b.b.DeleteRange([]byte{prefixData}, dataUpper, nil); err != nil {
+		return fmt.Errorf("apply batch delete all: %w", err)
+	}
+	b.delta = -int64(b.e.keyCount.Load())
+	clear(b.exists)
+	return nil
+}
+
 // has reports whether key exists as the batch sees it.
 func (b *ApplyBatch) has(key []byte) (bool, error) {
 	if b.err != nil {

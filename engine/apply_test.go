@@ -308,3 +308,44 @@ func TestDigest(t *testing.T) {
 		t.Fatal("a different store has the same digest")
 	}
 }
+
+// TestDeleteAll: FLUSHDB's batch removes every key, later writes in the
+// same batch see the empty data set, and the key count follows.
+func TestDeleteAll(t *testing.T) {
+	e := openMem(t, vfs.NewMem())
+	b := e.NewApplyBatch()
+	for _, k := range []string{"a", "b", "c"} {
+		if err := b.Set([]byte(k), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b = e.NewApplyBatch()
+	b.Set([]byte("d"), []byte("v"))
+	if err := b.DeleteAll(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := b.Get([]byte("a")); err != nil || ok {
+		t.Fatalf("after DeleteAll the batch still sees a: %v %v", ok, err)
+	}
+	if _, ok, err := b.Get([]byte("d")); err != nil || ok {
+		t.Fatalf("after DeleteAll the batch still sees its own d: %v %v", ok, err)
+	}
+	b.Set([]byte("e"), []byte("v"))
+	b.Set([]byte("a"), []byte("again"))
+	if err := b.Commit(2); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if n := e.KeyCount(); n != 2 {
+		t.Fatalf("key count %d after DeleteAll and two sets, want 2", n)
+	}
+	for k, want := range map[string]bool{"a": true, "b": false, "c": false, "d": false, "e": true} {
+		if _, ok, err := e.Get([]byte(k)); err != nil || ok != want {
+			t.Fatalf("Get(%s) = %v, %v; want %v", k, ok, err, want)
+		}
+	}
+}

@@ -23,6 +23,7 @@ const (
 	OpSetRange Op = 9  // SETRANGE key offset value: offset as 8 bytes big-endian
 	OpRename   Op = 10 // RENAME key newkey
 	OpRenameNX Op = 11 // RENAMENX key newkey
+	OpFlush    Op = 12 // FLUSHDB (and FLUSHALL): no arguments
 )
 
 // ErrNoSuchKey is Redis's reply to RENAME of a missing key.
@@ -161,6 +162,9 @@ func EncodeRename(key, newKey []byte, nx bool) []byte {
 	}
 	return encode(OpRename, key, newKey)
 }
+
+// EncodeFlush encodes FLUSHDB.
+func EncodeFlush() []byte { return encode(OpFlush) }
 
 // EncodeDel encodes DEL key [key ...].
 func EncodeDel(keys ...[]byte) []byte { return encode(OpDel, keys...) }

@@ -274,6 +274,11 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 			return badArity(cmd), nil
 		}
 		return applyRename(b, cmd.Args[0], cmd.Args[1], cmd.Op == OpRenameNX)
+	case OpFlush:
+		if len(cmd.Args) != 0 {
+			return badArity(cmd), nil
+		}
+		return Result{}, b.DeleteAll()
 	case OpIncrBy:
 		if len(cmd.Args) != 2 || len(cmd.Args[1]) != 8 {
 			return badArity(cmd), nil

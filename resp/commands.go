@@ -71,6 +71,8 @@ func init() {
 		{name: "type", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "generic", since: "1.0.0", summary: "Determines the type of value stored at a key.", run: cmdType},
 		{name: "rename", args: []arg{{name: "key", typ: "key"}, {name: "newkey", typ: "key"}}, arity: 3, flags: []string{"write"}, firstKey: 1, lastKey: 2, step: 1, group: "generic", since: "1.0.0", summary: "Renames a key and overwrites the destination.", run: cmdRename},
 		{name: "renamenx", args: []arg{{name: "key", typ: "key"}, {name: "newkey", typ: "key"}}, arity: 3, flags: []string{"write", "fast"}, firstKey: 1, lastKey: 2, step: 1, group: "generic", since: "1.0.0", summary: "Renames a key only when the target key name doesn't exist.", run: cmdRename},
+		{name: "flushdb", args: []arg{{name: "ASYNC|SYNC", typ: "oneof", optional: true}}, arity: -1, flags: []string{"write"}, group: "server", since: "1.0.0", summary: "Removes all keys from the current database.", run: cmdFlush},
+		{name: "flushall", args: []arg{{name: "ASYNC|SYNC", typ: "oneof", optional: true}}, arity: -1, flags: []string{"write"}, group: "server", since: "1.0.0", summary: "Removes all keys from all databases.", run: cmdFlush},
 		{name: "dbsize", arity: 1, flags: []string{"readonly", "fast"}, group: "server", since: "1.0.0", summary: "Returns the number of keys in the database.", run: cmdDBSize},
 		{name: "exists", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Determines whether one or more keys exist.", run: cmdExists},
 		// Connection.
@@ -375,6 +377,18 @@ func cmdRename(c *call) {
 	case nx:
 		c.conn.WriteInt64(r.Int)
 	default:
+		c.ok()
+	}
+}
+
+// cmdFlush serves FLUSHDB and FLUSHALL [ASYNC | SYNC]: one log entry
+// that removes every key.
+func cmdFlush(c *call) {
+	if len(c.args) > 2 || (len(c.args) == 2 && !strings.EqualFold(string(c.args[1]), "async") && !strings.EqualFold(string(c.args[1]), "sync")) {
+		c.syntaxError()
+		return
+	}
+	if _, ok := c.write(nil, fsm.EncodeFlush()); ok {
 		c.ok()
 	}
 }

@@ -82,6 +82,8 @@ func TestCompatWithRedis(t *testing.T) {
 		{"RENAMENX", "m1", "m2"}, {"RENAMENX", "m1", "m1"}, {"RENAMENX", "m1", "fresh5"}, {"RENAMENX", "missing", "x"},
 		{"RENAME", "m1"}, {"UNLINK", "fresh5", "m2", "missing"}, {"UNLINK"},
 		{"DBSIZE"}, {"DBSIZE", "x"},
+		{"FLUSHDB", "BOGUS"}, {"FLUSHALL", "SYNC", "x"}, {"FLUSHDB"}, {"DBSIZE"}, {"GET", "k"}, {"EXISTS", "k"},
+		{"SET", "k", "v"}, {"FLUSHALL", "ASYNC"}, {"DBSIZE"}, {"SET", "k", "v"}, {"FLUSHDB", "sync"}, {"MGET", "k"},
 	}
 	for _, cmd := range script {
 		want, have := ref.do(cmd...), got.do(cmd...)
