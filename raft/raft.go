@@ -510,6 +510,18 @@ func (r *raft) handleHeartbeat(m Message) {
 }
 
 func (r *raft) handleAppendResp(m Message, pr *Progress) {
+	if m.Reject && m.RejectHint < pr.Match && m.Index >= pr.Match && pr.State != StateSnapshot {
+		// A follower that holds every entry it acknowledged never hints
+		// below them. This one's log ends before Match: it lost its data (a
+		// wiped disk) and came back with the same ID. Start over from what
+		// it holds, by snapshot if those entries are compacted. Lowering
+		// Match only makes the leader's commit more conservative.
+		r.logger.Warn("follower lost entries it had acknowledged", "follower", m.From, "acknowledged", pr.Match, "holds", m.RejectHint)
+		pr.Match = m.RejectHint
+		pr.becomeProbe()
+		r.sendAppend(m.From, false)
+		return
+	}
 	if m.Reject {
 		next := m.RejectHint
 		if m.LogTerm > 0 {
