@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -469,7 +470,7 @@ func followerDip(ctx context.Context, addr string, kill func(), restart func() e
 	k, r := int(4*time.Second/step), int(8*time.Second/step)
 	before := perSec(1, k) // the first step warms up
 	down := perSec(k, r)
-	lowest, back := before, -1.0
+	lowest, back := math.MaxFloat64, -1.0
 	for i := r; i+4 <= len(samples); i++ {
 		rate := perSec(i, i+4)
 		lowest = min(lowest, rate)

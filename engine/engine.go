@@ -59,8 +59,9 @@ type Options struct {
 	CacheSize int64
 	// Verify makes Open read every stored byte, so that a damaged file
 	// (a checksum that does not match) stops Open with ErrCorrupt instead
-	// of failing a read later. Its cost grows with the data: about a
-	// second per GiB.
+	// of failing a read later. Its cost grows with the data: 0.6 s for
+	// 512 MiB of 1 KiB values (files in the page cache, 2 vCPUs); from a
+	// cold disk, the disk's read speed sets it.
 	Verify bool
 	// Fatal is called when the database cannot go on: pebble hit an error
 	// it cannot recover from, or found damaged data while serving. It must

@@ -26,9 +26,6 @@ const (
 	OpFlush    Op = 12 // FLUSHDB (and FLUSHALL): no arguments
 )
 
-// ErrNoSuchKey is Redis's reply to RENAME of a missing key.
-var ErrNoSuchKey = errors.New("ERR no such key")
-
 // Flags of OpSetIf, one byte.
 const (
 	SetNX  byte = 1 << 0 // only if the key does not exist
@@ -39,11 +36,21 @@ const (
 // ErrCorrupt is returned when a command cannot be decoded.
 var ErrCorrupt = errors.New("fsm: corrupt command")
 
-// Redis's errors for arithmetic on a value, word for word.
+// Redis's refusals of a well-formed command, word for word: a Result.Err
+// is one of these or wraps ErrCorrupt.
 var (
 	ErrNotInteger = errors.New("ERR value is not an integer or out of range")
 	ErrOverflow   = errors.New("ERR increment or decrement would overflow")
+	// ErrNoSuchKey refuses RENAME of a missing key.
+	ErrNoSuchKey = errors.New("ERR no such key")
+	// ErrTooLong refuses a SETRANGE past MaxString.
+	ErrTooLong = errors.New("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 )
+
+// MaxString is the longest value SETRANGE may make: Redis's default
+// proto-max-bulk-len. Apply checks it too, so the outcome does not depend
+// on a node's settings.
+const MaxString = 512 << 20
 
 // Command is a decoded state machine command.
 type Command struct {

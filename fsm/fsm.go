@@ -265,7 +265,7 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 			return badArity(cmd), nil
 		}
 		offset := binary.BigEndian.Uint64(cmd.Args[1])
-		if offset > maxString || uint64(len(cmd.Args[2])) > maxString-offset {
+		if offset > MaxString || uint64(len(cmd.Args[2])) > MaxString-offset {
 			return Result{Err: ErrTooLong}, nil
 		}
 		return applySetRange(b, cmd.Args[0], int(offset), cmd.Args[2])
@@ -364,13 +364,6 @@ func applyMSet(b *engine.ApplyBatch, pairs [][]byte, nx bool) (Result, error) {
 	}
 	return Result{Int: 1}, nil
 }
-
-// maxString is the longest value SETRANGE may make: Redis's default
-// proto-max-bulk-len.
-const maxString = 512 << 20
-
-// ErrTooLong is Redis's refusal of a SETRANGE past maxString.
-var ErrTooLong = errors.New("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 
 // applySetRange overwrites key's value from offset with value, padding
 // with zero bytes, and returns the new length. An empty value changes

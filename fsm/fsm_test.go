@@ -518,7 +518,7 @@ func FuzzApply(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if cmd, err := Decode(data); err == nil && cmd.Op == OpSetRange && len(cmd.Args) == 3 &&
-			len(cmd.Args[1]) == 8 && binary.BigEndian.Uint64(cmd.Args[1]) > 1<<20 && binary.BigEndian.Uint64(cmd.Args[1]) <= maxString {
+			len(cmd.Args[1]) == 8 && binary.BigEndian.Uint64(cmd.Args[1]) > 1<<20 && binary.BigEndian.Uint64(cmd.Args[1]) <= MaxString {
 			return // a valid SETRANGE far out builds a value of that size: bound the fuzzer's memory
 		}
 		before := n.dump(t)

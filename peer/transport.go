@@ -481,6 +481,7 @@ type server struct {
 }
 
 func (s *server) Stream(stream peerpb.Raft_StreamServer) error {
+	known := false // the sender is a peer; a stream has one sender
 	for {
 		b, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -489,8 +490,10 @@ func (s *server) Stream(stream peerpb.Raft_StreamServer) error {
 		if err != nil {
 			return err
 		}
-		if s.t.peer(b.From) == nil {
-			s.t.learn(b)
+		if !known {
+			if known = s.t.peer(b.From) != nil; !known {
+				s.t.learn(b)
+			}
 		}
 		for _, pm := range b.Messages {
 			if pm.To != s.t.cfg.ID {

@@ -146,8 +146,8 @@ func writeCommandInfo(c *call, cmd *command) {
 func (s *Server) configValues() [][2]string {
 	return [][2]string{
 		{"appendonly", "yes"},
-		{"client-query-buffer-limit", strconv.FormatInt(s.cfg.MaxQueryBuffer, 10)},
 		{"appendfsync", "always"},
+		{"client-query-buffer-limit", strconv.FormatInt(s.cfg.MaxQueryBuffer, 10)},
 		{"cluster-enabled", "yes"},
 		{"databases", "1"},
 		{"maxmemory", "0"},

@@ -102,15 +102,9 @@ func init() {
 }
 
 func cmdGet(c *call) {
-	key := c.args[1]
-	if !c.read(key) {
-		return
-	}
-	v, ok, err := c.s.backend.Get(key)
-	switch {
-	case err != nil:
-		c.backendError(key, err, false)
+	switch v, found, ok := c.readValue(); {
 	case !ok:
+	case !found:
 		c.conn.WriteNull()
 	default:
 		c.conn.WriteBulk(v)
@@ -201,24 +195,25 @@ func cmdGetDel(c *call) {
 }
 
 func cmdStrlen(c *call) {
-	if v, ok := c.readValue(); ok {
+	if v, _, ok := c.readValue(); ok {
 		c.conn.WriteInt(len(v))
 	}
 }
 
-// readValue reads the value of the command's key linearizably; nil for a
-// missing key. When ok is false the client has been answered.
-func (c *call) readValue() (v []byte, ok bool) {
+// readValue reads the value of the command's key linearizably: found
+// says whether the key exists. When ok is false the client has been
+// answered.
+func (c *call) readValue() (v []byte, found, ok bool) {
 	key := c.args[1]
 	if !c.read(key) {
-		return nil, false
+		return nil, false, false
 	}
-	v, _, err := c.s.backend.Get(key)
+	v, found, err := c.s.backend.Get(key)
 	if err != nil {
 		c.backendError(key, err, false)
-		return nil, false
+		return nil, false, false
 	}
-	return v, true
+	return v, found, true
 }
 
 // cmdGetRange serves GETRANGE key start end with Redis's index rules:
@@ -230,7 +225,7 @@ func cmdGetRange(c *call) {
 		c.conn.WriteError(fsm.ErrNotInteger.Error())
 		return
 	}
-	v, ok := c.readValue()
+	v, _, ok := c.readValue()
 	if !ok {
 		return
 	}
@@ -266,7 +261,7 @@ func cmdSetRange(c *call) {
 	case offset < 0:
 		c.conn.WriteError("ERR offset is out of range")
 		return
-	case len(c.args[3]) > 0 && offset+int64(len(c.args[3])) > 512<<20:
+	case len(c.args[3]) > 0 && offset+int64(len(c.args[3])) > fsm.MaxString:
 		c.conn.WriteError(fsm.ErrTooLong.Error())
 		return
 	}
@@ -353,15 +348,9 @@ func cmdDel(c *call) {
 }
 
 func cmdType(c *call) {
-	key := c.args[1]
-	if !c.read(key) {
-		return
-	}
-	_, ok, err := c.s.backend.Get(key)
-	switch {
-	case err != nil:
-		c.backendError(key, err, false)
-	case ok:
+	switch _, found, ok := c.readValue(); {
+	case !ok:
+	case found:
 		c.conn.WriteString("string")
 	default:
 		c.conn.WriteString("none")

@@ -245,13 +245,7 @@ func (n *nemesis) split(side []int) {
 
 func (n *nemesis) waitFor(what string, cond func() bool) {
 	n.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			n.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitUntil(n.t, 30*time.Second, 100*time.Millisecond, what, cond)
 }
 
 // leader waits until every node answers and names the same leader, and

@@ -245,12 +245,19 @@ func (c *cluster) raftInfo(p *proc) string {
 // waitFor waits up to 20 seconds for cond.
 func (c *cluster) waitFor(what string, cond func() bool) {
 	c.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	waitUntil(c.t, 20*time.Second, 50*time.Millisecond, what, cond)
+}
+
+// waitUntil checks cond every poll until it holds, and fails t when it
+// does not within d.
+func waitUntil(t testing.TB, d, poll time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(poll)
 	}
 }
 
