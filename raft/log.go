@@ -15,6 +15,10 @@ type raftLog struct {
 	storage  Storage
 	unstable []Entry
 	offset   uint64
+	// inProgress is the last index handed to the driver to persist (in a
+	// Ready) but possibly not yet durable; unstable entries past it have
+	// not been handed out. Invariant: offset-1 <= inProgress <= lastIndex.
+	inProgress uint64
 
 	// committed is the highest index known to be committed.
 	committed uint64
@@ -43,6 +47,7 @@ func newLog(s Storage, maxApplyBytes uint64) (*raftLog, error) {
 	return &raftLog{
 		storage:       s,
 		offset:        last + 1,
+		inProgress:    last,
 		committed:     first - 1,
 		applied:       first - 1,
 		maxApplyBytes: maxApplyBytes,
@@ -58,6 +63,14 @@ func (l *raftLog) lastTerm() uint64 {
 	}
 	return t
 }
+
+// unpersisted returns the unstable entries not yet handed out to persist.
+func (l *raftLog) unpersisted() []Entry {
+	return l.unstable[l.inProgress+1-l.offset:]
+}
+
+// persisting records that every unstable entry was handed out to persist.
+func (l *raftLog) persisting() { l.inProgress = l.lastIndex() }
 
 // stableLastIndex is the last index known to be persisted and not about
 // to be replaced.
@@ -96,6 +109,7 @@ func (l *raftLog) firstIndex() uint64 {
 func (l *raftLog) restore(s *ReceivedSnapshot) {
 	l.unstable = nil
 	l.offset = s.Meta.Index + 1
+	l.inProgress = s.Meta.Index
 	l.pending, l.pendingOut = s, false
 	l.committed = s.Meta.Index
 	l.applied = s.Meta.Index
@@ -223,6 +237,10 @@ func (l *raftLog) append(ents ...Entry) {
 	if after <= l.committed {
 		panic(fmt.Sprintf("raft: append at %d would overwrite committed entries (committed %d)", after, l.committed))
 	}
+	// Entries from after on are new, even where a write of the ones they
+	// replace is still in progress: that write lands first (the driver
+	// keeps writes in order) and its completion no longer matches.
+	l.inProgress = min(l.inProgress, after-1)
 	switch {
 	case after == l.offset+uint64(len(l.unstable)):
 		l.unstable = append(l.unstable, ents...)
@@ -246,16 +264,21 @@ func (l *raftLog) commitTo(c uint64) {
 	l.committed = c
 }
 
-// stableTo records that entries up to (i, t) were persisted.
-func (l *raftLog) stableTo(i, t uint64) {
-	if i < l.offset || !l.matchTerm(i, t) {
-		return // replaced meanwhile; the newer entries are still unstable
+// stableTo records that entries up to (i, t) were persisted. A write of
+// entries that were replaced meanwhile (the term at i differs, or i is past
+// the end) tells nothing: the newer entries are still unstable. A match
+// means entries up to i are those written: a leader of term t wrote them
+// all (the log matching property).
+func (l *raftLog) stableTo(i, t uint64) bool {
+	if i < l.offset || i > l.inProgress || !l.matchTerm(i, t) {
+		return false
 	}
 	l.unstable = l.unstable[i+1-l.offset:]
 	if len(l.unstable) == 0 {
 		l.unstable = nil
 	}
 	l.offset = i + 1
+	return true
 }
 
 func (l *raftLog) appliedTo(i uint64) {

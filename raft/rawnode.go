@@ -80,7 +80,7 @@ func (rn *RawNode) ReadIndex(ctx []byte) error { return rn.r.readIndex(ctx) }
 // HasReady reports whether Ready would hand out anything.
 func (rn *RawNode) HasReady() bool {
 	r := rn.r
-	if r.pendingBcast || len(r.msgs) > 0 || len(r.log.unstable) > 0 || len(r.readStates) > 0 {
+	if r.pendingBcast || len(r.msgs) > 0 || len(r.log.unpersisted()) > 0 || len(r.readStates) > 0 {
 		return true
 	}
 	if r.log.pending != nil && !r.log.pendingOut {
@@ -99,11 +99,12 @@ func (rn *RawNode) Ready() Ready {
 	r := rn.r
 	r.flushAppends()
 	rd := Ready{
-		Entries:          r.log.unstable,
+		Entries:          r.log.unpersisted(),
 		CommittedEntries: r.log.nextCommitted(),
 		Messages:         r.msgs,
 		ReadStates:       r.readStates,
 	}
+	r.log.persisting()
 	r.msgs = nil
 	r.readStates = nil
 	if r.log.pending != nil && !r.log.pendingOut {
@@ -122,6 +123,12 @@ func (rn *RawNode) Ready() Ready {
 }
 
 // Advance tells the core that rd has been persisted, sent and applied.
+//
+// A driver may instead write rd.Entries asynchronously: it calls Advance
+// with a copy of rd whose Entries is nil, and StableTo once the write is
+// durable. Ready hands every entry out once, so later Readies carry only
+// newer entries meanwhile. Writes must reach storage in the order Ready
+// handed them out.
 func (rn *RawNode) Advance(rd Ready) {
 	r := rn.r
 	if rd.SoftState != nil {
@@ -134,20 +141,27 @@ func (rn *RawNode) Advance(rd Ready) {
 		r.log.snapshotInstalled(rd.Snapshot)
 	}
 	if n := len(rd.Entries); n > 0 {
-		last := rd.Entries[n-1]
-		r.log.stableTo(last.Index, last.Term)
-		if r.role == Leader {
-			// The leader's own vote for its entries counts once they are
-			// durable (Raft thesis section 10.2.1).
-			if r.prs[r.id].maybeUpdate(r.log.stableLastIndex()) && r.maybeCommit() {
-				r.bcastAppend()
-			}
-		}
+		rn.StableTo(rd.Entries[n-1].Index, rd.Entries[n-1].Term)
 	}
 	if n := len(rd.CommittedEntries); n > 0 {
 		r.log.appliedTo(rd.CommittedEntries[n-1].Index)
 	}
 	r.foldCommitted()
+}
+
+// StableTo tells the core that its log is durable up to the entry (index,
+// term). It is a no-op when that entry was replaced meanwhile: the write
+// that replaced it reports its own entries.
+func (rn *RawNode) StableTo(index, term uint64) {
+	r := rn.r
+	if !r.log.stableTo(index, term) || r.role != Leader {
+		return
+	}
+	// The leader's own vote for its entries counts once they are durable
+	// (Raft thesis section 10.2.1).
+	if r.prs[r.id].maybeUpdate(r.log.stableLastIndex()) && r.maybeCommit() {
+		r.bcastAppend()
+	}
 }
 
 // Status is a snapshot of the core's state.

@@ -172,3 +172,66 @@ func TestTransferLeadership(t *testing.T) {
 		}
 	})
 }
+
+// TestAsyncWritesLeaderCountsOnlyDurable: a leader writing asynchronously
+// counts its own entries towards a quorum only once they are durable. With
+// one follower cut off and the leader's sync held back, an entry the other
+// follower acknowledged stays uncommitted; a crash then loses the leader's
+// copy and nothing that was committed. Once syncs go through, the entry
+// commits.
+func TestAsyncWritesLeaderCountsOnlyDurable(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			s := withFeatures(t, seed, 3, features{asyncWrites: true})
+			s.maxDelay = 1
+			s.one("a", 3, 10*simElection)
+			l := s.leader()
+			var cut uint64
+			for _, id := range s.ids {
+				if id != l {
+					cut = id
+				}
+			}
+			s.partition([]uint64{l, 6 - l - cut}, []uint64{cut})
+			s.holdSyncs = true
+			idx, ok := s.propose("x")
+			if !ok {
+				t.Fatalf("leader %d refused a proposal", l)
+			}
+			s.ticks(3)
+			if c := s.nodes[l].rn.r.log.committed; c >= idx {
+				t.Fatalf("entry %d committed (commit %d) on one follower's acknowledgement and the leader's unsynced write", idx, c)
+			}
+			if n := s.appliedBy("x"); n != 0 {
+				t.Fatalf("x applied by %d nodes before it could commit", n)
+			}
+
+			// Syncs go through: the leader's vote completes the quorum.
+			s.holdSyncs = false
+			for range 20 {
+				s.tick()
+			}
+			if c := s.nodes[l].rn.r.log.committed; c < idx {
+				t.Fatalf("entry %d not committed (commit %d) after the leader's write was synced", idx, c)
+			}
+
+			// Held again: a crash loses the leader's unsynced entries, and
+			// the entries that did commit survive it.
+			s.holdSyncs = true
+			idx, _ = s.propose("y")
+			s.ticks(3)
+			if c := s.nodes[l].rn.r.log.committed; c >= idx {
+				t.Fatalf("entry %d committed (commit %d) before the leader's write was synced", idx, c)
+			}
+			s.crash(l)
+			if last, _ := s.nodes[l].store.LastIndex(); last >= idx {
+				t.Fatalf("the crashed leader's disk holds entry %d it never synced (last %d)", idx, last)
+			}
+			s.holdSyncs = false
+			s.converge()
+			if n := s.appliedBy("x"); n != 3 {
+				t.Fatalf("x applied by %d nodes after the crash", n)
+			}
+		})
+	}
+}

@@ -30,9 +30,9 @@ func forSeeds(t *testing.T, scenario func(t *testing.T, seed uint64)) {
 			seeds = append(seeds, uint64(i+1))
 		}
 	}
-	// Every scenario runs with the classic protocol and with pre-vote and
-	// check-quorum.
-	for _, f := range []features{{}, {preVote: true, checkQuorum: true}} {
+	// Every scenario runs with the classic protocol, with pre-vote and
+	// check-quorum, and with leaders writing their log asynchronously.
+	for _, f := range []features{{}, {preVote: true, checkQuorum: true}, {asyncWrites: true}, {preVote: true, checkQuorum: true, asyncWrites: true}} {
 		simFeatures = f
 		for _, seed := range seeds {
 			if !t.Run(fmt.Sprintf("%s/seed=%d", f, seed), func(t *testing.T) { scenario(t, seed) }) {
@@ -43,49 +43,61 @@ func forSeeds(t *testing.T, scenario func(t *testing.T, seed uint64)) {
 	simFeatures = features{}
 }
 
-// features are the optional protocol features a simulation runs with.
-type features struct{ preVote, checkQuorum bool }
+// features are the optional protocol and driver features a simulation
+// runs with. asyncWrites makes a leader write its entries as the driver
+// does with an AsyncLogStore: the Ready is advanced at once, and the write
+// is reported durable (StableTo) some time later, unless a crash comes
+// first and loses it.
+type features struct{ preVote, checkQuorum, asyncWrites bool }
 
 func (f features) String() string {
+	name := "classic"
 	if f.preVote || f.checkQuorum {
-		return fmt.Sprintf("prevote=%v,checkquorum=%v", f.preVote, f.checkQuorum)
+		name = fmt.Sprintf("prevote=%v,checkquorum=%v", f.preVote, f.checkQuorum)
 	}
-	return "classic"
+	if f.asyncWrites {
+		name += ",async"
+	}
+	return name
 }
 
 // simFeatures is what newSim gives its nodes; forSeeds sets it.
 var simFeatures features
 
-// simStorage is a node's disk: a MemoryStorage that forgets an unsynced
-// hard state when the node crashes.
+// simStorage is a node's disk: a MemoryStorage whose writes, like those
+// to one write-ahead log, become durable together at a sync, which covers
+// every earlier write. A crash loses everything written since the last
+// sync; the node's applied entries (written the same way) go with it.
 type simStorage struct {
 	*MemoryStorage
-	synced HardState
+	syncedHS   HardState
+	syncedEnts []Entry
 }
 
-func (s *simStorage) Save(hs HardState, ents []Entry, sync bool) error {
-	if err := s.MemoryStorage.Save(hs, ents, sync); err != nil {
-		return err
-	}
-	if sync {
-		s.synced, _ = s.MemoryStorage.InitialState()
-	}
-	return nil
+// sync makes every write so far durable (simNode.sync also covers the
+// node's applied entries).
+func (s *simStorage) sync() {
+	s.MemoryStorage.mu.Lock()
+	defer s.MemoryStorage.mu.Unlock()
+	s.syncedHS, s.syncedEnts = s.hs, slices.Clone(s.ents)
 }
 
 func (s *simStorage) crash() {
 	s.MemoryStorage.mu.Lock()
-	s.MemoryStorage.hs = s.synced
-	s.MemoryStorage.mu.Unlock()
+	defer s.MemoryStorage.mu.Unlock()
+	s.hs, s.ents = s.syncedHS, slices.Clone(s.syncedEnts)
 }
 
 type simNode struct {
 	id    uint64
 	rn    *RawNode // nil while crashed
 	store *simStorage
-	// applied is the state machine: every applied entry, durable with
-	// its applied index.
-	applied []Entry
+	// applied is the state machine: every applied entry, with its
+	// applied index. The first syncedApplied are durable.
+	applied       []Entry
+	syncedApplied int
+	// writing are the async writes not yet reported durable, in order.
+	writing []Entry
 	// reads maps a ReadIndex context to the highest commit index known
 	// anywhere when the read was requested.
 	reads map[string]uint64
@@ -131,6 +143,8 @@ type sim struct {
 	voters0 []uint64
 	// dropSnaps is how many snapshot streams still fail on purpose.
 	dropSnaps int
+	// holdSyncs keeps async writes from completing on their own.
+	holdSyncs bool
 	// staged holds the snapshots in flight, by handle.
 	staged map[string][]Entry
 }
@@ -173,6 +187,8 @@ func (s *sim) start(nd *simNode) {
 	}
 	// The membership as of the applied index, as a state machine keeps it.
 	cs := confAt(voters, nd.applied)
+	nd.sync() // what is on disk at start, a scenario's setup included, stays
+
 	rn, err := NewRawNode(&Config{
 		ID:            nd.id,
 		Peers:         cs.Voters,
@@ -200,6 +216,28 @@ func (s *sim) crash(id uint64) {
 	}
 	nd.rn = nil
 	nd.store.crash()
+	nd.applied = nd.applied[:nd.syncedApplied]
+	nd.writing = nil
+}
+
+// sync makes everything nd wrote durable.
+func (nd *simNode) sync() {
+	nd.store.sync()
+	nd.syncedApplied = len(nd.applied)
+}
+
+// maybeSync completes nd's async writes with probability p, as the
+// driver's writer does once a sync covers them.
+func (s *sim) maybeSync(nd *simNode, p float64) {
+	if nd.rn == nil || len(nd.writing) == 0 || s.holdSyncs || s.rng.Float64() >= p {
+		return
+	}
+	nd.sync()
+	for _, e := range nd.writing {
+		nd.rn.StableTo(e.Index, e.Term)
+	}
+	nd.writing = nil
+	s.process(nd)
 }
 
 func (s *sim) restart(id uint64) {
@@ -304,6 +342,7 @@ func (s *sim) tick() {
 	s.now++
 	for _, id := range s.ids {
 		if nd := s.nodes[id]; nd.rn != nil {
+			s.maybeSync(nd, 0.5)
 			nd.rn.Tick()
 			s.process(nd)
 		}
@@ -342,6 +381,7 @@ func (s *sim) deliver() {
 				s.t.Fatalf("node %d step %v: %v", nd.id, qm.m.Type, err)
 			}
 			s.process(nd)
+			s.maybeSync(nd, 0.2)
 		}
 	}
 	s.checkInvariants()
@@ -381,10 +421,21 @@ func (s *sim) process(nd *simNode) {
 			}
 			nd.applied = slices.Clone(data)
 			nd.store.ApplySnapshot(rs.Meta)
+			nd.sync() // an ingested snapshot is durable
 			s.stats.installs++
 		}
-		if err := nd.store.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
+		// As the driver does, a leader that sends first writes its entries
+		// asynchronously when the driver's store can.
+		async := s.features.asyncWrites && sendFirst && rd.Snapshot == nil && len(rd.Entries) > 0
+		if err := nd.store.Save(rd.HardState, rd.Entries, rd.MustSync && !async); err != nil {
 			s.t.Fatalf("node %d save: %v", nd.id, err)
+		}
+		if rd.MustSync && !async {
+			nd.sync()
+		}
+		if async {
+			nd.writing = append(nd.writing, rd.Entries[len(rd.Entries)-1])
+			rd.Entries = nil
 		}
 		if !sendFirst {
 			for _, m := range rd.Messages {
