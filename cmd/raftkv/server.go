@@ -246,6 +246,9 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 	n.node = rn
 	n.backend.node = rn
 	n.removed = make(chan struct{})
+	// A node that starts as a member stops once a change removes it, even
+	// if that change is applied in one batch with others (one callback).
+	n.wasMember = slices.ContainsFunc(members, func(m engine.Member) bool { return m.ID == cfg.ID })
 	n.sm.OnMembersChanged(func(ms []engine.Member) { n.membersChanged(ms, logger) })
 	rn.Start()
 
