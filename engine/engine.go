@@ -104,7 +104,7 @@ type Engine struct {
 	keyCount atomic.Uint64
 }
 
-var _ raft.LogStore = (*Engine)(nil)
+var _ raft.AsyncLogStore = (*Engine)(nil)
 
 // Open opens (creating if needed) the database in dir and loads the log
 // bounds, applied index and key count into memory.

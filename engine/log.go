@@ -173,11 +173,46 @@ func (e *Engine) readEntries(lo, hi, maxSize uint64) ([]raft.Entry, error) {
 // when sync is true. ents must be contiguous and start no later than
 // LastIndex()+1; they replace every held entry from ents[0].Index on.
 func (e *Engine) Save(hs raft.HardState, ents []raft.Entry, sync bool) error {
-	if hs.IsEmpty() && len(ents) == 0 {
+	opts := pebble.NoSync
+	if sync {
+		opts = pebble.Sync
+	}
+	b, err := e.save(hs, ents, func(b *pebble.Batch) error { return b.Commit(opts) })
+	if b != nil {
+		b.Close()
+	}
+	return err
+}
+
+// SaveAsync is Save with sync, except that it returns once the batch is in
+// the write-ahead log (after every earlier write, and visible to reads),
+// before it is synced; wait blocks until it is, and must be called once.
+// A write committed later, an apply batch say, can never be durable
+// without this one: the log is replayed in order.
+func (e *Engine) SaveAsync(hs raft.HardState, ents []raft.Entry) (wait func() error, err error) {
+	b, err := e.save(hs, ents, func(b *pebble.Batch) error { return e.db.ApplyNoSyncWait(b, pebble.Sync) })
+	if err != nil || b == nil {
+		return func() error { return nil }, err
+	}
+	return func() error {
+		defer b.Close()
+		if err := b.SyncWait(); err != nil {
+			return fmt.Errorf("sync entries: %w", err)
+		}
 		return nil
+	}, nil
+}
+
+// save builds the batch for hs and ents and commits it with commit. The
+// caller closes the batch it returns (nil when there was nothing to save);
+// a batch whose commit failed is left to the collector, as pebble may
+// still hold it.
+func (e *Engine) save(hs raft.HardState, ents []raft.Entry, commit func(*pebble.Batch) error) (*pebble.Batch, error) {
+	if hs.IsEmpty() && len(ents) == 0 {
+		return nil, nil
 	}
 	if err := e.rlock(); err != nil {
-		return err
+		return nil, err
 	}
 	defer e.closeMu.RUnlock()
 	e.logMu.Lock()
@@ -187,40 +222,23 @@ func (e *Engine) Save(hs raft.HardState, ents []raft.Entry, sync bool) error {
 	if len(ents) > 0 {
 		lo, hi = ents[0].Index, ents[len(ents)-1].Index
 		if err := e.checkAppend(ents); err != nil {
-			return fmt.Errorf("save entries %d..%d: %w", lo, hi, err)
+			return nil, fmt.Errorf("save entries %d..%d: %w", lo, hi, err)
 		}
 	}
 
 	b := e.db.NewBatch()
-	defer b.Close()
-	if !hs.IsEmpty() {
-		if err := b.Set(keyHard, encodeHardState(hs), nil); err != nil {
-			return fmt.Errorf("save hard state: %w", err)
-		}
-	}
-	var buf []byte
-	for i := range ents {
-		buf = encodeEntry(buf[:0], ents[i])
-		// Set copies key and value into the batch, so buf can be reused.
-		if err := b.Set(logKey(ents[i].Index), buf, nil); err != nil {
-			return fmt.Errorf("save entries %d..%d: %w", lo, hi, err)
-		}
-	}
-	if len(ents) > 0 && hi < e.last {
-		// A conflicting suffix longer than ents: drop what lies past it.
-		if err := b.DeleteRange(logKey(hi+1), logKey(e.last+1), nil); err != nil {
-			return fmt.Errorf("save entries %d..%d: truncate %d..%d: %w", lo, hi, hi+1, e.last, err)
-		}
-	}
-	opts := pebble.NoSync
-	if sync {
-		opts = pebble.Sync
-	}
-	if err := b.Commit(opts); err != nil {
+	fail := func(err error) (*pebble.Batch, error) {
 		if len(ents) == 0 {
-			return fmt.Errorf("save hard state: %w", err)
+			return nil, fmt.Errorf("save hard state: %w", err)
 		}
-		return fmt.Errorf("save entries %d..%d: %w", lo, hi, err)
+		return nil, fmt.Errorf("save entries %d..%d: %w", lo, hi, err)
+	}
+	if err := e.fillSave(b, hs, ents); err != nil {
+		b.Close()
+		return fail(err)
+	}
+	if err := commit(b); err != nil {
+		return fail(err)
 	}
 	if len(ents) > 0 {
 		if e.last < e.first {
@@ -229,6 +247,32 @@ func (e *Engine) Save(hs raft.HardState, ents []raft.Entry, sync bool) error {
 		}
 		e.last, e.lastTerm = hi, ents[len(ents)-1].Term
 		e.cache.saved(ents)
+	}
+	return b, nil
+}
+
+// fillSave adds hs (unless empty) and ents to b, with the deletion of any
+// held entries past ents.
+func (e *Engine) fillSave(b *pebble.Batch, hs raft.HardState, ents []raft.Entry) error {
+	if !hs.IsEmpty() {
+		if err := b.Set(keyHard, encodeHardState(hs), nil); err != nil {
+			return err
+		}
+	}
+	var buf []byte
+	for i := range ents {
+		buf = encodeEntry(buf[:0], ents[i])
+		// Set copies key and value into the batch, so buf can be reused.
+		if err := b.Set(logKey(ents[i].Index), buf, nil); err != nil {
+			return err
+		}
+	}
+	if hi := len(ents); hi > 0 && ents[hi-1].Index < e.last {
+		// A conflicting suffix longer than ents: drop what lies past it.
+		last := ents[hi-1].Index
+		if err := b.DeleteRange(logKey(last+1), logKey(e.last+1), nil); err != nil {
+			return fmt.Errorf("truncate %d..%d: %w", last+1, e.last, err)
+		}
 	}
 	return nil
 }
