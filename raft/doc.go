@@ -17,7 +17,11 @@
 // Durability contract: the driver persists a Ready's hard state and
 // entries, synced when Ready.MustSync, before it sends the Ready's
 // messages; a vote or an append acknowledgement therefore never precedes
-// the write it promises. The state machine may apply with unsynced writes
+// the write it promises. The one exception is a leader's own appends
+// (Raft thesis section 10.2.1): it sends them first, writes them without
+// waiting for the sync when the LogStore can (AsyncLogStore), and the core
+// counts them towards a quorum only once StableTo reports them durable.
+// The state machine may apply with unsynced writes
 // as long as it records the applied index atomically with the data: after a
 // crash the log still holds every committed entry past the surviving
 // applied index, and the node replays from there.

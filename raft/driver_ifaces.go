@@ -9,6 +9,17 @@ type LogStore interface {
 	Save(hs HardState, ents []Entry, sync bool) error
 }
 
+// AsyncLogStore is a LogStore that can persist without waiting for the
+// sync, so that the driver keeps working while the disk syncs.
+type AsyncLogStore interface {
+	LogStore
+	// SaveAsync writes hs (unless empty) and ents as Save with sync does,
+	// after every earlier write, but returns before the write is durable;
+	// wait blocks until it is and must be called exactly once. A write
+	// made later is never durable without this one.
+	SaveAsync(hs HardState, ents []Entry) (wait func() error, err error)
+}
+
 // Transport delivers messages to peers. Send must not block: a message that
 // cannot be queued may be dropped, as Raft tolerates loss.
 type Transport interface {

@@ -40,6 +40,9 @@ type NodeConfig struct {
 	// SnapshotCatchUpEntries is how many applied entries compaction keeps,
 	// so that a follower slightly behind still catches up from the log.
 	SnapshotCatchUpEntries uint64
+	// SyncWrites makes a leader wait for each write of its log, even when
+	// the LogStore can write asynchronously (AsyncLogStore).
+	SyncWrites bool
 }
 
 // Compactor is a LogStore that can drop the log up to an applied index.
@@ -82,6 +85,16 @@ type Node struct {
 
 	status atomic.Pointer[NodeStatus]
 
+	// async is the store's asynchronous side, nil when writes are synced
+	// in the loop. Writes waiting for their sync go to writes, in order;
+	// the writer reports them durable in stable and signals stablec.
+	async      AsyncLogStore
+	writes     chan asyncWrite
+	stablec    chan struct{}
+	stableMu   sync.Mutex
+	stable     []asyncWrite
+	writerDone chan struct{}
+
 	install   func(s *ReceivedSnapshot) error
 	compactor Compactor // nil when the LogStore cannot compact
 	snapEvery uint64
@@ -108,6 +121,13 @@ type proposal struct {
 	index uint64
 	term  uint64
 	done  chan result // buffered: the loop never blocks on a caller
+}
+
+// asyncWrite is a leader's log write whose sync is awaited by the writer.
+type asyncWrite struct {
+	wait        func() error
+	index, term uint64 // the last entry written
+	err         error  // set by the writer when the sync failed
 }
 
 type readRequest struct {
@@ -172,6 +192,12 @@ func NewNode(c NodeConfig) (*Node, error) {
 	if cp, ok := c.LogStore.(Compactor); ok {
 		n.compactor = cp
 	}
+	if as, ok := c.LogStore.(AsyncLogStore); ok && !c.SyncWrites {
+		n.async = as
+		n.writes = make(chan asyncWrite, maxBatch)
+		n.stablec = make(chan struct{}, 1)
+		n.writerDone = make(chan struct{})
+	}
 	if n.snapEvery > 0 && n.compactor == nil {
 		return nil, errors.New("raft: SnapshotEntries needs a LogStore that can Compact")
 	}
@@ -183,7 +209,53 @@ func NewNode(c NodeConfig) (*Node, error) {
 }
 
 // Start runs the node's loop in the background.
-func (n *Node) Start() { go n.run() }
+func (n *Node) Start() {
+	if n.async != nil {
+		go n.writer()
+	}
+	go n.run()
+}
+
+// writer waits, in order, for the syncs of the leader's asynchronous log
+// writes and hands each back to the loop once durable. It ends when the
+// loop closes writes, after waiting for every write queued.
+func (n *Node) writer() {
+	defer close(n.writerDone)
+	for w := range n.writes {
+		w.err = w.wait()
+		n.stableMu.Lock()
+		n.stable = append(n.stable, w)
+		n.stableMu.Unlock()
+		select {
+		case n.stablec <- struct{}{}:
+		default: // a signal is already pending
+		}
+	}
+}
+
+// stopWriter ends the writer once every queued write is synced, so that
+// no sync is pending when the store is closed.
+func (n *Node) stopWriter() {
+	if n.async != nil {
+		close(n.writes)
+		<-n.writerDone
+	}
+}
+
+// takeStable reports the writes the writer found durable to the core.
+func (n *Node) takeStable() error {
+	n.stableMu.Lock()
+	done := n.stable
+	n.stable = nil
+	n.stableMu.Unlock()
+	for _, w := range done {
+		if w.err != nil {
+			return fmt.Errorf("persist entries up to %d: %w", w.index, w.err)
+		}
+		n.rn.StableTo(w.index, w.term)
+	}
+	return nil
+}
 
 // Stop ends the loop and fails every waiting call with ErrStopped. It
 // returns the error that stopped the loop early, if any.
@@ -404,6 +476,7 @@ func (n *Node) run() {
 	ticker := time.NewTicker(n.tick)
 	defer ticker.Stop()
 	defer close(n.donec)
+	defer n.stopWriter()
 	for {
 		select {
 		case <-ticker.C:
@@ -412,28 +485,19 @@ func (n *Node) run() {
 			n.expireReads()
 		case m := <-n.recvc:
 			n.step(m)
-			for i := 0; i < maxBatch; i++ {
-				select {
-				case m = <-n.recvc:
-					n.step(m)
-					continue
-				default:
-				}
-				break
-			}
+			n.drain()
 		case p := <-n.propc:
 			n.propose(p)
-			for i := 0; i < maxBatch; i++ {
-				select {
-				case p = <-n.propc:
-					n.propose(p)
-					continue
-				default:
-				}
-				break
-			}
+			n.drain()
 		case r := <-n.readc:
 			n.readIndex(r)
+			n.drain()
+		case <-n.stablec:
+			if err := n.takeStable(); err != nil {
+				n.fail(err)
+				return
+			}
+			n.drain()
 		case f := <-n.callc:
 			f(n.rn)
 		case <-n.stopc:
@@ -442,12 +506,46 @@ func (n *Node) run() {
 		}
 		for n.rn.HasReady() {
 			if err := n.handleReady(n.rn.Ready()); err != nil {
-				n.err = err
-				n.logger.Error("raft node stopped by a fatal error", "error", err)
-				n.failAll(ErrStopped)
+				n.fail(err)
 				return
 			}
 		}
+	}
+}
+
+// fail records the fatal error that ends the loop.
+func (n *Node) fail(err error) {
+	n.err = err
+	n.logger.Error("raft node stopped by a fatal error", "error", err)
+	n.failAll(ErrStopped)
+}
+
+// drain takes whatever else is already queued (messages, proposals,
+// reads), up to maxBatch of each, so that one Ready, and one fsync, covers
+// everything that arrived together.
+func (n *Node) drain() {
+	for i := 0; i < maxBatch; i++ {
+		select {
+		case m := <-n.recvc:
+			n.step(m)
+			continue
+		default:
+		}
+		break
+	}
+	for i := 0; i < maxBatch; i++ {
+		select {
+		case p := <-n.propc:
+			n.propose(p)
+			continue
+		default:
+		}
+		break
+	}
+	select {
+	case r := <-n.readc:
+		n.readIndex(r)
+	default:
 	}
 }
 
@@ -544,7 +642,19 @@ func (n *Node) handleReady(rd Ready) error {
 	if sendFirst && len(rd.Messages) > 0 {
 		n.trans.Send(rd.Messages)
 	}
-	if !rd.HardState.IsEmpty() || len(rd.Entries) > 0 {
+	// Such a leader's entries need not hold up the loop either: they are
+	// written now, in order with every other write, and the writer
+	// reports them durable (StableTo) once synced. Anything else syncs
+	// here, which makes every earlier write durable too.
+	if n.async != nil && sendFirst && rd.Snapshot == nil && len(rd.Entries) > 0 {
+		wait, err := n.async.SaveAsync(rd.HardState, rd.Entries)
+		if err != nil {
+			return fmt.Errorf("persist ready: %w", err)
+		}
+		last := rd.Entries[len(rd.Entries)-1]
+		n.writes <- asyncWrite{wait: wait, index: last.Index, term: last.Term}
+		rd.Entries = nil
+	} else if !rd.HardState.IsEmpty() || len(rd.Entries) > 0 {
 		if err := n.store.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
 			return fmt.Errorf("persist ready: %w", err)
 		}

@@ -3,6 +3,7 @@ package raft
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -78,7 +79,39 @@ func (s *counterSM) Count() int {
 	return s.count
 }
 
+// asyncMemStorage is a MemoryStorage that can write asynchronously, as
+// engine/ does: its syncs take up to a millisecond, in order.
+type asyncMemStorage struct {
+	*MemoryStorage
+	mu   sync.Mutex
+	last chan struct{} // closed when the previous write's sync is done
+}
+
+func (s *asyncMemStorage) SaveAsync(hs HardState, ents []Entry) (func() error, error) {
+	if err := s.MemoryStorage.Save(hs, ents, true); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	prev, done := s.last, make(chan struct{})
+	s.last = done
+	s.mu.Unlock()
+	delay := time.Duration(rand.IntN(1000)) * time.Microsecond
+	return func() error {
+		if prev != nil {
+			<-prev
+		}
+		time.Sleep(delay)
+		close(done)
+		return nil
+	}, nil
+}
+
+// startNodes starts n nodes whose leaders write their logs asynchronously.
 func startNodes(t *testing.T, n int) (*memRouter, []*Node, []*counterSM) {
+	return startNodesWith(t, n, false)
+}
+
+func startNodesWith(t *testing.T, n int, syncWrites bool) (*memRouter, []*Node, []*counterSM) {
 	t.Helper()
 	r := &memRouter{nodes: map[uint64]*Node{}, isolated: map[uint64]bool{}}
 	ids := make([]uint64, n)
@@ -96,10 +129,11 @@ func startNodes(t *testing.T, n int) (*memRouter, []*Node, []*counterSM) {
 				ElectionTick: 10,
 				Rand:         rand.New(rand.NewPCG(id, 1)),
 			},
-			LogStore:     NewMemoryStorage(),
+			LogStore:     &asyncMemStorage{MemoryStorage: NewMemoryStorage()},
 			Transport:    &memTransport{r: r, from: id},
 			StateMachine: sm,
 			TickInterval: 2 * time.Millisecond,
+			SyncWrites:   syncWrites,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -185,7 +219,13 @@ func TestNodeProposeAndRead(t *testing.T) {
 // Concurrent proposals and reads from many goroutines all complete, and
 // the counts they observe are consistent.
 func TestNodeConcurrent(t *testing.T) {
-	_, nodes, _ := startNodes(t, 3)
+	for _, syncWrites := range []bool{false, true} {
+		t.Run(fmt.Sprintf("syncWrites=%v", syncWrites), func(t *testing.T) { testNodeConcurrent(t, syncWrites) })
+	}
+}
+
+func testNodeConcurrent(t *testing.T, syncWrites bool) {
+	_, nodes, _ := startNodesWith(t, 3, syncWrites)
 	lead := waitLeader(t, nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
