@@ -160,7 +160,7 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 		}
 	}()
 	dbDir := filepath.Join(cfg.DataDir, "db")
-	if n.eng, err = engine.Open(dbDir, engine.Options{Logger: logger.Named("engine"), Verify: cfg.VerifyOnStart}); err != nil {
+	if n.eng, err = engine.Open(dbDir, engine.Options{Logger: logger.Named("engine"), Verify: cfg.VerifyOnStart, CacheSize: cfg.CacheSize}); err != nil {
 		return nil, fmt.Errorf("open %s: %w", dbDir, err)
 	}
 	if n.sm, err = fsm.New(n.eng, logger.Named("fsm")); err != nil {
