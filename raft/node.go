@@ -524,28 +524,24 @@ func (n *Node) fail(err error) {
 // reads), up to maxBatch of each, so that one Ready, and one fsync, covers
 // everything that arrived together.
 func (n *Node) drain() {
-	for i := 0; i < maxBatch; i++ {
-		select {
-		case m := <-n.recvc:
-			n.step(m)
-			continue
-		default:
-		}
-		break
-	}
-	for i := 0; i < maxBatch; i++ {
-		select {
-		case p := <-n.propc:
-			n.propose(p)
-			continue
-		default:
-		}
-		break
-	}
+	takeQueued(n.recvc, n.step)
+	takeQueued(n.propc, n.propose)
 	select {
 	case r := <-n.readc:
 		n.readIndex(r)
 	default:
+	}
+}
+
+// takeQueued calls f on up to maxBatch values already queued on c.
+func takeQueued[T any](c <-chan T, f func(T)) {
+	for range maxBatch {
+		select {
+		case v := <-c:
+			f(v)
+		default:
+			return
+		}
 	}
 }
 
