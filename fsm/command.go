@@ -24,6 +24,9 @@ const (
 	OpRename   Op = 10 // RENAME key newkey
 	OpRenameNX Op = 11 // RENAMENX key newkey
 	OpFlush    Op = 12 // FLUSHDB (and FLUSHALL): no arguments
+	// OpIncrByFloat is INCRBYFLOAT key increment, the increment as the
+	// client wrote it.
+	OpIncrByFloat Op = 13
 )
 
 // Flags of OpSetIf, one byte.
@@ -67,6 +70,8 @@ type Result struct {
 	// existed.
 	Old   []byte
 	Found bool
+	// Value is INCRBYFLOAT's new value.
+	Value []byte
 	// Err is a deterministic error of the command itself (the same on every
 	// node), never a storage failure.
 	Err error
@@ -104,6 +109,9 @@ func EncodeAppend(key, value []byte) []byte { return encode(OpAppend, key, value
 func EncodeIncrBy(key []byte, delta int64) []byte {
 	return encode(OpIncrBy, key, binary.BigEndian.AppendUint64(nil, uint64(delta)))
 }
+
+// EncodeIncrByFloat encodes INCRBYFLOAT key increment.
+func EncodeIncrByFloat(key, incr []byte) []byte { return encode(OpIncrByFloat, key, incr) }
 
 // ParseInt parses b as Redis parses a 64-bit integer argument or value
 // (string2ll): optional '-', then digits without leading zeros (or a

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -284,6 +285,11 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 			return badArity(cmd), nil
 		}
 		return applyIncrBy(b, cmd.Args[0], int64(binary.BigEndian.Uint64(cmd.Args[1])))
+	case OpIncrByFloat:
+		if len(cmd.Args) != 2 {
+			return badArity(cmd), nil
+		}
+		return applyIncrByFloat(b, cmd.Args[0], cmd.Args[1])
 	}
 	return Result{Err: fmt.Errorf("%w: unknown op %d", ErrCorrupt, cmd.Op)}, nil
 }
@@ -345,6 +351,36 @@ func applyIncrBy(b *engine.ApplyBatch, key []byte, delta int64) (Result, error) 
 	}
 	v += delta
 	return Result{Int: v}, b.Set(key, strconv.AppendInt(nil, v, 10))
+}
+
+// applyIncrByFloat adds incr to key's value (0 when missing) in long
+// double arithmetic, as Redis does, and stores the sum in Redis's human
+// format; Value is that text.
+func applyIncrByFloat(b *engine.ApplyBatch, key, incr []byte) (Result, error) {
+	old, found, err := b.Get(key)
+	if err != nil {
+		return Result{}, err
+	}
+	v, vInf := new(big.Float).SetPrec(longDoublePrec), false
+	if found {
+		var ok bool
+		if v, vInf, ok = ParseLongDouble(old); !ok {
+			return Result{Err: ErrNotFloat}, nil
+		}
+	}
+	d, dInf, ok := ParseLongDouble(incr)
+	if !ok {
+		return Result{Err: ErrNotFloat}, nil
+	}
+	if vInf || dInf {
+		return Result{Err: ErrNaNOrInf}, nil
+	}
+	sum, ok := addLongDouble(v, d)
+	if !ok {
+		return Result{Err: ErrNaNOrInf}, nil
+	}
+	text := []byte(FormatLongDouble(sum))
+	return Result{Value: text}, b.Set(key, text)
 }
 
 // applyMSet sets every pair; with nx, none unless no key exists, and Int

@@ -511,6 +511,8 @@ func FuzzApply(f *testing.F) {
 	f.Add(EncodeMSet([][]byte{k("a"), k("1"), k("b"), k("2")}, true))
 	f.Add(EncodeGetDel(k("k")))
 	f.Add(EncodeFlush())
+	f.Add(EncodeIncrByFloat(k("k"), k("1.5")))
+	f.Add(EncodeIncrByFloat(k("f"), k("0x1p16383")))
 	n := openNode(f, vfs.NewMem())
 	// Some data for DEL and APPEND to find.
 	if _, err := n.fsm.Apply(entries(1, EncodeSet(k("k"), k("v")), EncodeSet(k("\x00"), nil))); err != nil {
@@ -536,7 +538,8 @@ func FuzzApply(f *testing.F) {
 		}
 		switch {
 		case errors.Is(r.Err, ErrCorrupt):
-		case r.Err == ErrNotInteger, r.Err == ErrOverflow, r.Err == ErrTooLong, r.Err == ErrNoSuchKey:
+		case r.Err == ErrNotInteger, r.Err == ErrOverflow, r.Err == ErrTooLong, r.Err == ErrNoSuchKey,
+			r.Err == ErrNotFloat, r.Err == ErrNaNOrInf:
 			// Redis's own refusals of a well-formed command.
 		default:
 			t.Fatalf("command error %v is neither ErrCorrupt nor one of Redis's", r.Err)

@@ -65,6 +65,7 @@ func init() {
 		{name: "incr", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", run: cmdIncr},
 		{name: "decr", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", run: cmdDecr},
 		{name: "incrby", args: []arg{{name: "key", typ: "key"}, {name: "increment", typ: "integer"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", run: cmdIncrBy},
+		{name: "incrbyfloat", args: []arg{{name: "key", typ: "key"}, {name: "increment", typ: "double"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "2.6.0", summary: "Increment the float value of a key by the given amount", run: cmdIncrByFloat},
 		{name: "decrby", args: []arg{{name: "key", typ: "key"}, {name: "decrement", typ: "integer"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", run: cmdDecrBy},
 		{name: "del", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"write"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Deletes one or more keys.", run: cmdDel},
 		{name: "unlink", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"write", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "4.0.0", summary: "Asynchronously deletes one or more keys.", run: cmdDel},
@@ -338,6 +339,16 @@ func cmdDecrBy(c *call) {
 func (c *call) incrBy(delta int64) {
 	if r, ok := c.write(c.args[1], fsm.EncodeIncrBy(c.args[1], delta)); ok {
 		c.conn.WriteInt64(r.Int)
+	}
+}
+
+func cmdIncrByFloat(c *call) {
+	// An infinite increment is refused at apply, after the key's value
+	// is checked, as Redis orders its errors.
+	if _, _, ok := fsm.ParseLongDouble(c.args[2]); !ok {
+		c.conn.WriteError(fsm.ErrNotFloat.Error())
+	} else if r, ok := c.write(c.args[1], fsm.EncodeIncrByFloat(c.args[1], c.args[2])); ok {
+		c.conn.WriteBulk(r.Value)
 	}
 }
 
