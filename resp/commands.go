@@ -78,6 +78,7 @@ func init() {
 		{name: "exists", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Determines whether one or more keys exist.", run: cmdExists},
 		// Connection.
 		{name: "ping", args: []arg{{name: "message", typ: "string", optional: true}}, arity: -1, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Returns the server's liveliness response.", run: cmdPing},
+		{name: "time", arity: 1, flags: []string{"loading", "stale", "fast"}, group: "server", since: "2.6.0", summary: "Return the current server time", run: cmdTime},
 		{name: "echo", args: []arg{{name: "message", typ: "string"}}, arity: 2, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Returns the given string.", run: cmdEcho},
 		{name: "quit", arity: -1, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Closes the connection.", run: cmdQuit},
 		{name: "select", args: []arg{{name: "index", typ: "integer"}}, arity: 2, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Changes the selected database; raftkv has database 0 only.", run: cmdSelect},

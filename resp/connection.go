@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func cmdPing(c *call) {
@@ -18,6 +19,15 @@ func cmdPing(c *call) {
 }
 
 func cmdEcho(c *call) { c.conn.WriteBulk(c.args[1]) }
+
+// cmdTime answers this node's clock, as seconds and microseconds, like
+// Redis's TIME on any node: it reads no data, so followers answer too.
+func cmdTime(c *call) {
+	now := time.Now()
+	c.conn.WriteArray(2)
+	c.conn.WriteBulkString(strconv.FormatInt(now.Unix(), 10))
+	c.conn.WriteBulkString(strconv.Itoa(now.Nanosecond() / 1000))
+}
 
 func cmdQuit(c *call) {
 	c.ok()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -98,11 +99,26 @@ func TestCompatWithRedis(t *testing.T) {
 		{"DBSIZE"}, {"DBSIZE", "x"},
 		{"FLUSHDB", "BOGUS"}, {"FLUSHALL", "SYNC", "x"}, {"FLUSHDB"}, {"DBSIZE"}, {"GET", "k"}, {"EXISTS", "k"},
 		{"SET", "k", "v"}, {"FLUSHALL", "ASYNC"}, {"DBSIZE"}, {"SET", "k", "v"}, {"FLUSHDB", "sync"}, {"MGET", "k"},
+		{"TIME", "x"},
 	}
 	for _, cmd := range script {
 		want, have := ref.do(cmd...), got.do(cmd...)
 		if want != have {
 			t.Errorf("%q: Redis replies %q, raftkv %q", cmd, want, have)
+		}
+	}
+
+	// TIME differs by the clocks' reading: compare the shape and the value.
+	timeRe := regexp.MustCompile(`^\*2\r\n\$\d+\r\n(\d+)\r\n\$\d+\r\n(\d+)\r\n$`)
+	for _, r := range []*replyConn{ref, got} {
+		m := timeRe.FindStringSubmatch(r.do("TIME"))
+		if m == nil {
+			t.Fatalf("TIME reply is not two integers")
+		}
+		sec, _ := strconv.ParseInt(m[1], 10, 64)
+		usec, _ := strconv.ParseInt(m[2], 10, 64)
+		if d := time.Since(time.Unix(sec, usec*1000)); d < -time.Second || d > time.Second || usec > 999999 {
+			t.Errorf("TIME answered %s.%s, %v from this clock", m[1], m[2], d)
 		}
 	}
 
