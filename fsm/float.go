@@ -61,14 +61,29 @@ func ParseLongDouble(b []byte) (f *big.Float, inf, ok bool) {
 	if err != nil || f.IsInf() {
 		return nil, false, false // an exponent past big.Float's range
 	}
-	if f.Sign() != 0 {
-		// strtold reports ERANGE for overflow (HUGE_VAL) and for
-		// underflow to zero, which string2ld refuses.
-		if exp := f.MantExp(nil); exp > maxLongDoubleExp || exp < minLongDoubleExp {
-			return nil, false, false
+	// strtold reports ERANGE for overflow (HUGE_VAL) and for underflow to
+	// zero, which string2ld refuses.
+	if f.Sign() == 0 {
+		if mantissaNonZero(lower) {
+			return nil, false, false // underflowed even big.Float's range
 		}
+	} else if exp := f.MantExp(nil); exp > maxLongDoubleExp || exp < minLongDoubleExp {
+		return nil, false, false
 	}
 	return f, false, true
+}
+
+// mantissaNonZero reports whether the digits before the exponent of a
+// number (lower case, sign removed) include a non-zero one.
+func mantissaNonZero(s string) bool {
+	digits, exp := "123456789", "e"
+	if rest, ok := strings.CutPrefix(s, "0x"); ok {
+		s, digits, exp = rest, "123456789abcdef", "p"
+	}
+	if i := strings.Index(s, exp); i >= 0 {
+		s = s[:i]
+	}
+	return strings.ContainsAny(s, digits)
 }
 
 // FormatLongDouble formats f as Redis's ld2string in LD_STR_HUMAN mode:

@@ -28,6 +28,7 @@ func TestLongDouble(t *testing.T) {
 		{"-0.0", "0", "0"},           // never "-0"
 		{"0x1p-3", "0X10", "16.125"}, // hexadecimal, as strtold reads it
 		{"5.", ".5", "5.5"},
+		{"0e-2147483647", "0x0p-99", "0"}, // zero written with any exponent is zero
 		{"1.18e4932", "1.18e4932", "overflow"},
 		{"123456789012345678901234567890", "0", "123456789012345678899921813504"},
 	} {
@@ -36,7 +37,7 @@ func TestLongDouble(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"", " 1", "1 ", "1_0", "0b1", "0o7", "0x", "--1", "+-1", "1e", "nan", "NaN", "abc", ".", "-",
-		"1e5000", "1e-5000", "1e99999999999", "0x1p99999999999"} {
+		"1e5000", "1e-5000", "1e99999999999", "0x1p99999999999", "1e-2147483647", "0x1p-9999999999"} {
 		if _, _, ok := ParseLongDouble([]byte(s)); ok {
 			t.Errorf("%q parsed as a float; Redis refuses it", s)
 		}

@@ -67,6 +67,7 @@ func TestCompatWithRedis(t *testing.T) {
 		{"INCRBYFLOAT", "f4", "1e300"}, {"INCRBYFLOAT", "f4", "1e300"}, {"INCRBYFLOAT", "f5", "1.18e4932"}, {"INCRBYFLOAT", "f5", "1.18e4932"},
 		{"INCRBYFLOAT", "f6", "123456789012345678901234567890"}, {"INCRBYFLOAT", "f7", "0.1"}, {"INCRBYFLOAT", "f7", "0.2"},
 		{"INCRBYFLOAT", "f8", "-0.0"}, {"INCRBYFLOAT", "f9", "1e-5000"}, {"INCRBYFLOAT", "f9", "1e5000"},
+		{"INCRBYFLOAT", "f9", "1e-2147483647"}, {"INCRBYFLOAT", "f9", "0e-2147483647"}, {"INCRBYFLOAT", "f9", "0x0p-99"},
 		{"INCRBYFLOAT", "f", "inf"}, {"INCRBYFLOAT", "f", "-Infinity"}, {"INCRBYFLOAT", "f", "nan"}, {"INCRBYFLOAT", "f", "abc"},
 		{"INCRBYFLOAT", "f", ""}, {"INCRBYFLOAT", "f", " 1"}, {"INCRBYFLOAT", "f", "1 "}, {"INCRBYFLOAT", "f", "1_0"},
 		{"INCRBYFLOAT", "f", "0b1"}, {"INCRBYFLOAT", "f", "0o7"}, {"INCRBYFLOAT", "f", "0x"}, {"INCRBYFLOAT", "f", "--1"}, {"INCRBYFLOAT", "f", "1e"},
