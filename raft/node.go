@@ -106,8 +106,10 @@ type Node struct {
 	waiters   map[uint64]*proposal // by log index
 	reads     map[uint64]*readBatch
 	readQueue []*readBatch // confirmed, waiting for apply; ordered by index
-	readSeq   uint64
-	ticks     uint64
+	// readWaiting are reads that wait for the round in flight to end.
+	readWaiting []*readRequest
+	readSeq     uint64
+	ticks       uint64
 }
 
 type result struct {
@@ -483,6 +485,7 @@ func (n *Node) run() {
 			n.ticks++
 			n.rn.Tick()
 			n.expireReads()
+			n.startRead()
 		case m := <-n.recvc:
 			n.step(m)
 			n.drain()
@@ -576,19 +579,24 @@ func (n *Node) propose(p *proposal) {
 	n.waiters[index] = p
 }
 
-// readIndex batches every read request already queued into one ReadIndex
-// call, so concurrent reads share one heartbeat round.
+// readIndex takes r and every read request already queued. At most one
+// confirmation round is in flight: requests that arrive meanwhile wait
+// and share the next one, which starts after they arrived (so each read
+// still sees every write acknowledged before it began).
 func (n *Node) readIndex(r *readRequest) {
-	b := &readBatch{reqs: []*readRequest{r}, tick: n.ticks}
-	for len(b.reqs) < maxBatch {
-		select {
-		case r = <-n.readc:
-			b.reqs = append(b.reqs, r)
-			continue
-		default:
-		}
-		break
+	n.readWaiting = append(n.readWaiting, r)
+	takeQueued(n.readc, func(r *readRequest) { n.readWaiting = append(n.readWaiting, r) })
+	n.startRead()
+}
+
+// startRead starts a confirmation round for the waiting reads unless one
+// is in flight.
+func (n *Node) startRead() {
+	if len(n.reads) > 0 || len(n.readWaiting) == 0 {
+		return
 	}
+	b := &readBatch{reqs: n.readWaiting, tick: n.ticks}
+	n.readWaiting = nil
 	n.readSeq++
 	ctx := binary.BigEndian.AppendUint64(nil, n.readSeq)
 	if err := n.rn.ReadIndex(ctx); err != nil {
@@ -695,6 +703,7 @@ func (n *Node) handleReady(rd Ready) error {
 	}
 	n.releaseReads()
 	n.rn.Advance(rd)
+	n.startRead() // the round in flight may have ended
 	n.publishStatus()
 	return nil
 }
@@ -798,6 +807,10 @@ func (n *Node) failAll(err error) {
 		b.finish(err)
 	}
 	n.readQueue = nil
+	for _, r := range n.readWaiting {
+		r.done <- err
+	}
+	n.readWaiting = nil
 }
 
 func (n *Node) publishStatus() {
