@@ -2,16 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// runAdmin runs an admin command against a node over RESP, following one
-// MOVED redirect to the leader, and prints the reply.
+// runAdmin runs an admin command against a node over RESP, following
+// MOVED redirects to the leader, and prints the reply.
 func runAdmin(name string, args []string) error {
 	fs := flag.NewFlagSet("raftkv "+name, flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:6380", "RESP address of any node")
@@ -61,16 +63,31 @@ func runAdmin(name string, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	target := *addr
-	for range 2 {
+	// Follow MOVED to the leader. While the cluster elects a leader, the
+	// node asked may point at one that is gone (connection refused) or
+	// answer CLUSTERDOWN: ask it again shortly, until the timeout. Nothing
+	// is retried that may have run.
+	target, hops := *addr, 0
+	for {
 		cl := redis.NewClient(&redis.Options{Addr: target, MaxRetries: -1, ReadTimeout: *timeout})
 		v, err := cl.Do(ctx, cmd...).Result()
 		cl.Close()
 		if err != nil {
 			if moved, ok := strings.CutPrefix(err.Error(), "MOVED "); ok {
-				if _, leader, ok := strings.Cut(moved, " "); ok {
-					target = leader
+				if _, leader, ok := strings.Cut(moved, " "); ok && leader != target && hops < 3 {
+					target, hops = leader, hops+1
 					continue
+				}
+			}
+			var op *net.OpError
+			electing := strings.HasPrefix(err.Error(), "CLUSTERDOWN") || strings.HasPrefix(err.Error(), "MOVED ") ||
+				(target != *addr && errors.As(err, &op) && op.Op == "dial")
+			if electing && ctx.Err() == nil {
+				select {
+				case <-time.After(200 * time.Millisecond):
+					target, hops = *addr, 0
+					continue
+				case <-ctx.Done():
 				}
 			}
 			return fmt.Errorf("%s: %s: %w", name, target, err)
@@ -83,7 +100,6 @@ func runAdmin(name string, args []string) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("%s: redirected more than once; is there a leader?", name)
 }
 
 var adminHelp = map[string]string{
