@@ -61,6 +61,9 @@ func runAdmin(name string, args []string) error {
 		}
 		cmd = []any{"RAFT.NODE", "REMOVE", *id}
 	}
+	// The command reports its own errors; go-redis's pool would also log
+	// each refused dial it retries.
+	redis.SetLogger(quietLogger{})
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	// Follow MOVED to the leader. While the cluster elects a leader, the
@@ -101,6 +104,11 @@ func runAdmin(name string, args []string) error {
 		return nil
 	}
 }
+
+// quietLogger discards go-redis's internal log lines.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
 
 var adminHelp = map[string]string{
 	"node add":        "Adds a node to the cluster (RAFT.NODE ADD): it joins as a learner and votes once it has caught up. Start it with --join instead to do this from the new node.",
