@@ -54,7 +54,19 @@ func damaged(t *testing.T, dir, name string, damage func([]byte) []byte) string 
 }
 
 func flipMiddle(b []byte) []byte { b[len(b)/2] ^= 0x10; return b }
-func cutInHalf(b []byte) []byte  { return b[:len(b)/2] }
+
+// flipMiddleOfData flips a bit in the middle of what a write-ahead log
+// holds before its zero-filled tail (pebble preallocates the file), so
+// that the bit is in a record rather than in space not yet written.
+func flipMiddleOfData(b []byte) []byte {
+	end := len(b)
+	for end > 0 && b[end-1] == 0 {
+		end--
+	}
+	b[end/2] ^= 0x10
+	return b
+}
+func cutInHalf(b []byte) []byte { return b[:len(b)/2] }
 
 func filesLike(t *testing.T, dir, suffix string) []string {
 	t.Helper()
@@ -145,7 +157,7 @@ func TestDamagedLiveLogIsRefused(t *testing.T) {
 	defer e.Close()
 	logs := filesLike(t, dir, ".log")
 	newest := logs[len(logs)-1]
-	_, err := Open(damaged(t, dir, newest, flipMiddle), Options{Verify: true, Fatal: noExit})
+	_, err := Open(damaged(t, dir, newest, flipMiddleOfData), Options{Verify: true, Fatal: noExit})
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), rebuildAdvice) {
 		t.Fatalf("a bit flipped in the live log %s: Open = %v, want ErrCorrupt with what to do", newest, err)
 	}
