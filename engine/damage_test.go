@@ -54,6 +54,7 @@ func damaged(t *testing.T, dir, name string, damage func([]byte) []byte) string 
 }
 
 func flipMiddle(b []byte) []byte { b[len(b)/2] ^= 0x10; return b }
+func cutInHalf(b []byte) []byte  { return b[:len(b)/2] }
 
 // flipMiddleOfData flips a bit in the middle of what a write-ahead log
 // holds before its zero-filled tail (pebble preallocates the file), so
@@ -66,7 +67,6 @@ func flipMiddleOfData(b []byte) []byte {
 	b[end/2] ^= 0x10
 	return b
 }
-func cutInHalf(b []byte) []byte { return b[:len(b)/2] }
 
 func filesLike(t *testing.T, dir, suffix string) []string {
 	t.Helper()

@@ -1,7 +1,6 @@
 package resp
 
 import (
-	"fmt"
 	"math"
 	"strings"
 
@@ -300,11 +299,17 @@ func cmdMGet(c *call) {
 // cmdMSet serves MSET and MSETNX as one log entry.
 func cmdMSet(c *call) {
 	if len(c.args)%2 == 0 {
-		c.conn.WriteError(fmt.Sprintf("ERR wrong number of arguments for '%s' command", strings.ToLower(string(c.args[0]))))
+		c.conn.WriteError(wrongArity(strings.ToLower(string(c.args[0]))))
 		return
 	}
 	nx := strings.EqualFold(string(c.args[0]), "msetnx")
 	r, ok := c.write(c.args[1], fsm.EncodeMSet(c.args[1:], nx))
+	c.replyNX(r, ok, nx)
+}
+
+// replyNX answers a write that has an NX form (MSETNX, RENAMENX): 1 or 0
+// for that form, OK for the other; nothing when write already answered.
+func (c *call) replyNX(r fsm.Result, ok, nx bool) {
 	switch {
 	case !ok:
 	case nx:
@@ -373,13 +378,7 @@ func cmdType(c *call) {
 func cmdRename(c *call) {
 	nx := strings.EqualFold(string(c.args[0]), "renamenx")
 	r, ok := c.write(c.args[1], fsm.EncodeRename(c.args[1], c.args[2], nx))
-	switch {
-	case !ok:
-	case nx:
-		c.conn.WriteInt64(r.Int)
-	default:
-		c.ok()
-	}
+	c.replyNX(r, ok, nx)
 }
 
 // cmdFlush serves FLUSHDB and FLUSHALL [ASYNC | SYNC]: one log entry

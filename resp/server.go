@@ -217,10 +217,16 @@ func (s *Server) dispatch(conn redcon.Conn, cmd redcon.Command) {
 		return
 	}
 	if !c.arityOK(len(cmd.Args)) {
-		conn.WriteError(fmt.Sprintf("ERR wrong number of arguments for '%s' command", c.name))
+		conn.WriteError(wrongArity(c.name))
 		return
 	}
 	c.run(&call{s: s, conn: conn, args: cmd.Args, cl: conn.Context().(*client)})
+}
+
+// wrongArity is Redis's error for a command given the wrong number of
+// arguments.
+func wrongArity(name string) string {
+	return fmt.Sprintf("ERR wrong number of arguments for '%s' command", name)
 }
 
 // unknownCommand is Redis's reply to an unknown command: the name and the
