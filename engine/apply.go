@@ -11,25 +11,35 @@ import (
 var ErrBatchDone = errors.New("engine: apply batch already committed or closed")
 
 // ApplyBatch gathers the state machine's writes for a run of entries. It is
-// an indexed pebble batch, so Get sees the batch's own writes. Commit makes
-// the writes, the applied index and the key count durable together; Close
-// must always be called, and releases the batch for the next one.
+// an indexed pebble batch, so reads see the batch's own writes. Commit
+// makes the writes, the applied index, the counts and the clock durable
+// together; Close must always be called, and releases the batch for the
+// next one.
 //
 // An ApplyBatch is used from one goroutine.
 type ApplyBatch struct {
 	e *Engine
 	b *pebble.Batch
-	// exists remembers, for keys this batch has looked at, whether the key
-	// exists with the batch's writes applied, so that Set and Delete after
-	// a Get (APPEND, DEL) need no second lookup to keep the key count.
-	exists map[string]bool
-	// delta is the change to the key count made by this batch's writes.
-	delta int64
+	// known remembers, for keys this batch has looked at, whether the key
+	// has a record with the batch's writes applied and when it expires, so
+	// that writes after a read (APPEND, DEL) need no second lookup to keep
+	// the counts and the expiry index.
+	known map[string]keyState
+	// delta and expiresDelta are the changes this batch's writes make to
+	// the key count and to the count of keys with an expiry.
+	delta, expiresDelta int64
+	// clock is the highest clock reading given to SetClock.
+	clock int64
 	// err is what every method but Close returns once set: ErrBatchDone
 	// after Commit or Close, ErrClosed when the Engine was closed.
 	err error
 	// released is set by Close.
 	released bool
+}
+
+type keyState struct {
+	exists bool
+	expire int64
 }
 
 // NewApplyBatch starts a batch. Batches are serialised: it waits until the
@@ -42,59 +52,90 @@ func (e *Engine) NewApplyBatch() *ApplyBatch {
 	if e.closed {
 		return &ApplyBatch{e: e, err: ErrClosed}
 	}
-	return &ApplyBatch{e: e, b: e.db.NewIndexedBatch(), exists: make(map[string]bool)}
+	return &ApplyBatch{e: e, b: e.db.NewIndexedBatch(), known: make(map[string]keyState)}
 }
 
-// Get returns a copy of key's value as the batch sees it: committed data
-// overlaid with the batch's own writes.
-func (b *ApplyBatch) Get(key []byte) ([]byte, bool, error) {
+// Key returns key's record as the batch sees it (committed data overlaid
+// with the batch's own writes), expired or not; its Value is a copy.
+func (b *ApplyBatch) Key(key []byte) (Record, bool, error) {
 	if b.err != nil {
-		return nil, false, b.err
+		return Record{}, false, b.err
 	}
-	v, closer, err := b.b.Get(dataKey(key))
-	if errors.Is(err, pebble.ErrNotFound) {
-		b.exists[string(key)] = false
-		return nil, false, nil
-	}
+	r, found, err := getRecord(b.b, key)
 	if err != nil {
-		return nil, false, fmt.Errorf("apply batch get: %w", err)
+		return Record{}, false, fmt.Errorf("apply batch: %w", err)
 	}
-	value := append(make([]byte, 0, len(v)), v...)
-	if err := closer.Close(); err != nil {
-		return nil, false, fmt.Errorf("apply batch get: %w", err)
-	}
-	b.exists[string(key)] = true
-	return value, true, nil
+	b.known[string(key)] = keyState{exists: found, expire: r.Expire}
+	return r, found, nil
 }
 
-// Set writes key = value, counting the key if it is new.
-func (b *ApplyBatch) Set(key, value []byte) error {
-	existed, err := b.has(key)
+// Put writes key's record, replacing any it had, and keeps the counts and
+// the expiry index in step.
+func (b *ApplyBatch) Put(key []byte, r Record) error {
+	if r.Type < TypeString || r.Type > TypeZSet {
+		return fmt.Errorf("apply batch put %q: unknown type %d", key, r.Type)
+	}
+	st, err := b.state(key)
 	if err != nil {
 		return err
 	}
-	if err := b.b.Set(dataKey(key), value, nil); err != nil {
+	if err := b.b.Set(keyRecordKey(key), encodeRecord(r), nil); err != nil {
 		return fmt.Errorf("apply batch set: %w", err)
 	}
-	if !existed {
+	if !st.exists {
 		b.delta++
-		b.exists[string(key)] = true
 	}
+	if err := b.reindex(key, st, r.Expire); err != nil {
+		return err
+	}
+	b.known[string(key)] = keyState{exists: true, expire: r.Expire}
 	return nil
 }
 
-// Delete removes key, uncounting it if it existed. Deleting a missing key
+// Set writes key as a string with value and no expiry, as SET does.
+func (b *ApplyBatch) Set(key, value []byte) error {
+	return b.Put(key, Record{Type: TypeString, Value: value})
+}
+
+// Delete removes key's record (and its expiry). Deleting a missing key
 // writes nothing.
 func (b *ApplyBatch) Delete(key []byte) error {
-	existed, err := b.has(key)
-	if err != nil || !existed {
+	st, err := b.state(key)
+	if err != nil || !st.exists {
 		return err
 	}
-	if err := b.b.Delete(dataKey(key), nil); err != nil {
+	if err := b.b.Delete(keyRecordKey(key), nil); err != nil {
 		return fmt.Errorf("apply batch delete: %w", err)
 	}
 	b.delta--
-	b.exists[string(key)] = false
+	if err := b.reindex(key, st, 0); err != nil {
+		return err
+	}
+	b.known[string(key)] = keyState{}
+	return nil
+}
+
+// reindex moves key's expiry index entry from what st says to expire.
+func (b *ApplyBatch) reindex(key []byte, st keyState, expire int64) error {
+	old := int64(0)
+	if st.exists {
+		old = st.expire
+	}
+	if old == expire {
+		return nil
+	}
+	if old != 0 {
+		if err := b.b.Delete(expireKey(old, key), nil); err != nil {
+			return fmt.Errorf("apply batch unindex expiry: %w", err)
+		}
+		b.expiresDelta--
+	}
+	if expire != 0 {
+		if err := b.b.Set(expireKey(expire, key), nil, nil); err != nil {
+			return fmt.Errorf("apply batch index expiry: %w", err)
+		}
+		b.expiresDelta++
+	}
 	return nil
 }
 
@@ -107,24 +148,32 @@ func (b *ApplyBatch) DeleteAll() error {
 		return fmt.Errorf("apply batch delete all: %w", err)
 	}
 	b.delta = -int64(b.e.keyCount.Load())
-	clear(b.exists)
+	b.expiresDelta = -int64(b.e.expires.Load())
+	clear(b.known)
 	return nil
 }
 
-// has reports whether key exists as the batch sees it.
-func (b *ApplyBatch) has(key []byte) (bool, error) {
+// SetClock raises the state machine's clock (Unix milliseconds) to ms;
+// it never goes back. Commit stores it with the applied index.
+func (b *ApplyBatch) SetClock(ms int64) { b.clock = max(b.clock, ms) }
+
+// Clock is the state machine's clock as the batch sees it.
+func (b *ApplyBatch) Clock() int64 { return max(b.clock, b.e.clock.Load()) }
+
+// state is what the batch knows of key: looked up once, then remembered.
+func (b *ApplyBatch) state(key []byte) (keyState, error) {
 	if b.err != nil {
-		return false, b.err
+		return keyState{}, b.err
 	}
-	if ok, known := b.exists[string(key)]; known {
-		return ok, nil
+	if st, known := b.known[string(key)]; known {
+		return st, nil
 	}
-	_, ok, err := b.Get(key)
-	return ok, err
+	_, _, err := b.Key(key)
+	return b.known[string(key)], err
 }
 
-// Commit writes the batch together with applied as the applied index and
-// the updated key count, without a sync (see doc.go for why that is safe).
+// Commit writes the batch together with applied as the applied index,
+// the updated counts and the clock, without a sync (see doc.go for why that is safe).
 // applied must not be lower than the applied index already committed.
 func (b *ApplyBatch) Commit(applied uint64) error {
 	if b.err != nil {
@@ -135,9 +184,10 @@ func (b *ApplyBatch) Commit(applied uint64) error {
 		return fmt.Errorf("commit apply batch: applied index %d is behind %d", applied, prev)
 	}
 	count := int64(e.keyCount.Load()) + b.delta
-	if count < 0 {
+	expires := int64(e.expires.Load()) + b.expiresDelta
+	if count < 0 || expires < 0 || expires > count {
 		// Every decrement follows an observed existing key: this cannot be.
-		return fmt.Errorf("%w: key count would become %d", ErrCorrupt, count)
+		return fmt.Errorf("%w: key count would become %d, keys with an expiry %d", ErrCorrupt, count, expires)
 	}
 	if err := b.b.Set(keyApplied, uint64Value(applied), nil); err != nil {
 		return fmt.Errorf("commit apply batch at %d: %w", applied, err)
@@ -145,11 +195,25 @@ func (b *ApplyBatch) Commit(applied uint64) error {
 	if err := b.b.Set(keyKeyCount, uint64Value(uint64(count)), nil); err != nil {
 		return fmt.Errorf("commit apply batch at %d: %w", applied, err)
 	}
+	if err := b.b.Set(keyExpires, uint64Value(uint64(expires)), nil); err != nil {
+		return fmt.Errorf("commit apply batch at %d: %w", applied, err)
+	}
+	// The clock is written whenever it was ever set, so that whether the
+	// key exists does not depend on where batches were cut (or on a
+	// DeleteAll having removed it with the data).
+	clock := b.Clock()
+	if clock != 0 {
+		if err := b.b.Set(keyClock, uint64Value(uint64(clock)), nil); err != nil {
+			return fmt.Errorf("commit apply batch at %d: %w", applied, err)
+		}
+	}
 	if err := b.b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("commit apply batch at %d: %w", applied, err)
 	}
 	b.err = ErrBatchDone
 	e.keyCount.Store(uint64(count))
+	e.expires.Store(uint64(expires))
+	e.clock.Store(clock)
 	e.applied.Store(applied)
 	return nil
 }
@@ -164,7 +228,7 @@ func (b *ApplyBatch) Close() error {
 	if b.b != nil {
 		err = b.b.Close()
 	}
-	b.b, b.exists, b.released = nil, nil, true
+	b.b, b.known, b.released = nil, nil, true
 	if b.err == nil {
 		b.err = ErrBatchDone
 	}

@@ -10,13 +10,14 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-func mustGet(t *testing.T, get func([]byte) ([]byte, bool, error), key []byte) ([]byte, bool) {
+// mustGet returns key's value through get (a batch's or an engine's Key).
+func mustGet(t *testing.T, get func([]byte) (Record, bool, error), key []byte) ([]byte, bool) {
 	t.Helper()
-	v, ok, err := get(key)
+	r, ok, err := get(key)
 	if err != nil {
 		t.Fatalf("get %q: %v", key, err)
 	}
-	return v, ok
+	return r.Value, ok
 }
 
 func TestApplyBatchSeesOwnWrites(t *testing.T) {
@@ -26,17 +27,17 @@ func TestApplyBatchSeesOwnWrites(t *testing.T) {
 	if err := b.Set([]byte("x"), []byte("1")); err != nil {
 		t.Fatal(err)
 	}
-	if v, ok := mustGet(t, b.Get, []byte("x")); !ok || string(v) != "1" {
+	if v, ok := mustGet(t, b.Key, []byte("x")); !ok || string(v) != "1" {
 		t.Fatalf("batch get = %q, %v, want 1", v, ok)
 	}
 	// Not committed: the engine does not see it yet.
-	if _, ok := mustGet(t, e.Get, []byte("x")); ok {
+	if _, ok := mustGet(t, e.Key, []byte("x")); ok {
 		t.Fatal("engine sees an uncommitted write")
 	}
 	if err := b.Delete([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := mustGet(t, b.Get, []byte("x")); ok {
+	if _, ok := mustGet(t, b.Key, []byte("x")); ok {
 		t.Fatal("batch get sees a key it deleted")
 	}
 	if err := b.Commit(1); err != nil {
@@ -105,7 +106,7 @@ func TestApplyBatchKeyCount(t *testing.T) {
 	if applied, _ := e.Applied(); applied != 2 || e.KeyCount() != 2 {
 		t.Fatalf("after discarded batch applied, keys = %d, %d, want 2, 2", applied, e.KeyCount())
 	}
-	if _, ok := mustGet(t, e.Get, []byte("z")); ok {
+	if _, ok := mustGet(t, e.Key, []byte("z")); ok {
 		t.Fatal("a discarded batch's write is visible")
 	}
 }
@@ -128,7 +129,7 @@ func TestApplyBatchMisuse(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatalf("second close: %v", err)
 	}
-	if _, _, err := b.Get([]byte("k")); !errors.Is(err, ErrBatchDone) {
+	if _, _, err := b.Key([]byte("k")); !errors.Is(err, ErrBatchDone) {
 		t.Fatalf("get after close: err = %v, want ErrBatchDone", err)
 	}
 	b = e.NewApplyBatch()
@@ -170,16 +171,16 @@ func TestBinaryKeysAndValues(t *testing.T) {
 	check := func() {
 		t.Helper()
 		for _, p := range kv {
-			v, ok := mustGet(t, e.Get, p[0])
+			v, ok := mustGet(t, e.Key, p[0])
 			if !ok || !bytes.Equal(v, p[1]) {
 				t.Fatalf("get %q = %q, %v, want %q", p[0], v, ok, p[1])
 			}
 		}
-		if _, ok := mustGet(t, e.Get, []byte{0, 0, 0}); ok {
+		if _, ok := mustGet(t, e.Key, []byte{0, 0, 0}); ok {
 			t.Fatal("get of a key never written succeeded")
 		}
 		n := 0
-		if err := e.Iterate(func(k, v []byte) error { n++; return nil }); err != nil {
+		if err := e.Iterate(func(k []byte, r Record) error { n++; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		if n != len(kv) || e.KeyCount() != uint64(len(kv)) {
@@ -209,7 +210,7 @@ func TestIterateStopsOnError(t *testing.T) {
 	b.Close()
 	stop := errors.New("stop")
 	var seen []byte
-	err := e.Iterate(func(k, _ []byte) error {
+	err := e.Iterate(func(k []byte, _ Record) error {
 		seen = append(seen, k...)
 		if len(seen) == 3 {
 			return stop
@@ -328,10 +329,10 @@ func TestDeleteAll(t *testing.T) {
 	if err := b.DeleteAll(); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := b.Get([]byte("a")); err != nil || ok {
+	if _, ok, err := b.Key([]byte("a")); err != nil || ok {
 		t.Fatalf("after DeleteAll the batch still sees a: %v %v", ok, err)
 	}
-	if _, ok, err := b.Get([]byte("d")); err != nil || ok {
+	if _, ok, err := b.Key([]byte("d")); err != nil || ok {
 		t.Fatalf("after DeleteAll the batch still sees its own d: %v %v", ok, err)
 	}
 	b.Set([]byte("e"), []byte("v"))
@@ -344,7 +345,7 @@ func TestDeleteAll(t *testing.T) {
 		t.Fatalf("key count %d after DeleteAll and two sets, want 2", n)
 	}
 	for k, want := range map[string]bool{"a": true, "b": false, "c": false, "d": false, "e": true} {
-		if _, ok, err := e.Get([]byte(k)); err != nil || ok != want {
+		if _, ok, err := e.Key([]byte(k)); err != nil || ok != want {
 			t.Fatalf("Get(%s) = %v, %v; want %v", k, ok, err, want)
 		}
 	}

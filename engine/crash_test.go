@@ -115,7 +115,7 @@ func TestUnsyncedApplyIsAllOrNothing(t *testing.T) {
 			e = openMem(t, crash(t, e, fs, pctForSeed(seed), seed))
 			applied, _ := e.Applied()
 			newKeys := 0
-			if err := e.Iterate(func(k, _ []byte) error {
+			if err := e.Iterate(func(k []byte, _ Record) error {
 				if len(k) >= 3 && string(k[:3]) == "new" {
 					newKeys++
 				}
@@ -131,7 +131,7 @@ func TestUnsyncedApplyIsAllOrNothing(t *testing.T) {
 			default:
 				t.Fatalf("torn apply: applied %d, %d new keys, count %d", applied, newKeys, e.KeyCount())
 			}
-			if v, ok := mustGet(t, e.Get, []byte("old0")); !ok || len(v) != valueSize {
+			if v, ok := mustGet(t, e.Key, []byte("old0")); !ok || len(v) != valueSize {
 				t.Fatalf("the synced batch was lost: %q, %v", v, ok)
 			}
 		})

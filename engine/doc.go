@@ -9,12 +9,11 @@
 // contiguous, bounded key range:
 //
 //	'a'                 applied index: 8-byte big-endian uint64
-//	'd' + user key      data: the value, raw bytes. The user key is binary
-//	                    safe (zero bytes, newlines): nothing is escaped,
-//	                    the prefix alone separates it from other families.
+//	'd' ...             the data set, below
+//	'e'                 number of keys with an expiry: 8-byte big-endian
 //	'h'                 hard state: term, vote, commit as three 8-byte
 //	                    big-endian uint64s (24 bytes)
-//	'k'                 number of data keys: 8-byte big-endian uint64
+//	'k'                 number of keys: 8-byte big-endian uint64
 //	'l' + index         log entry; the index is 8-byte big-endian so that
 //	                    key order is log order
 //	'm' + id            member: 8-byte big-endian ID key; value: one byte
@@ -22,6 +21,50 @@
 //	                    address, the peer address, the RESP address
 //	's'                 compaction point: index and term (8-byte big-endian
 //	                    each) of the last entry dropped from the log
+//
+// # The data set
+//
+// Everything the state machine holds lives under 'd', so that one range
+// is the snapshot, the digest and FLUSHDB:
+//
+//	'd' 'c'             the state machine's clock: the latest proposal time
+//	                    applied, Unix ms, 8-byte big-endian
+//	'd' 'k' + user key  the key's record: one byte of Type, with 0x80 set
+//	                    when an 8-byte big-endian expiry (Unix ms) follows,
+//	                    then the value. A string's value is its bytes, so
+//	                    GET is one point read. User keys are binary safe
+//	                    (zero bytes, newlines): nothing is escaped, the
+//	                    prefix alone separates them from other families.
+//	'd' 'x' + expiry + user key
+//	                    expiry index, empty value: the expiry as 8 bytes
+//	                    big-endian with the sign bit flipped, so that key
+//	                    order is time order and the leader's sweep reads
+//	                    the soonest first
+//
+// Hashes, lists, sets and sorted sets keep a record too (type, expiry, and
+// a header such as the element count in the value) and each element under
+// its own key, prefixed by the user key's length so that one key's
+// elements are one contiguous range:
+//
+//	'd' 'h' + len32 + key + field            hash field -> value
+//	'd' 's' + len32 + key + member           set member
+//	'd' 'z' + len32 + key + member           sorted set member -> score
+//	'd' 'Z' + len32 + key + score + member   sorted set, by score
+//	'd' 'l' + len32 + key + seq              list element; head and tail
+//	                                         sequence numbers in the record
+//
+// (len32 is the key's length as 4 bytes big-endian; scores are float64
+// bits mapped to sort in numeric order.) Deleting such a key deletes its
+// record and its element range with one range tombstone: O(1) at write
+// time, reclaimed by compaction, and never seen by a later reader, a
+// snapshot or the digest. That is what a per-key version number buys
+// stores without range deletion; pebble has it. The element families are
+// the layout the hash, list, set and sorted set commands will use; only
+// records, the expiry index and the clock exist today.
+//
+// Whether a key has expired is for the reader to judge: the engine reads
+// no clock. The state machine judges at the time its entries carry; the
+// front end at the leader's clock, never behind the state machine's.
 //
 // A log entry's value is uvarint(term), one byte of raft.EntryType, then
 // the entry's data to the end of the value. The index is not repeated: it
@@ -32,7 +75,7 @@
 // Save writes the hard state and the entries in one batch, synced when the
 // caller asks (Raft needs them on disk before it sends the messages that
 // depend on them). An ApplyBatch commits the state machine's writes together
-// with the applied index and the key count, without a sync: if a crash loses
+// with the applied index, the key counts and the clock, without a sync: if a crash loses
 // it, the applied index is lost with the data and the committed log entries
 // are applied again from there. Either way data, applied index and key count
 // always agree.
@@ -55,7 +98,8 @@
 // self-checking format without holding it in memory. InstallSnapshot
 // writes the received stream into sstables in a staging folder (bounded
 // memory, whatever the size) and ingests them with an excise of the whole
-// span from 'a' to 's': applied index, data, hard state, key count, log,
-// members and compaction point are replaced in one atomic step, so a crash
+// span from 'a' to 's': applied index, data (clock and expiry index
+// included), counts, hard state, log, members and compaction point are
+// replaced in one atomic step, so a crash
 // leaves either the old state or the new one.
 package engine

@@ -31,6 +31,7 @@ var ErrCorrupt = errors.New("engine: corrupt stored value")
 const (
 	prefixApplied  = 'a'
 	prefixData     = 'd'
+	prefixExpires  = 'e'
 	prefixHard     = 'h'
 	prefixKeyCount = 'k'
 	prefixLog      = 'l'
@@ -42,6 +43,7 @@ var (
 	keyApplied  = []byte{prefixApplied}
 	keyHard     = []byte{prefixHard}
 	keyKeyCount = []byte{prefixKeyCount}
+	keyExpires  = []byte{prefixExpires}
 	keySnapshot = []byte{prefixSnapshot}
 	// dataUpper is the exclusive upper bound of the data family.
 	dataUpper = []byte{prefixData + 1}
@@ -99,9 +101,12 @@ type Engine struct {
 
 	// applyMu is held by the open ApplyBatch, from NewApplyBatch to Close.
 	applyMu sync.Mutex
-	// applied and keyCount mirror the 'a' and 'k' keys as last committed.
+	// applied, keyCount, expires and clock mirror the 'a', 'k', 'e' and
+	// 'dc' keys as last committed.
 	applied  atomic.Uint64
 	keyCount atomic.Uint64
+	expires  atomic.Uint64
+	clock    atomic.Int64
 }
 
 var _ raft.AsyncLogStore = (*Engine)(nil)
@@ -209,8 +214,18 @@ func (e *Engine) load() error {
 	if err != nil {
 		return fmt.Errorf("read key count: %w", err)
 	}
+	expires, err := e.getUint64(keyExpires)
+	if err != nil {
+		return fmt.Errorf("read count of keys with an expiry: %w", err)
+	}
+	clock, err := e.getUint64(keyClock)
+	if err != nil {
+		return fmt.Errorf("read clock: %w", err)
+	}
 	e.applied.Store(applied)
 	e.keyCount.Store(count)
+	e.expires.Store(expires)
+	e.clock.Store(int64(clock))
 
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: logKey(0), UpperBound: logUpper()})
 	if err != nil {
@@ -268,27 +283,47 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// Get returns a copy of the committed value of a data key; ok is false
-// when the key does not exist.
-func (e *Engine) Get(key []byte) (value []byte, ok bool, err error) {
+// Key returns key's committed record, expired or not; its Value is a copy.
+func (e *Engine) Key(key []byte) (Record, bool, error) {
 	if err := e.rlock(); err != nil {
-		return nil, false, err
+		return Record{}, false, err
 	}
 	defer e.closeMu.RUnlock()
-	v, closer, err := e.db.Get(dataKey(key))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("get key: %w", err)
-	}
-	// The value belongs to pebble until closer is closed.
-	value = append(make([]byte, 0, len(v)), v...)
-	if err := closer.Close(); err != nil {
-		return nil, false, fmt.Errorf("get key: %w", err)
-	}
-	return value, true, nil
+	return getRecord(e.db, key)
 }
+
+// Expiring returns up to limit keys, soonest first, whose expiry has
+// passed at now (Unix milliseconds): those a sweep should delete.
+func (e *Engine) Expiring(now int64, limit int) ([][]byte, error) {
+	if err := e.rlock(); err != nil {
+		return nil, err
+	}
+	defer e.closeMu.RUnlock()
+	// Expired means now > expiry: the bound excludes expiry == now.
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: expireLower, UpperBound: expireKey(now, nil)})
+	if err != nil {
+		return nil, fmt.Errorf("scan expiry index: %w", err)
+	}
+	var keys [][]byte
+	for ok := it.First(); ok && len(keys) < limit; ok = it.Next() {
+		k := it.Key()
+		if len(k) < 10 {
+			return nil, errors.Join(fmt.Errorf("%w: expiry index key of %d bytes", ErrCorrupt, len(k)), it.Close())
+		}
+		keys = append(keys, append([]byte(nil), k[10:]...))
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("scan expiry index: %w", err)
+	}
+	return keys, nil
+}
+
+// Clock is the state machine's clock as last committed: the highest
+// time, in Unix milliseconds, that applied entries carried.
+func (e *Engine) Clock() int64 { return e.clock.Load() }
+
+// Expires returns the number of keys with an expiry, as last committed.
+func (e *Engine) Expires() uint64 { return e.expires.Load() }
 
 // Applied returns the applied index committed last (0 when nothing has
 // been applied).
@@ -297,16 +332,17 @@ func (e *Engine) Applied() (uint64, error) { return e.applied.Load(), nil }
 // KeyCount returns the number of data keys as last committed.
 func (e *Engine) KeyCount() uint64 { return e.keyCount.Load() }
 
-// Iterate calls fn for every committed data key in key order, from a
-// consistent view of the data. key and value are valid only during the
-// call. Iteration stops at the first error fn returns, which Iterate
-// returns. fn must not call the Engine (Close would wait on it).
-func (e *Engine) Iterate(fn func(key, value []byte) error) error {
+// Iterate calls fn for every committed key record in key order, expired
+// or not, from a consistent view of the data. key and the record's Value
+// are valid only during the call. Iteration stops at the first error fn
+// returns, which Iterate returns. fn must not call the Engine (Close would
+// wait on it).
+func (e *Engine) Iterate(fn func(key []byte, r Record) error) error {
 	if err := e.rlock(); err != nil {
 		return err
 	}
 	defer e.closeMu.RUnlock()
-	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixData}, UpperBound: dataUpper})
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: keyRecordsLower, UpperBound: keyRecordsUpper})
 	if err != nil {
 		return fmt.Errorf("iterate data: %w", err)
 	}
@@ -315,7 +351,11 @@ func (e *Engine) Iterate(fn func(key, value []byte) error) error {
 		if err != nil {
 			return errors.Join(fmt.Errorf("iterate data: %w", err), it.Close())
 		}
-		if err := fn(it.Key()[1:], v); err != nil {
+		r, err := decodeRecord(v)
+		if err != nil {
+			return errors.Join(fmt.Errorf("iterate data: key %q: %w", it.Key()[2:], err), it.Close())
+		}
+		if err := fn(it.Key()[2:], r); err != nil {
 			return errors.Join(err, it.Close())
 		}
 	}
@@ -350,13 +390,6 @@ func (e *Engine) getUint64(key []byte) (uint64, error) {
 		return 0, fmt.Errorf("%w: key %q holds %d bytes, want 8", ErrCorrupt, key, len(v))
 	}
 	return binary.BigEndian.Uint64(v), nil
-}
-
-func dataKey(key []byte) []byte {
-	k := make([]byte, 1+len(key))
-	k[0] = prefixData
-	copy(k[1:], key)
-	return k
 }
 
 func logKey(index uint64) []byte {
@@ -406,10 +439,11 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 // rebuildAdvice says what to do about a node whose data is damaged.
 const rebuildAdvice = "this node's data cannot be trusted: remove the node (RAFT.NODE REMOVE), delete its data directory and add it again (--join) so that it copies the data from its peers"
 
-// Digest returns the applied index and a SHA-1 digest of every data key
-// and value, both from one consistent view of the store: nodes that
-// applied the same entries give the same digest. An empty store digests
-// to zeros, as Redis's DEBUG DIGEST does.
+// Digest returns the applied index and a SHA-1 digest of every key and
+// value of the data family (records, expiry index, clock), both from one
+// consistent view of the store: nodes that applied the same entries give
+// the same digest. A store without keys digests to zeros, as Redis's
+// DEBUG DIGEST does.
 func (e *Engine) Digest() (applied uint64, digest [sha1.Size]byte, err error) {
 	if err := e.rlock(); err != nil {
 		return 0, digest, err
@@ -446,7 +480,9 @@ func (e *Engine) Digest() (applied uint64, digest [sha1.Size]byte, err error) {
 		h.Write(lens[:l])
 		h.Write(k)
 		h.Write(v)
-		n++
+		if k[0] == subKey {
+			n++
+		}
 	}
 	if err := it.Close(); err != nil {
 		return 0, digest, fmt.Errorf("digest: %w", err)

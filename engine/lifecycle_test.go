@@ -48,11 +48,11 @@ func TestClosedEngine(t *testing.T) {
 
 	checks := map[string]error{
 		"save":          e.Save(raft.HardState{Term: 2}, mkEnts(3, 3, 2), true),
-		"iterate":       e.Iterate(func(_, _ []byte) error { return nil }),
+		"iterate":       e.Iterate(func([]byte, Record) error { return nil }),
 		"initial state": func() error { _, err := e.InitialState(); return err }(),
 		"term":          func() error { _, err := e.Term(1); return err }(),
 		"entries":       func() error { _, err := e.Entries(1, 3, math.MaxUint64); return err }(),
-		"get":           func() error { _, _, err := e.Get([]byte("k")); return err }(),
+		"get":           func() error { _, _, err := e.Key([]byte("k")); return err }(),
 	}
 	for name, err := range checks {
 		if !errors.Is(err, ErrClosed) {
@@ -92,7 +92,7 @@ func TestCloseWaitsForApplyBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	e = openMem(t, fs)
-	if v, ok := mustGet(t, e.Get, []byte("k")); !ok || string(v) != "v" {
+	if v, ok := mustGet(t, e.Key, []byte("k")); !ok || string(v) != "v" {
 		t.Fatalf("k = %q, %v after reopen, want v", v, ok)
 	}
 }

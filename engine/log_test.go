@@ -315,12 +315,19 @@ func TestReopenKeepsState(t *testing.T) {
 	}
 }
 
-// dumpData renders every data key and value, in order.
+// dumpData renders every key record, in order.
 func dumpData(t *testing.T, e *Engine) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := e.Iterate(func(k, v []byte) error {
-		fmt.Fprintf(&buf, "%q=%q\n", k, v)
+	if err := e.Iterate(func(k []byte, r Record) error {
+		fmt.Fprintf(&buf, "%q=%q", k, r.Value)
+		if r.Type != TypeString {
+			fmt.Fprintf(&buf, " %s", r.Type)
+		}
+		if r.Expire != 0 {
+			fmt.Fprintf(&buf, " expires %d", r.Expire)
+		}
+		buf.WriteByte('\n')
 		return nil
 	}); err != nil {
 		t.Fatalf("iterate: %v", err)

@@ -20,14 +20,15 @@ import (
 
 // A snapshot travels as a self-checking stream:
 //
-//	magic "RKVSNAP1", uvarint index, uvarint term, uvarint key count
-//	per data key: byte 1, uvarint len(key), key, uvarint len(value), value
+//	magic "RKVSNAP2", uvarint index, uvarint term, uvarint key count
+//	per data family record (key records, expiry index, clock): byte 1,
+//	    uvarint len(key), key without its 'd', uvarint len(value), value
 //	per member: byte 2, then the member record's key and value likewise
-//	byte 0, uvarint number of keys sent, CRC-32C of every byte before it (4 bytes, big-endian)
+//	byte 0, uvarint number of records sent, CRC-32C of every byte before it (4 bytes, big-endian)
 //
 // The sender iterates a pebble snapshot, so writes go on while it streams
 // and memory stays bounded whatever the data size.
-const snapMagic = "RKVSNAP1"
+const snapMagic = "RKVSNAP2"
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -246,8 +247,12 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 	if err := st.set(keyApplied, uint64Value(meta.Index)); err != nil {
 		return err
 	}
-	var n, records uint64
+	var n, expires, records uint64
+	var clock int64
 	afterData := func() error {
+		if err := st.set(keyExpires, uint64Value(expires)); err != nil {
+			return err
+		}
 		if err := st.set(keyHard, encodeHardState(hs)); err != nil {
 			return err
 		}
@@ -278,10 +283,20 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 			if !inData {
 				return corrupt("data key after members")
 			}
-			if err := st.set(dataKey(k), v); err != nil {
-				return corrupt("data key %d out of order: %v", n, err)
+			if err := checkDataRecord(k, v); err != nil {
+				return corrupt("data record %d: %v", records, err)
 			}
-			n++
+			if err := st.set(append([]byte{prefixData}, k...), v); err != nil {
+				return corrupt("data record %d out of order: %v", records, err)
+			}
+			switch k[0] {
+			case subKey:
+				n++
+			case subExpire:
+				expires++
+			case subClock:
+				clock = int64(binary.BigEndian.Uint64(v))
+			}
 			continue
 		}
 		if _, err := decodeMember(k, v); err != nil || k[0] != prefixMember {
@@ -328,6 +343,32 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 	e.cache.reset()
 	e.applied.Store(meta.Index)
 	e.keyCount.Store(n)
+	e.expires.Store(expires)
+	e.clock.Store(clock)
+	return nil
+}
+
+// checkDataRecord checks one data record of a snapshot stream: k is its
+// pebble key without the 'd'.
+func checkDataRecord(k, v []byte) error {
+	if len(k) == 0 {
+		return errors.New("empty key")
+	}
+	switch k[0] {
+	case subKey:
+		_, err := decodeRecord(v)
+		return err
+	case subExpire:
+		if len(k) < 9 || len(v) != 0 {
+			return errors.New("bad expiry index entry")
+		}
+	case subClock:
+		if len(k) != 1 || len(v) != 8 {
+			return errors.New("bad clock")
+		}
+	default:
+		return fmt.Errorf("unknown data family %q", k[0])
+	}
 	return nil
 }
 

@@ -145,11 +145,11 @@ func TestSnapshotStreamAndInstall(t *testing.T) {
 		t.Fatalf("applied %d keys %d", applied, dst.KeyCount())
 	}
 	for k, want := range map[string]string{"k1": "v1", "k1000": "v1000", "a\x00\r\nb": "", "": "empty key"} {
-		if v, ok, err := dst.Get([]byte(k)); err != nil || !ok || string(v) != want {
-			t.Fatalf("Get(%q) = %q %v %v", k, v, ok, err)
+		if r, ok, err := dst.Key([]byte(k)); err != nil || !ok || string(r.Value) != want {
+			t.Fatalf("Key(%q) = %q %v %v", k, r.Value, ok, err)
 		}
 	}
-	if _, ok, _ := dst.Get([]byte("later")); ok {
+	if _, ok, _ := dst.Key([]byte("later")); ok {
 		t.Fatal("a write made after the snapshot was taken is in it")
 	}
 	first, _ := dst.FirstIndex()
@@ -257,8 +257,8 @@ func TestInstalledSnapshotSurvivesCrash(t *testing.T) {
 	if applied != 300 || e.KeyCount() != 300 || first != 301 {
 		t.Fatalf("after a crash: applied %d keys %d first %d", applied, e.KeyCount(), first)
 	}
-	if v, ok, _ := e.Get([]byte("k300")); !ok || string(v) != "v300" {
-		t.Fatalf("k300 = %q %v", v, ok)
+	if r, ok, _ := e.Key([]byte("k300")); !ok || string(r.Value) != "v300" {
+		t.Fatalf("k300 = %q %v", r.Value, ok)
 	}
 	if ents, _ := fs.List("db/" + stagingDir); len(ents) != 0 {
 		t.Fatalf("staging files left: %v", ents)

@@ -27,13 +27,37 @@ const (
 	// OpIncrByFloat is INCRBYFLOAT key increment, the increment as the
 	// client wrote it.
 	OpIncrByFloat Op = 13
+	// OpAt is not a command but a stamp before one: 8 bytes big-endian of
+	// the leader's clock (Unix milliseconds) when it proposed the command,
+	// then the command. Apply reads the time from it, never from a clock.
+	OpAt Op = 14
+	// OpExpire is EXPIRE and its forms: key, the absolute expiry in Unix
+	// milliseconds (8 bytes big-endian), one byte of Expire flags.
+	OpExpire Op = 15
+	// OpPersist is PERSIST key.
+	OpPersist Op = 16
+	// OpGetEx is GETEX key with an option: key, the absolute expiry (8
+	// bytes big-endian; 0 for PERSIST).
+	OpGetEx Op = 17
+	// OpDelExpired deletes each key given that has expired by the time it
+	// is applied (and no other): the leader's replicated expiry.
+	OpDelExpired Op = 18
 )
 
 // Flags of OpSetIf, one byte.
 const (
-	SetNX  byte = 1 << 0 // only if the key does not exist
-	SetXX  byte = 1 << 1 // only if the key exists
-	SetGet byte = 1 << 2 // return the old value
+	SetNX      byte = 1 << 0 // only if the key does not exist
+	SetXX      byte = 1 << 1 // only if the key exists
+	SetGet     byte = 1 << 2 // return the old value
+	SetKeepTTL byte = 1 << 3 // keep the key's expiry
+)
+
+// Flags of OpExpire, one byte: the conditions of EXPIRE's NX, XX, GT, LT.
+const (
+	ExpireNX byte = 1 << 0 // only if the key has no expiry
+	ExpireXX byte = 1 << 1 // only if the key has an expiry
+	ExpireGT byte = 1 << 2 // only if later than the current expiry
+	ExpireLT byte = 1 << 3 // only if sooner than the current expiry (none counts as infinite)
 )
 
 // ErrCorrupt is returned when a command cannot be decoded.
@@ -48,6 +72,8 @@ var (
 	ErrNoSuchKey = errors.New("ERR no such key")
 	// ErrTooLong refuses a SETRANGE past MaxString.
 	ErrTooLong = errors.New("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+	// ErrWrongType refuses a command on a key of another type.
+	ErrWrongType = errors.New("WRONGTYPE Operation against a key holding the wrong kind of value")
 )
 
 // MaxString is the longest value SETRANGE may make: Redis's default
@@ -59,6 +85,9 @@ const MaxString = 512 << 20
 type Command struct {
 	Op   Op
 	Args [][]byte
+	// Now is the leader's clock when it proposed the command (Unix
+	// milliseconds), 0 when the command carries none.
+	Now int64
 }
 
 // Result is what applying one command returns to its proposer.
@@ -97,9 +126,41 @@ func encode(op Op, args ...[]byte) []byte {
 // EncodeSet encodes SET key value.
 func EncodeSet(key, value []byte) []byte { return encode(OpSet, key, value) }
 
-// EncodeSetIf encodes SET key value with the flags SetNX, SetXX, SetGet.
-func EncodeSetIf(key, value []byte, flags byte) []byte {
-	return encode(OpSetIf, key, value, []byte{flags})
+// EncodeSetIf encodes SET key value with the flags SetNX, SetXX, SetGet,
+// SetKeepTTL, and an absolute expiry in Unix milliseconds (0: none).
+func EncodeSetIf(key, value []byte, flags byte, expire int64) []byte {
+	if expire == 0 {
+		return encode(OpSetIf, key, value, []byte{flags})
+	}
+	return encode(OpSetIf, key, value, []byte{flags}, int64Arg(expire))
+}
+
+func int64Arg(v int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(v)) }
+
+// EncodeExpire encodes EXPIRE and its forms: key, the absolute expiry in
+// Unix milliseconds, and the flags ExpireNX, ExpireXX, ExpireGT, ExpireLT.
+func EncodeExpire(key []byte, at int64, flags byte) []byte {
+	return encode(OpExpire, key, int64Arg(at), []byte{flags})
+}
+
+// EncodePersist encodes PERSIST key.
+func EncodePersist(key []byte) []byte { return encode(OpPersist, key) }
+
+// EncodeGetEx encodes GETEX key with an absolute expiry (Unix
+// milliseconds), or 0 for PERSIST.
+func EncodeGetEx(key []byte, at int64) []byte { return encode(OpGetEx, key, int64Arg(at)) }
+
+// EncodeDelExpired encodes the deletion of those keys that have expired
+// when it is applied.
+func EncodeDelExpired(keys ...[]byte) []byte { return encode(OpDelExpired, keys...) }
+
+// Stamp prefixes cmd with the proposing leader's clock, now in Unix
+// milliseconds: apply takes the time from there.
+func Stamp(now int64, cmd []byte) []byte {
+	b := make([]byte, 0, 9+len(cmd))
+	b = append(b, byte(OpAt))
+	b = binary.BigEndian.AppendUint64(b, uint64(now))
+	return append(b, cmd...)
 }
 
 // EncodeAppend encodes APPEND key value.
@@ -107,7 +168,7 @@ func EncodeAppend(key, value []byte) []byte { return encode(OpAppend, key, value
 
 // EncodeIncrBy encodes INCRBY key delta (INCR, DECR and DECRBY too).
 func EncodeIncrBy(key []byte, delta int64) []byte {
-	return encode(OpIncrBy, key, binary.BigEndian.AppendUint64(nil, uint64(delta)))
+	return encode(OpIncrBy, key, int64Arg(delta))
 }
 
 // EncodeIncrByFloat encodes INCRBYFLOAT key increment.
@@ -167,7 +228,7 @@ func EncodeMSet(pairs [][]byte, nx bool) []byte {
 
 // EncodeSetRange encodes SETRANGE key offset value.
 func EncodeSetRange(key []byte, offset int64, value []byte) []byte {
-	return encode(OpSetRange, key, binary.BigEndian.AppendUint64(nil, uint64(offset)), value)
+	return encode(OpSetRange, key, int64Arg(offset), value)
 }
 
 // EncodeRename encodes RENAME (nx false) or RENAMENX key newkey.
@@ -184,13 +245,26 @@ func EncodeFlush() []byte { return encode(OpFlush) }
 // EncodeDel encodes DEL key [key ...].
 func EncodeDel(keys ...[]byte) []byte { return encode(OpDel, keys...) }
 
-// Decode decodes a command produced by one of the Encode functions. The
-// returned arguments alias b.
+// Decode decodes a command produced by one of the Encode functions,
+// stamped or not. The returned arguments alias b.
 func Decode(b []byte) (Command, error) {
+	var now int64
+	if len(b) > 0 && Op(b[0]) == OpAt {
+		if len(b) < 9 {
+			return Command{}, fmt.Errorf("%w: stamp cut short", ErrCorrupt)
+		}
+		now, b = int64(binary.BigEndian.Uint64(b[1:9])), b[9:]
+		if now <= 0 {
+			return Command{}, fmt.Errorf("%w: stamped with time %d", ErrCorrupt, now)
+		}
+		if len(b) > 0 && Op(b[0]) == OpAt {
+			return Command{}, fmt.Errorf("%w: stamped twice", ErrCorrupt)
+		}
+	}
 	if len(b) < 2 {
 		return Command{}, ErrCorrupt
 	}
-	c := Command{Op: Op(b[0])}
+	c := Command{Op: Op(b[0]), Now: now}
 	n, k := binary.Uvarint(b[1:])
 	if k <= 0 || n > uint64(len(b)) {
 		return Command{}, ErrCorrupt

@@ -14,15 +14,20 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		b    []byte
 		want Command
 	}{
-		{"set", EncodeSet([]byte("k"), []byte("v")), Command{OpSet, [][]byte{[]byte("k"), []byte("v")}}},
-		{"set empty", EncodeSet(nil, nil), Command{OpSet, [][]byte{{}, {}}}},
+		{"set", EncodeSet([]byte("k"), []byte("v")), Command{Op: OpSet, Args: [][]byte{[]byte("k"), []byte("v")}}},
+		{"set empty", EncodeSet(nil, nil), Command{Op: OpSet, Args: [][]byte{{}, {}}}},
 		{"set binary", EncodeSet([]byte("a\x00\nb"), []byte("\r\n\x00")),
-			Command{OpSet, [][]byte{[]byte("a\x00\nb"), []byte("\r\n\x00")}}},
-		{"set big", EncodeSet(big, big), Command{OpSet, [][]byte{big, big}}},
-		{"append", EncodeAppend([]byte("k"), []byte("tail")), Command{OpAppend, [][]byte{[]byte("k"), []byte("tail")}}},
-		{"del one", EncodeDel([]byte("a")), Command{OpDel, [][]byte{[]byte("a")}}},
+			Command{Op: OpSet, Args: [][]byte{[]byte("a\x00\nb"), []byte("\r\n\x00")}}},
+		{"set big", EncodeSet(big, big), Command{Op: OpSet, Args: [][]byte{big, big}}},
+		{"append", EncodeAppend([]byte("k"), []byte("tail")), Command{Op: OpAppend, Args: [][]byte{[]byte("k"), []byte("tail")}}},
+		{"del one", EncodeDel([]byte("a")), Command{Op: OpDel, Args: [][]byte{[]byte("a")}}},
 		{"del many", EncodeDel([]byte("a"), []byte{0}, []byte("a")),
-			Command{OpDel, [][]byte{[]byte("a"), {0}, []byte("a")}}},
+			Command{Op: OpDel, Args: [][]byte{[]byte("a"), {0}, []byte("a")}}},
+		{"stamped", Stamp(1700000000123, EncodeDel([]byte("a"))),
+			Command{Op: OpDel, Args: [][]byte{[]byte("a")}, Now: 1700000000123}},
+		{"expire", EncodeExpire([]byte("k"), -1, ExpireGT), Command{Op: OpExpire, Args: [][]byte{[]byte("k"), {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, {ExpireGT}}}},
+		{"set without expiry", EncodeSetIf([]byte("k"), nil, SetNX, 0), Command{Op: OpSetIf, Args: [][]byte{[]byte("k"), {}, {SetNX}}}},
+		{"set with expiry", EncodeSetIf([]byte("k"), nil, 0, 258), Command{Op: OpSetIf, Args: [][]byte{[]byte("k"), {}, {0}, {0, 0, 0, 0, 0, 0, 1, 2}}}},
 	}
 	for _, c := range cases {
 		got, err := Decode(c.b)
@@ -49,6 +54,11 @@ func TestDecodeCorrupt(t *testing.T) {
 		"overflowing varint":   append([]byte{byte(OpSet)}, bytes.Repeat([]byte{0xff}, 11)...),
 		"huge arg length":      {byte(OpSet), 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
 		"huge count, no bytes": {byte(OpDel), 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"stamp only":           {byte(OpAt), 0, 0, 0, 0, 0, 0, 0, 1},
+		"stamp cut short":      {byte(OpAt), 0, 0, 1},
+		"stamped twice":        Stamp(5, Stamp(5, valid)),
+		"stamped at zero":      Stamp(0, valid),
+		"stamped before 1970":  Stamp(-1, valid),
 	}
 	for name, b := range cases {
 		if c, err := Decode(b); !errors.Is(err, ErrCorrupt) {

@@ -25,6 +25,20 @@
 // and does not stop the node, since every node reaches the same verdict.
 // Only storage failures make Apply return an error.
 //
+// # Time and expiry
+//
+// The leader stamps each command with its clock when it proposes it (OpAt,
+// Unix milliseconds), and turns relative times to live into absolute ones,
+// so the log says when everything happens. Apply's time is the highest
+// stamp applied so far (the engine keeps it with the applied index and in
+// snapshots): it never goes back, even when a new leader's clock is behind.
+// A key is expired once that time is past its expiry, as in Redis (now >
+// expiry). A command that meets an expired key deletes it first and then
+// sees it as missing, like Redis's lookupKeyWrite; EXPIRE to a time
+// already past deletes the key. The leader removes expired keys nobody
+// writes with OpDelExpired, which deletes only what is expired when it
+// applies, so a key rewritten in the meantime survives.
+//
 // # Determinism
 //
 // Apply reads nothing but the entries and the data they touch: no clock, no

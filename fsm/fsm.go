@@ -86,8 +86,14 @@ func (f *FSM) Members() []engine.Member {
 // Applied returns the index of the last applied entry.
 func (f *FSM) Applied() uint64 { return f.applied.Load() }
 
-// Get returns the applied value of key.
-func (f *FSM) Get(key []byte) ([]byte, bool, error) { return f.e.Get(key) }
+// Key returns key's applied record, expired or not: whether it has
+// expired is for the reader to judge against its own time.
+func (f *FSM) Key(key []byte) (engine.Record, bool, error) { return f.e.Key(key) }
+
+// Clock is the state machine's time as of the applied index: the latest
+// proposal time (Unix milliseconds) applied. A leader's time for reads and
+// new proposals is never behind it.
+func (f *FSM) Clock() int64 { return f.e.Clock() }
 
 // KeyCount returns the number of keys in the applied data set.
 func (f *FSM) KeyCount() uint64 { return f.e.KeyCount() }
@@ -226,70 +232,95 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 	if err != nil {
 		return Result{Err: err}, nil
 	}
+	// The state machine's time only moves forward: a leader whose clock is
+	// behind its predecessor's cannot bring an expired key back.
+	b.SetClock(cmd.Now)
+	a := applier{b: b, now: b.Clock()}
+	args := cmd.Args
 	switch cmd.Op {
 	case OpSet:
-		if len(cmd.Args) != 2 {
+		if len(args) != 2 {
 			return badArity(cmd), nil
 		}
-		return Result{}, b.Set(cmd.Args[0], cmd.Args[1])
+		return Result{}, b.Set(args[0], args[1])
 	case OpSetIf:
-		if len(cmd.Args) != 3 || len(cmd.Args[2]) != 1 {
+		if (len(args) != 3 && len(args) != 4) || len(args[2]) != 1 || (len(args) == 4 && len(args[3]) != 8) {
 			return badArity(cmd), nil
 		}
-		return applySetIf(b, cmd.Args[0], cmd.Args[1], cmd.Args[2][0])
+		var expire int64
+		if len(args) == 4 {
+			expire = int64(binary.BigEndian.Uint64(args[3]))
+		}
+		return a.setIf(args[0], args[1], args[2][0], expire)
 	case OpAppend:
-		if len(cmd.Args) != 2 {
+		if len(args) != 2 {
 			return badArity(cmd), nil
 		}
-		return applyAppend(b, cmd.Args[0], cmd.Args[1])
+		return a.append(args[0], args[1])
 	case OpDel:
-		if len(cmd.Args) == 0 {
+		if len(args) == 0 {
 			return badArity(cmd), nil
 		}
-		return applyDel(b, cmd.Args)
+		return a.del(args)
 	case OpGetDel:
-		if len(cmd.Args) != 1 {
+		if len(args) != 1 {
 			return badArity(cmd), nil
 		}
-		old, found, err := b.Get(cmd.Args[0])
-		if err != nil || !found {
-			return Result{}, err
-		}
-		return Result{Old: old, Found: true}, b.Delete(cmd.Args[0])
+		return a.getDel(args[0])
 	case OpMSet, OpMSetNX:
-		if len(cmd.Args) == 0 || len(cmd.Args)%2 != 0 {
+		if len(args) == 0 || len(args)%2 != 0 {
 			return badArity(cmd), nil
 		}
-		return applyMSet(b, cmd.Args, cmd.Op == OpMSetNX)
+		return a.mset(args, cmd.Op == OpMSetNX)
 	case OpSetRange:
-		if len(cmd.Args) != 3 || len(cmd.Args[1]) != 8 {
+		if len(args) != 3 || len(args[1]) != 8 {
 			return badArity(cmd), nil
 		}
-		offset := binary.BigEndian.Uint64(cmd.Args[1])
-		if offset > MaxString || uint64(len(cmd.Args[2])) > MaxString-offset {
+		offset := binary.BigEndian.Uint64(args[1])
+		if offset > MaxString || uint64(len(args[2])) > MaxString-offset {
 			return Result{Err: ErrTooLong}, nil
 		}
-		return applySetRange(b, cmd.Args[0], int(offset), cmd.Args[2])
+		return a.setRange(args[0], int(offset), args[2])
 	case OpRename, OpRenameNX:
-		if len(cmd.Args) != 2 {
+		if len(args) != 2 {
 			return badArity(cmd), nil
 		}
-		return applyRename(b, cmd.Args[0], cmd.Args[1], cmd.Op == OpRenameNX)
+		return a.rename(args[0], args[1], cmd.Op == OpRenameNX)
 	case OpFlush:
-		if len(cmd.Args) != 0 {
+		if len(args) != 0 {
 			return badArity(cmd), nil
 		}
 		return Result{}, b.DeleteAll()
 	case OpIncrBy:
-		if len(cmd.Args) != 2 || len(cmd.Args[1]) != 8 {
+		if len(args) != 2 || len(args[1]) != 8 {
 			return badArity(cmd), nil
 		}
-		return applyIncrBy(b, cmd.Args[0], int64(binary.BigEndian.Uint64(cmd.Args[1])))
+		return a.incrBy(args[0], int64(binary.BigEndian.Uint64(args[1])))
 	case OpIncrByFloat:
-		if len(cmd.Args) != 2 {
+		if len(args) != 2 {
 			return badArity(cmd), nil
 		}
-		return applyIncrByFloat(b, cmd.Args[0], cmd.Args[1])
+		return a.incrByFloat(args[0], args[1])
+	case OpExpire:
+		if len(args) != 3 || len(args[1]) != 8 || len(args[2]) != 1 {
+			return badArity(cmd), nil
+		}
+		return a.expire(args[0], int64(binary.BigEndian.Uint64(args[1])), args[2][0])
+	case OpPersist:
+		if len(args) != 1 {
+			return badArity(cmd), nil
+		}
+		return a.persist(args[0])
+	case OpGetEx:
+		if len(args) != 2 || len(args[1]) != 8 {
+			return badArity(cmd), nil
+		}
+		return a.getEx(args[0], int64(binary.BigEndian.Uint64(args[1])))
+	case OpDelExpired:
+		if len(args) == 0 {
+			return badArity(cmd), nil
+		}
+		return a.delExpired(args)
 	}
 	return Result{Err: fmt.Errorf("%w: unknown op %d", ErrCorrupt, cmd.Op)}, nil
 }
@@ -298,51 +329,96 @@ func badArity(cmd Command) Result {
 	return Result{Err: fmt.Errorf("%w: op %d with %d arguments", ErrCorrupt, cmd.Op, len(cmd.Args))}
 }
 
-// applySetIf sets key to value unless NX finds it or XX misses it; Int
-// says whether it wrote, and with GET, Old and Found give the value before.
-func applySetIf(b *engine.ApplyBatch, key, value []byte, flags byte) (Result, error) {
-	old, found, err := b.Get(key)
-	if err != nil {
+// applier applies one command at the state machine time now.
+type applier struct {
+	b   *engine.ApplyBatch
+	now int64
+}
+
+// key returns key's record unless it is missing or has expired by now; an
+// expired key is deleted first, as Redis deletes one a write meets.
+func (a applier) key(key []byte) (engine.Record, bool, error) {
+	r, found, err := a.b.Key(key)
+	if err != nil || !found {
+		return engine.Record{}, false, err
+	}
+	if r.ExpiredAt(a.now) {
+		return engine.Record{}, false, a.b.Delete(key)
+	}
+	return r, true, nil
+}
+
+// str is key for a command on strings: a key of another type is refused
+// with WRONGTYPE (in the Result).
+func (a applier) str(key []byte) (engine.Record, bool, Result, error) {
+	r, found, err := a.key(key)
+	if err == nil && found && r.Type != engine.TypeString {
+		return r, found, Result{Err: ErrWrongType}, nil
+	}
+	return r, found, Result{}, err
+}
+
+// setIf sets key to value unless NX finds it or XX misses it; Int says
+// whether it wrote, and with GET, Old and Found give the value before. The
+// key then expires at expire (0: never), or keeps its expiry with
+// SetKeepTTL.
+func (a applier) setIf(key, value []byte, flags byte, expire int64) (Result, error) {
+	var old engine.Record
+	var found bool
+	var err error
+	if flags&SetGet != 0 {
+		var refused Result
+		if old, found, refused, err = a.str(key); err != nil || refused.Err != nil {
+			return refused, err
+		}
+	} else if old, found, err = a.key(key); err != nil {
 		return Result{}, err
 	}
 	r := Result{Found: found}
 	if flags&SetGet != 0 {
-		r.Old = old
+		r.Old = old.Value
 	}
 	if (flags&SetNX != 0 && found) || (flags&SetXX != 0 && !found) {
 		return r, nil
 	}
+	if flags&SetKeepTTL != 0 && found {
+		expire = old.Expire
+	}
 	r.Int = 1
-	return r, b.Set(key, value)
+	return r, a.b.Put(key, engine.Record{Type: engine.TypeString, Expire: expire, Value: value})
 }
 
-// applyAppend appends value to key's value (creating it) and returns the
-// new length.
-func applyAppend(b *engine.ApplyBatch, key, value []byte) (Result, error) {
-	old, _, err := b.Get(key)
-	if err != nil {
-		return Result{}, err
-	}
-	// old is a copy that the batch does not keep: appending to it is safe.
-	nv := append(old, value...)
-	if err := b.Set(key, nv); err != nil {
-		return Result{}, err
-	}
-	return Result{Int: int64(len(nv))}, nil
+// keepTTL writes a new string value for key, keeping the expiry of old (the
+// key's record before, if found).
+func (a applier) keepTTL(key []byte, old engine.Record, value []byte) error {
+	return a.b.Put(key, engine.Record{Type: engine.TypeString, Expire: old.Expire, Value: value})
 }
 
-// applyIncrBy adds delta to key's integer value (0 when missing) and
-// returns the sum; a value that is not an integer, or a sum past int64,
-// changes nothing and gets Redis's error.
-func applyIncrBy(b *engine.ApplyBatch, key []byte, delta int64) (Result, error) {
-	old, found, err := b.Get(key)
-	if err != nil {
-		return Result{}, err
+// append appends value to key's value (creating it) and returns the new
+// length.
+func (a applier) append(key, value []byte) (Result, error) {
+	old, _, refused, err := a.str(key)
+	if err != nil || refused.Err != nil {
+		return refused, err
+	}
+	// old.Value is a copy that the batch does not keep: appending to it is
+	// safe.
+	nv := append(old.Value, value...)
+	return Result{Int: int64(len(nv))}, a.keepTTL(key, old, nv)
+}
+
+// incrBy adds delta to key's integer value (0 when missing) and returns
+// the sum; a value that is not an integer, or a sum past int64, changes
+// nothing and gets Redis's error.
+func (a applier) incrBy(key []byte, delta int64) (Result, error) {
+	old, found, refused, err := a.str(key)
+	if err != nil || refused.Err != nil {
+		return refused, err
 	}
 	var v int64
 	if found {
 		var ok bool
-		if v, ok = ParseInt(old); !ok {
+		if v, ok = ParseInt(old.Value); !ok {
 			return Result{Err: ErrNotInteger}, nil
 		}
 	}
@@ -350,21 +426,21 @@ func applyIncrBy(b *engine.ApplyBatch, key []byte, delta int64) (Result, error) 
 		return Result{Err: ErrOverflow}, nil
 	}
 	v += delta
-	return Result{Int: v}, b.Set(key, strconv.AppendInt(nil, v, 10))
+	return Result{Int: v}, a.keepTTL(key, old, strconv.AppendInt(nil, v, 10))
 }
 
-// applyIncrByFloat adds incr to key's value (0 when missing) in long
-// double arithmetic, as Redis does, and stores the sum in Redis's human
-// format; Value is that text.
-func applyIncrByFloat(b *engine.ApplyBatch, key, incr []byte) (Result, error) {
-	old, found, err := b.Get(key)
-	if err != nil {
-		return Result{}, err
+// incrByFloat adds incr to key's value (0 when missing) in long double
+// arithmetic, as Redis does, and stores the sum in Redis's human format;
+// Value is that text.
+func (a applier) incrByFloat(key, incr []byte) (Result, error) {
+	old, found, refused, err := a.str(key)
+	if err != nil || refused.Err != nil {
+		return refused, err
 	}
 	v, vInf := new(big.Float).SetPrec(longDoublePrec), false
 	if found {
 		var ok bool
-		if v, vInf, ok = ParseLongDouble(old); !ok {
+		if v, vInf, ok = ParseLongDouble(old.Value); !ok {
 			return Result{Err: ErrNotFloat}, nil
 		}
 	}
@@ -380,50 +456,59 @@ func applyIncrByFloat(b *engine.ApplyBatch, key, incr []byte) (Result, error) {
 		return Result{Err: ErrNaNOrInf}, nil
 	}
 	text := []byte(FormatLongDouble(sum))
-	return Result{Value: text}, b.Set(key, text)
+	return Result{Value: text}, a.keepTTL(key, old, text)
 }
 
-// applyMSet sets every pair; with nx, none unless no key exists, and Int
-// says which.
-func applyMSet(b *engine.ApplyBatch, pairs [][]byte, nx bool) (Result, error) {
+// getDel deletes a string key and returns its value.
+func (a applier) getDel(key []byte) (Result, error) {
+	old, found, refused, err := a.str(key)
+	if err != nil || refused.Err != nil || !found {
+		return refused, err
+	}
+	return Result{Old: old.Value, Found: true}, a.b.Delete(key)
+}
+
+// mset sets every pair (without expiry); with nx, none unless no key
+// exists, and Int says which.
+func (a applier) mset(pairs [][]byte, nx bool) (Result, error) {
 	if nx {
 		for i := 0; i < len(pairs); i += 2 {
-			if _, found, err := b.Get(pairs[i]); err != nil || found {
+			if _, found, err := a.key(pairs[i]); err != nil || found {
 				return Result{}, err
 			}
 		}
 	}
 	for i := 0; i < len(pairs); i += 2 {
-		if err := b.Set(pairs[i], pairs[i+1]); err != nil {
+		if err := a.b.Set(pairs[i], pairs[i+1]); err != nil {
 			return Result{}, err
 		}
 	}
 	return Result{Int: 1}, nil
 }
 
-// applySetRange overwrites key's value from offset with value, padding
-// with zero bytes, and returns the new length. An empty value changes
-// nothing (and creates no key).
-func applySetRange(b *engine.ApplyBatch, key []byte, offset int, value []byte) (Result, error) {
-	old, _, err := b.Get(key)
-	if err != nil {
-		return Result{}, err
+// setRange overwrites key's value from offset with value, padding with
+// zero bytes, and returns the new length. An empty value changes nothing
+// (and creates no key).
+func (a applier) setRange(key []byte, offset int, value []byte) (Result, error) {
+	old, _, refused, err := a.str(key)
+	if err != nil || refused.Err != nil {
+		return refused, err
 	}
 	if len(value) == 0 {
-		return Result{Int: int64(len(old))}, nil
+		return Result{Int: int64(len(old.Value))}, nil
 	}
-	nv := old
+	nv := old.Value
 	if need := offset + len(value); need > len(nv) {
 		nv = append(nv, make([]byte, need-len(nv))...)
 	}
 	copy(nv[offset:], value)
-	return Result{Int: int64(len(nv))}, b.Set(key, nv)
+	return Result{Int: int64(len(nv))}, a.keepTTL(key, old, nv)
 }
 
-// applyRename moves key's value to newKey, replacing it (or, with nx,
-// only if newKey does not exist; Int says whether it moved).
-func applyRename(b *engine.ApplyBatch, key, newKey []byte, nx bool) (Result, error) {
-	v, found, err := b.Get(key)
+// rename moves key's record, expiry included, to newKey, replacing it (or,
+// with nx, only if newKey does not exist; Int says whether it moved).
+func (a applier) rename(key, newKey []byte, nx bool) (Result, error) {
+	r, found, err := a.key(key)
 	if err != nil {
 		return Result{}, err
 	}
@@ -434,32 +519,100 @@ func applyRename(b *engine.ApplyBatch, key, newKey []byte, nx bool) (Result, err
 		return Result{}, nil
 	}
 	if nx {
-		if _, exists, err := b.Get(newKey); err != nil || exists {
+		if _, exists, err := a.key(newKey); err != nil || exists {
 			return Result{}, err
 		}
 	}
-	if err := b.Delete(key); err != nil {
+	if err := a.b.Delete(key); err != nil {
 		return Result{}, err
 	}
-	return Result{Int: 1}, b.Set(newKey, v)
+	return Result{Int: 1}, a.b.Put(newKey, r)
 }
 
-// applyDel deletes keys and returns how many existed. A key named twice is
-// found only the first time, so it counts once.
-func applyDel(b *engine.ApplyBatch, keys [][]byte) (Result, error) {
+// del deletes keys and returns how many existed. A key named twice is
+// found only the first time, so it counts once; an expired key is
+// deleted but not counted.
+func (a applier) del(keys [][]byte) (Result, error) {
 	var n int64
 	for _, k := range keys {
-		_, ok, err := b.Get(k)
+		_, found, err := a.key(k)
 		if err != nil {
 			return Result{}, err
 		}
-		if !ok {
+		if !found {
 			continue
 		}
-		if err := b.Delete(k); err != nil {
+		if err := a.b.Delete(k); err != nil {
 			return Result{}, err
 		}
 		n++
+	}
+	return Result{Int: n}, nil
+}
+
+// expire sets key to expire at (Unix milliseconds) if flags allow it, and
+// deletes it at once if that time has come; Int says whether it did
+// either.
+func (a applier) expire(key []byte, at int64, flags byte) (Result, error) {
+	r, found, err := a.key(key)
+	if err != nil || !found {
+		return Result{}, err
+	}
+	cur := r.Expire // 0: none, which GT and LT take as infinite
+	switch {
+	case flags&ExpireNX != 0 && cur != 0,
+		flags&ExpireXX != 0 && cur == 0,
+		flags&ExpireGT != 0 && (cur == 0 || at <= cur),
+		flags&ExpireLT != 0 && cur != 0 && at >= cur:
+		return Result{}, nil
+	}
+	if at <= a.now {
+		return Result{Int: 1}, a.b.Delete(key)
+	}
+	r.Expire = at
+	return Result{Int: 1}, a.b.Put(key, r)
+}
+
+// persist removes key's expiry; Int says whether it had one.
+func (a applier) persist(key []byte) (Result, error) {
+	r, found, err := a.key(key)
+	if err != nil || !found || r.Expire == 0 {
+		return Result{}, err
+	}
+	r.Expire = 0
+	return Result{Int: 1}, a.b.Put(key, r)
+}
+
+// getEx returns a string key's value and sets it to expire at (0: never),
+// deleting it if that time has come.
+func (a applier) getEx(key []byte, at int64) (Result, error) {
+	r, found, refused, err := a.str(key)
+	if err != nil || refused.Err != nil || !found {
+		return refused, err
+	}
+	res := Result{Old: r.Value, Found: true}
+	if at != 0 && at <= a.now {
+		return res, a.b.Delete(key)
+	}
+	r.Expire = at
+	return res, a.b.Put(key, r)
+}
+
+// delExpired deletes those of keys that have expired by now; Int counts
+// them.
+func (a applier) delExpired(keys [][]byte) (Result, error) {
+	var n int64
+	for _, k := range keys {
+		r, found, err := a.b.Key(k)
+		if err != nil {
+			return Result{}, err
+		}
+		if found && r.ExpiredAt(a.now) {
+			if err := a.b.Delete(k); err != nil {
+				return Result{}, err
+			}
+			n++
+		}
 	}
 	return Result{Int: n}, nil
 }

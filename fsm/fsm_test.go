@@ -91,8 +91,15 @@ func (n *node) dump(t testing.TB) string {
 	t.Helper()
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "applied=%d keys=%d\n", n.fsm.Applied(), n.fsm.KeyCount())
-	if err := n.e.Iterate(func(k, v []byte) error {
-		fmt.Fprintf(&buf, "%q=%q\n", k, v)
+	if err := n.e.Iterate(func(k []byte, r engine.Record) error {
+		fmt.Fprintf(&buf, "%q=%q", k, r.Value)
+		if r.Type != engine.TypeString {
+			fmt.Fprintf(&buf, " %s", r.Type)
+		}
+		if r.Expire != 0 {
+			fmt.Fprintf(&buf, " expires %d", r.Expire)
+		}
+		buf.WriteByte('\n')
 		return nil
 	}); err != nil {
 		t.Fatalf("iterate: %v", err)
@@ -102,11 +109,11 @@ func (n *node) dump(t testing.TB) string {
 
 func (n *node) get(t *testing.T, key string) (string, bool) {
 	t.Helper()
-	v, ok, err := n.fsm.Get([]byte(key))
+	r, ok, err := n.fsm.Key([]byte(key))
 	if err != nil {
 		t.Fatalf("get %q: %v", key, err)
 	}
-	return string(v), ok
+	return string(r.Value), ok
 }
 
 // entries numbers cmds as log entries from index lo, in term 1.
@@ -157,14 +164,14 @@ func TestApplyResults(t *testing.T) {
 func TestApplyConditionalSet(t *testing.T) {
 	n := openNode(t, vfs.NewMem())
 	res := n.apply(t, entries(1,
-		EncodeSetIf(k("a"), k("1"), SetXX),          // 1: missing, not written
-		EncodeSetIf(k("a"), k("1"), SetNX),          // 2: written
-		EncodeSetIf(k("a"), k("2"), SetNX|SetGet),   // 3: exists: not written, old 1
-		EncodeSetIf(k("a"), k("3"), SetXX|SetGet),   // 4: written, old 1
-		EncodeSetIf(k("b"), k("4"), SetGet),         // 5: GETSET on a missing key
-		EncodeSetIf(k("b"), k(""), SetGet),          // 6: an empty value is a value
-		EncodeSetIf(k("b"), k("5"), SetNX|SetGet),   // 7: b exists, empty
-		[]byte{byte(OpSetIf), 3, 1, 'a', 1, 'v', 0}, // 8: flags must be one byte
+		EncodeSetIf(k("a"), k("1"), SetXX, 0),        // 1: missing, not written
+		EncodeSetIf(k("a"), k("1"), SetNX, 0),        // 2: written
+		EncodeSetIf(k("a"), k("2"), SetNX|SetGet, 0), // 3: exists: not written, old 1
+		EncodeSetIf(k("a"), k("3"), SetXX|SetGet, 0), // 4: written, old 1
+		EncodeSetIf(k("b"), k("4"), SetGet, 0),       // 5: GETSET on a missing key
+		EncodeSetIf(k("b"), k(""), SetGet, 0),        // 6: an empty value is a value
+		EncodeSetIf(k("b"), k("5"), SetNX|SetGet, 0), // 7: b exists, empty
+		[]byte{byte(OpSetIf), 3, 1, 'a', 1, 'v', 0},  // 8: flags must be one byte
 	)...)
 	want := []Result{
 		{}, {Int: 1}, {Old: k("1"), Found: true}, {Int: 1, Old: k("1"), Found: true},
@@ -223,12 +230,12 @@ func TestApplyBinaryKeysAndValues(t *testing.T) {
 	check := func(n *node) {
 		t.Helper()
 		for _, c := range []struct{ k, v []byte }{{key, val}, {[]byte{0}, []byte{0}}, {[]byte{}, []byte("\n\x00")}} {
-			v, ok, err := n.fsm.Get(c.k)
-			if err != nil || !ok || !bytes.Equal(v, c.v) {
-				t.Fatalf("get %q = %q, %v, %v, want %q", c.k, v, ok, err, c.v)
+			r, ok, err := n.fsm.Key(c.k)
+			if err != nil || !ok || !bytes.Equal(r.Value, c.v) {
+				t.Fatalf("get %q = %q, %v, %v, want %q", c.k, r.Value, ok, err, c.v)
 			}
 		}
-		if _, ok, _ := n.fsm.Get([]byte("k")); ok {
+		if _, ok, _ := n.fsm.Key([]byte("k")); ok {
 			t.Fatal("a prefix of a binary key reads as present")
 		}
 		if n.fsm.KeyCount() != 3 {
@@ -311,7 +318,9 @@ func TestApplySkipsAppliedAndSurvivesCrash(t *testing.T) {
 }
 
 // randomCommands builds a workload over a few keys (binary ones included)
-// so that SETs, APPENDs and DELs collide.
+// so that SETs, APPENDs, DELs and expiries collide. Most commands carry a
+// clock stamp that moves forward in small steps and sometimes back (a
+// leader with a slower clock), so that keys expire during the run.
 func randomCommands(r *rand.Rand, count int) [][]byte {
 	keys := [][]byte{k("a"), k("b"), {0}, k("x\ny"), {}, k("a\x00")}
 	pick := func() []byte { return keys[r.IntN(len(keys))] }
@@ -322,34 +331,79 @@ func randomCommands(r *rand.Rand, count int) [][]byte {
 		}
 		return v
 	}
+	clock := int64(1000)
+	at := func() int64 { return clock - 5 + r.Int64N(40) }
 	cmds := make([][]byte, count)
 	for i := range cmds {
-		switch r.IntN(10) {
+		var cmd []byte
+		switch r.IntN(14) {
 		case 0:
 			cmds[i] = nil // no-op
+			continue
 		case 1:
 			cmds[i] = []byte{byte(OpDel), 7} // corrupt
-		case 2, 3, 4:
-			cmds[i] = EncodeSet(pick(), val())
+			continue
+		case 2, 3:
+			cmd = EncodeSet(pick(), val())
+		case 4:
+			cmd = EncodeAppend(pick(), val())
 		case 5:
-			cmds[i] = EncodeAppend(pick(), val())
-		case 6:
-			cmds[i] = EncodeSetIf(pick(), val(), byte(r.IntN(8))&^(SetNX|SetXX)|[]byte{0, SetNX, SetXX}[r.IntN(3)])
+			var expire int64
+			if r.IntN(2) == 0 {
+				expire = at()
+			}
+			cmd = EncodeSetIf(pick(), val(), byte(r.IntN(16))&^(SetNX|SetXX)|[]byte{0, SetNX, SetXX}[r.IntN(3)], expire)
+		case 6, 7:
+			cmd = EncodeExpire(pick(), at(), []byte{0, ExpireNX, ExpireXX, ExpireGT, ExpireLT, ExpireXX | ExpireGT}[r.IntN(6)])
+		case 8:
+			cmd = EncodePersist(pick())
+		case 9:
+			cmd = EncodeGetEx(pick(), []int64{0, at()}[r.IntN(2)])
+		case 10:
+			cmd = EncodeDelExpired(pick(), pick())
 		default:
 			var ks [][]byte
 			for j := 0; j < 1+r.IntN(3); j++ {
 				ks = append(ks, pick())
 			}
-			cmds[i] = EncodeDel(ks...)
+			cmd = EncodeDel(ks...)
 		}
+		if r.IntN(5) > 0 {
+			clock += r.Int64N(12) - 2
+			cmd = Stamp(clock, cmd)
+		}
+		cmds[i] = cmd
 	}
 	return cmds
 }
 
-// model is a naive in-memory state machine to check FSM against.
-type model map[string][]byte
+// model is a naive in-memory state machine to check FSM against: its
+// keys, and its clock.
+type model struct {
+	keys map[string]modelKey
+	now  int64
+	// expired counts keys removed because they expired, so that a test
+	// can tell that its workload reached expiry at all.
+	expired int
+}
 
-func (m model) apply(data []byte) Result {
+type modelKey struct {
+	v      []byte
+	expire int64
+}
+
+// live returns key unless missing or expired, deleting it if expired.
+func (m *model) live(key []byte) (modelKey, bool) {
+	v, ok := m.keys[string(key)]
+	if ok && v.expire != 0 && m.now > v.expire {
+		delete(m.keys, string(key))
+		m.expired++
+		return modelKey{}, false
+	}
+	return v, ok
+}
+
+func (m *model) apply(data []byte) Result {
 	if len(data) == 0 {
 		return Result{}
 	}
@@ -357,31 +411,89 @@ func (m model) apply(data []byte) Result {
 	if err != nil {
 		return Result{Err: err}
 	}
+	m.now = max(m.now, c.Now)
+	key := string(c.Args[0])
 	switch c.Op {
 	case OpSet:
-		m[string(c.Args[0])] = append([]byte{}, c.Args[1]...)
+		m.keys[key] = modelKey{v: bytes.Clone(c.Args[1])}
 		return Result{}
 	case OpSetIf:
-		old, found := m[string(c.Args[0])]
+		old, found := m.live(c.Args[0])
 		r, f := Result{Found: found}, c.Args[2][0]
 		if f&SetGet != 0 {
-			r.Old = old
+			r.Old = old.v
 		}
 		if (f&SetNX != 0 && found) || (f&SetXX != 0 && !found) {
 			return r
 		}
-		m[string(c.Args[0])] = append([]byte{}, c.Args[1]...)
+		nk := modelKey{v: bytes.Clone(c.Args[1])}
+		if len(c.Args) == 4 {
+			nk.expire = int64(binary.BigEndian.Uint64(c.Args[3]))
+		}
+		if f&SetKeepTTL != 0 && found {
+			nk.expire = old.expire
+		}
+		m.keys[key] = nk
 		r.Int = 1
 		return r
 	case OpAppend:
-		v := append(append([]byte{}, m[string(c.Args[0])]...), c.Args[1]...)
-		m[string(c.Args[0])] = v
-		return Result{Int: int64(len(v))}
+		old, _ := m.live(c.Args[0])
+		old.v = append(bytes.Clone(old.v), c.Args[1]...)
+		m.keys[key] = old
+		return Result{Int: int64(len(old.v))}
+	case OpExpire:
+		old, found := m.live(c.Args[0])
+		when, f := int64(binary.BigEndian.Uint64(c.Args[1])), c.Args[2][0]
+		if !found {
+			return Result{}
+		}
+		infinite := old.expire == 0
+		if (f&ExpireNX != 0 && !infinite) || (f&ExpireXX != 0 && infinite) ||
+			(f&ExpireGT != 0 && (infinite || when <= old.expire)) || (f&ExpireLT != 0 && !infinite && when >= old.expire) {
+			return Result{}
+		}
+		if when <= m.now {
+			delete(m.keys, key)
+		} else {
+			old.expire = when
+			m.keys[key] = old
+		}
+		return Result{Int: 1}
+	case OpPersist:
+		old, found := m.live(c.Args[0])
+		if !found || old.expire == 0 {
+			return Result{}
+		}
+		old.expire = 0
+		m.keys[key] = old
+		return Result{Int: 1}
+	case OpGetEx:
+		old, found := m.live(c.Args[0])
+		if !found {
+			return Result{}
+		}
+		when := int64(binary.BigEndian.Uint64(c.Args[1]))
+		if when != 0 && when <= m.now {
+			delete(m.keys, key)
+		} else {
+			m.keys[key] = modelKey{v: old.v, expire: when}
+		}
+		return Result{Old: old.v, Found: true}
+	case OpDelExpired:
+		var n int64
+		for _, k := range c.Args {
+			if v, ok := m.keys[string(k)]; ok && v.expire != 0 && m.now > v.expire {
+				delete(m.keys, string(k))
+				m.expired++
+				n++
+			}
+		}
+		return Result{Int: n}
 	default:
 		var n int64
 		for _, k := range c.Args {
-			if _, ok := m[string(k)]; ok {
-				delete(m, string(k))
+			if _, ok := m.live(k); ok {
+				delete(m.keys, string(k))
 				n++
 			}
 		}
@@ -389,16 +501,20 @@ func (m model) apply(data []byte) Result {
 	}
 }
 
-func (m model) dump(applied uint64) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
+func (m *model) dump(applied uint64) string {
+	keys := make([]string, 0, len(m.keys))
+	for k := range m.keys {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "applied=%d keys=%d\n", applied, len(m))
+	fmt.Fprintf(&buf, "applied=%d keys=%d\n", applied, len(m.keys))
 	for _, k := range keys {
-		fmt.Fprintf(&buf, "%q=%q\n", k, m[k])
+		fmt.Fprintf(&buf, "%q=%q", k, m.keys[k].v)
+		if e := m.keys[k].expire; e != 0 {
+			fmt.Fprintf(&buf, " expires %d", e)
+		}
+		buf.WriteByte('\n')
 	}
 	return buf.String()
 }
@@ -420,7 +536,7 @@ func TestDeterminism(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 0))
 			ents := entries(1, randomCommands(r, 400)...)
 
-			m := model{}
+			m := &model{keys: map[string]modelKey{}}
 			var want []Result
 			for _, e := range ents {
 				want = append(want, m.apply(e.Data))
@@ -456,6 +572,9 @@ func TestDeterminism(t *testing.T) {
 					t.Fatalf("entry %d: error texts differ: %v vs %v", i+1, gotA[i], gotB[i])
 				}
 			}
+			if m.expired == 0 {
+				t.Fatal("no key expired in the workload: it does not test expiry")
+			}
 			wantDump := m.dump(uint64(len(ents)))
 			if got := a.dump(t); got != wantDump {
 				t.Fatalf("node a:\n%s\nmodel:\n%s", got, wantDump)
@@ -479,7 +598,7 @@ func TestKeyCount(t *testing.T) {
 				n.apply(t, ents...)
 				next += uint64(len(ents))
 				counted := uint64(0)
-				if err := n.e.Iterate(func(_, _ []byte) error { counted++; return nil }); err != nil {
+				if err := n.e.Iterate(func([]byte, engine.Record) error { counted++; return nil }); err != nil {
 					t.Fatal(err)
 				}
 				if n.fsm.KeyCount() != counted {
@@ -511,6 +630,11 @@ func FuzzApply(f *testing.F) {
 	f.Add(EncodeMSet([][]byte{k("a"), k("1"), k("b"), k("2")}, true))
 	f.Add(EncodeGetDel(k("k")))
 	f.Add(EncodeFlush())
+	f.Add(Stamp(2000, EncodeSetIf(k("k"), k("v"), SetKeepTTL|SetGet, 1500)))
+	f.Add(Stamp(1000, EncodeExpire(k("k"), 1500, ExpireGT)))
+	f.Add(EncodePersist(k("k")))
+	f.Add(Stamp(1000, EncodeGetEx(k("k"), 999)))
+	f.Add(Stamp(9000, EncodeDelExpired(k("k"), k("j"))))
 	f.Add(EncodeIncrByFloat(k("k"), k("1.5")))
 	f.Add(EncodeIncrByFloat(k("f"), k("0x1p16383")))
 	n := openNode(f, vfs.NewMem())
@@ -539,7 +663,7 @@ func FuzzApply(f *testing.F) {
 		switch {
 		case errors.Is(r.Err, ErrCorrupt):
 		case r.Err == ErrNotInteger, r.Err == ErrOverflow, r.Err == ErrTooLong, r.Err == ErrNoSuchKey,
-			r.Err == ErrNotFloat, r.Err == ErrNaNOrInf:
+			r.Err == ErrNotFloat, r.Err == ErrNaNOrInf, r.Err == ErrWrongType:
 			// Redis's own refusals of a well-formed command.
 		default:
 			t.Fatalf("command error %v is neither ErrCorrupt nor one of Redis's", r.Err)

@@ -276,7 +276,7 @@ func cmdInfo(c *call) {
 		case "keyspace":
 			b.WriteString("# Keyspace\r\n")
 			if st.Keys > 0 {
-				line("db0", fmt.Sprintf("keys=%d,expires=0,avg_ttl=0", st.Keys))
+				line("db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", st.Keys, st.Expires))
 			}
 		case "cluster":
 			b.WriteString("# Cluster\r\n")

@@ -1,6 +1,10 @@
 package resp
 
-import "context"
+import (
+	"context"
+
+	"github.com/raftkv/raftkv/engine"
+)
 
 // Member is one node of the cluster as clients see it.
 type Member struct {
@@ -21,6 +25,7 @@ type Status struct {
 	Applied uint64
 	Members []Member // ordered by ID
 	Keys    uint64   // number of keys in the data set
+	Expires uint64   // number of those with an expiry
 }
 
 // SnapshotInfo describes the latest snapshot. The data set on disk is the
@@ -51,8 +56,18 @@ type Backend interface {
 	// leadership confirmed by a quorum after the call began, and every
 	// entry committed before it applied.
 	ReadBarrier(ctx context.Context) error
-	// Get reads a key from the local state machine.
-	Get(key []byte) (value []byte, ok bool, err error)
+	// Key reads a key's record from the local state machine, expired or
+	// not: the caller judges expiry against its Clock-based time.
+	Key(key []byte) (r engine.Record, ok bool, err error)
+	// Clock is the state machine's time as of the applied index (Unix
+	// milliseconds): the time of the latest applied proposal. The time a
+	// node reads and proposes at is never behind it.
+	Clock() int64
+	// Expired tells the node that a read found key expired. On the
+	// leader, it is deleted by a replicated command in the background
+	// (the sweep of the expiry index would also find it); elsewhere, and
+	// when the node is busy, the hint is dropped. It must not block.
+	Expired(key []byte)
 	// Digest returns a digest of the local state machine's data (zeros
 	// when empty): nodes that applied the same entries agree.
 	Digest() ([20]byte, error)

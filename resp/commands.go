@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/raftkv/raftkv/engine"
 	"github.com/raftkv/raftkv/fsm"
 )
 
@@ -35,6 +36,11 @@ type arg struct {
 	multiple bool
 }
 
+// expireArgs documents EXPIRE and its forms, whose time is in unit.
+func expireArgs(unit string) []arg {
+	return []arg{{name: "key", typ: "key"}, {name: unit, typ: "integer"}, {name: "NX|XX|GT|LT", typ: "oneof", optional: true}}
+}
+
 func (cmd *command) arityOK(n int) bool {
 	if cmd.arity >= 0 {
 		return n == cmd.arity
@@ -50,7 +56,7 @@ func init() {
 	table := []*command{
 		// Strings and keys: replicated through Raft.
 		{name: "get", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Returns the string value of a key.", run: cmdGet},
-		{name: "set", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}, {name: "NX|XX", typ: "string", optional: true}, {name: "GET", typ: "string", optional: true}}, arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Sets the string value of a key.", run: cmdSet},
+		{name: "set", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}, {name: "NX|XX", typ: "oneof", optional: true}, {name: "GET", typ: "pure-token", optional: true}, {name: "EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL", typ: "oneof", optional: true}}, arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Sets the string value of a key.", run: cmdSet},
 		{name: "getset", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Returns the previous string value of a key after setting it to a new value.", run: cmdGetSet},
 		{name: "setnx", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Set the string value of a key only when the key doesn't exist.", run: cmdSetNX},
 		{name: "append", args: []arg{{name: "key", typ: "key"}, {name: "value", typ: "string"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "2.0.0", summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.", run: cmdAppend},
@@ -66,6 +72,19 @@ func init() {
 		{name: "incrby", args: []arg{{name: "key", typ: "key"}, {name: "increment", typ: "integer"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", run: cmdIncrBy},
 		{name: "incrbyfloat", args: []arg{{name: "key", typ: "key"}, {name: "increment", typ: "double"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "2.6.0", summary: "Increment the float value of a key by the given amount", run: cmdIncrByFloat},
 		{name: "decrby", args: []arg{{name: "key", typ: "key"}, {name: "decrement", typ: "integer"}}, arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "1.0.0", summary: "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", run: cmdDecrBy},
+		{name: "setex", args: []arg{{name: "key", typ: "key"}, {name: "seconds", typ: "integer"}, {name: "value", typ: "string"}}, arity: 4, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "2.0.0", summary: "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", run: cmdSetEx},
+		{name: "psetex", args: []arg{{name: "key", typ: "key"}, {name: "milliseconds", typ: "integer"}, {name: "value", typ: "string"}}, arity: 4, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "2.6.0", summary: "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", run: cmdSetEx},
+		{name: "getex", args: []arg{{name: "key", typ: "key"}, {name: "EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST", typ: "oneof", optional: true}}, arity: -2, flags: []string{"write", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", since: "6.2.0", summary: "Returns the string value of a key after setting its expiration time.", run: cmdGetEx},
+		// Expiry.
+		{name: "expire", args: expireArgs("seconds"), arity: -3, flags: []string{"write", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "generic", since: "1.0.0", summary: "Sets the expiration time of a key in seconds.", run: cmdExpire},
+		{name: "pexpire", args: expireArgs("milliseconds"), arity: -3, flags: []string{"write", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "generic", since: "2.6.0", summary: "Sets the expiration time of a key in milliseconds.", run: cmdExpire},
+		{name: "expireat", args: expireArgs("unix-time-seconds"), arity: -3, flags: []string{"write", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "generic", since: "1.2.0", summary: "Sets the expiration time of a key to a Unix timestamp.", run: cmdExpire},
+		{name: "pexpireat", args: expireArgs("unix-time-milliseconds"), arity: -3, flags: []string{"write", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "generic", since: "2.6.0", summary: "Sets the expiration time of a key to a Unix milliseconds timestamp.", run: cmdExpire},
+		{name: "ttl", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "generic", since: "1.0.0", summary: "Returns the expiration time in seconds of a key.", run: cmdTTL},
+		{name: "pttl", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "generic", since: "2.6.0", summary: "Returns the expiration time in milliseconds of a key.", run: cmdTTL},
+		{name: "expiretime", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "generic", since: "7.0.0", summary: "Returns the expiration time of a key as a Unix timestamp.", run: cmdTTL},
+		{name: "pexpiretime", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "generic", since: "7.0.0", summary: "Returns the expiration time of a key as a Unix milliseconds timestamp.", run: cmdTTL},
+		{name: "persist", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"write", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "generic", since: "2.2.0", summary: "Removes the expiration time of a key.", run: cmdPersist},
 		{name: "del", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"write"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Deletes one or more keys.", run: cmdDel},
 		{name: "unlink", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"write", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "4.0.0", summary: "Asynchronously deletes one or more keys.", run: cmdDel},
 		{name: "type", args: []arg{{name: "key", typ: "key"}}, arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "generic", since: "1.0.0", summary: "Determines the type of value stored at a key.", run: cmdType},
@@ -112,8 +131,9 @@ func cmdGet(c *call) {
 	}
 }
 
-// cmdSet serves SET key value [NX | XX] [GET]. Expiry options wait for
-// key expiry to exist and are refused by name.
+// cmdSet serves SET key value [NX | XX] [GET] [EX seconds | PX
+// milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds |
+// KEEPTTL].
 func cmdSet(c *call) {
 	if len(c.args) == 3 {
 		if _, ok := c.write(c.args[1], fsm.EncodeSet(c.args[1], c.args[2])); ok {
@@ -121,37 +141,21 @@ func cmdSet(c *call) {
 		}
 		return
 	}
-	var flags byte
-	for i := 3; i < len(c.args); i++ {
-		switch opt := strings.ToUpper(string(c.args[i])); opt {
-		case "NX":
-			flags |= fsm.SetNX
-		case "XX":
-			flags |= fsm.SetXX
-		case "GET":
-			flags |= fsm.SetGet
-		case "KEEPTTL":
-			// No key expires yet, so there is no time to live to keep.
-		case "EX", "PX", "EXAT", "PXAT":
-			if i+1 == len(c.args) {
-				c.syntaxError()
-				return
-			}
-			c.conn.WriteError("ERR SET option " + opt + " is not supported: raftkv keys do not expire yet")
-			return
-		default:
-			c.syntaxError()
-			return
-		}
-	}
-	if flags&fsm.SetNX != 0 && flags&fsm.SetXX != 0 {
+	o, ok := parseStringOpts(c.args[3:], true)
+	if !ok {
 		c.syntaxError()
 		return
 	}
-	r, ok := c.write(c.args[1], fsm.EncodeSetIf(c.args[1], c.args[2], flags))
+	var expire int64
+	if o.expiry != nil {
+		if expire, ok = c.expiryArg(o.expiry, o.unit, o.relative); !ok {
+			return
+		}
+	}
+	r, ok := c.write(c.args[1], fsm.EncodeSetIf(c.args[1], c.args[2], o.flags, expire))
 	switch {
 	case !ok:
-	case flags&fsm.SetGet != 0:
+	case o.flags&fsm.SetGet != 0:
 		c.writeOld(r)
 	case r.Int == 1:
 		c.ok()
@@ -162,14 +166,14 @@ func cmdSet(c *call) {
 
 // cmdGetSet serves GETSET key value: SET key value GET.
 func cmdGetSet(c *call) {
-	if r, ok := c.write(c.args[1], fsm.EncodeSetIf(c.args[1], c.args[2], fsm.SetGet)); ok {
+	if r, ok := c.write(c.args[1], fsm.EncodeSetIf(c.args[1], c.args[2], fsm.SetGet, 0)); ok {
 		c.writeOld(r)
 	}
 }
 
 // cmdSetNX serves SETNX key value: 1 if it set the key, 0 if it existed.
 func cmdSetNX(c *call) {
-	if r, ok := c.write(c.args[1], fsm.EncodeSetIf(c.args[1], c.args[2], fsm.SetNX)); ok {
+	if r, ok := c.write(c.args[1], fsm.EncodeSetIf(c.args[1], c.args[2], fsm.SetNX, 0)); ok {
 		c.conn.WriteInt64(r.Int)
 	}
 }
@@ -201,20 +205,39 @@ func cmdStrlen(c *call) {
 	}
 }
 
-// readValue reads the value of the command's key linearizably: found
-// says whether the key exists. When ok is false the client has been
-// answered.
+// readValue reads the string value of the command's key linearizably:
+// found says whether the key exists. When ok is false the client has been
+// answered (a key of another type gets WRONGTYPE).
 func (c *call) readValue() (v []byte, found, ok bool) {
 	key := c.args[1]
 	if !c.read(key) {
 		return nil, false, false
 	}
-	v, found, err := c.s.backend.Get(key)
-	if err != nil {
-		c.backendError(key, err, false)
+	r, found, ok := c.lookup(key)
+	switch {
+	case !ok || !found:
+		return nil, false, ok
+	case r.Type != engine.TypeString:
+		c.conn.WriteError(fsm.ErrWrongType.Error())
 		return nil, false, false
 	}
-	return v, found, true
+	return r.Value, true, true
+}
+
+// lookup returns key's record from this node's state machine, as missing
+// if it has expired at the command's time. Call it after read. When ok is
+// false the client has been answered.
+func (c *call) lookup(key []byte) (r engine.Record, found, ok bool) {
+	r, found, err := c.s.backend.Key(key)
+	if err != nil {
+		c.backendError(key, err, false)
+		return r, false, false
+	}
+	if found && r.ExpiredAt(c.now()) {
+		c.s.backend.Expired(key)
+		return engine.Record{}, false, true
+	}
+	return r, found, true
 }
 
 // cmdGetRange serves GETRANGE key start end with Redis's index rules:
@@ -271,27 +294,31 @@ func cmdSetRange(c *call) {
 	}
 }
 
-// cmdMGet serves MGET: one read confirmation for every key.
+// cmdMGet serves MGET: one read confirmation for every key. A key that
+// is not a string reads as missing, as in Redis.
 func cmdMGet(c *call) {
 	if !c.read(c.args[1]) {
 		return
 	}
 	vals := make([][]byte, 0, len(c.args)-1)
-	found := make([]bool, 0, len(c.args)-1)
 	for _, key := range c.args[1:] {
-		v, ok, err := c.s.backend.Get(key)
-		if err != nil {
-			c.backendError(key, err, false)
+		r, found, ok := c.lookup(key)
+		if !ok {
 			return
 		}
-		vals, found = append(vals, v), append(found, ok)
+		if !found || r.Type != engine.TypeString {
+			r.Value = nil
+		} else if r.Value == nil {
+			r.Value = []byte{}
+		}
+		vals = append(vals, r.Value)
 	}
 	c.conn.WriteArray(len(vals))
-	for i, v := range vals {
-		if found[i] {
-			c.conn.WriteBulk(v)
-		} else {
+	for _, v := range vals {
+		if v == nil {
 			c.conn.WriteNull()
+		} else {
+			c.conn.WriteBulk(v)
 		}
 	}
 }
@@ -365,10 +392,13 @@ func cmdDel(c *call) {
 }
 
 func cmdType(c *call) {
-	switch _, found, ok := c.readValue(); {
+	if !c.read(c.args[1]) {
+		return
+	}
+	switch r, found, ok := c.lookup(c.args[1]); {
 	case !ok:
 	case found:
-		c.conn.WriteString("string")
+		c.conn.WriteString(r.Type.String())
 	default:
 		c.conn.WriteString("none")
 	}
@@ -408,12 +438,11 @@ func cmdExists(c *call) {
 	}
 	var n int64
 	for _, key := range c.args[1:] {
-		_, ok, err := c.s.backend.Get(key)
-		if err != nil {
-			c.backendError(key, err, false)
+		_, found, ok := c.lookup(key)
+		if !ok {
 			return
 		}
-		if ok {
+		if found {
 			n++
 		}
 	}
@@ -429,7 +458,7 @@ func (c *call) write(key, cmd []byte) (fsm.Result, bool) {
 	}
 	ctx, cancel := c.ctx()
 	defer cancel()
-	v, err := c.s.backend.Propose(ctx, cmd)
+	v, err := c.s.backend.Propose(ctx, fsm.Stamp(c.now(), cmd))
 	if err != nil {
 		c.backendError(key, err, true)
 		return fsm.Result{}, false

@@ -61,6 +61,9 @@ func (s *Server) serveRun(conn redcon.Conn, first redcon.Command, enc []byte) bo
 	cl := conn.Context().(*client)
 	c := &call{s: s, conn: conn, args: first.Args, cl: cl}
 	if c.route(first.Args[1]) {
+		for j := range encs {
+			encs[j] = fsm.Stamp(c.now(), encs[j])
+		}
 		ctx, cancel := c.ctx()
 		vals, errs := s.backend.ProposeMany(ctx, encs)
 		cancel()

@@ -251,6 +251,20 @@ type call struct {
 	conn redcon.Conn
 	args [][]byte
 	cl   *client
+	// nowMS is the command's time, read once (see now).
+	nowMS int64
+}
+
+// now is the time the command runs at, in Unix milliseconds: this node's
+// clock, but never behind the state machine's (a new leader whose clock
+// is slow must not bring back keys its predecessor saw expire). Reads
+// judge expiry at it; writes carry it in their log entry, where it is
+// apply's time.
+func (c *call) now() int64 {
+	if c.nowMS == 0 {
+		c.nowMS = max(time.Now().UnixMilli(), c.s.backend.Clock())
+	}
+	return c.nowMS
 }
 
 func (c *call) ok() { c.conn.WriteString("OK") }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/raftkv/raftkv/engine"
 	"github.com/raftkv/raftkv/fsm"
 	"github.com/raftkv/raftkv/raft"
 )
@@ -107,12 +108,16 @@ func (f *fakeBackend) Digest() ([20]byte, error) {
 	return [20]byte{byte(len(f.data))}, nil
 }
 
-func (f *fakeBackend) Get(key []byte) ([]byte, bool, error) {
+func (f *fakeBackend) Key(key []byte) (engine.Record, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v, ok := f.data[string(key)]
-	return v, ok, nil
+	return engine.Record{Type: engine.TypeString, Value: v}, ok, nil
 }
+
+func (f *fakeBackend) Clock() int64 { return 0 }
+
+func (f *fakeBackend) Expired(key []byte) {}
 
 func (f *fakeBackend) Status() Status {
 	f.mu.Lock()
@@ -269,7 +274,8 @@ func TestExactReplies(t *testing.T) {
 		{[]string{"GET"}, "-ERR wrong number of arguments for 'get' command\r\n"},
 		{[]string{"NOPE", "a", "b"}, "-ERR unknown command 'NOPE', with args beginning with: 'a' 'b' \r\n"},
 		{[]string{"SET", "k", "v", "EX"}, "-ERR syntax error\r\n"},
-		{[]string{"SET", "k", "v", "EX", "10"}, "-ERR SET option EX is not supported: raftkv keys do not expire yet\r\n"},
+		{[]string{"SET", "k", "v", "EX", "0"}, "-ERR invalid expire time in 'set' command\r\n"},
+		{[]string{"SET", "k", "v", "KEEPTTL", "EX", "1"}, "-ERR syntax error\r\n"},
 		{[]string{"SET", "k", "v", "NX", "XX"}, "-ERR syntax error\r\n"},
 		{[]string{"SET", "k", "v", "NX", "BOGUS"}, "-ERR syntax error\r\n"},
 		{[]string{"GETSET", "k"}, "-ERR wrong number of arguments for 'getset' command\r\n"},

@@ -101,6 +101,51 @@ func TestCompatWithRedis(t *testing.T) {
 		{"FLUSHDB", "BOGUS"}, {"FLUSHALL", "SYNC", "x"}, {"FLUSHDB"}, {"DBSIZE"}, {"GET", "k"}, {"EXISTS", "k"},
 		{"SET", "k", "v"}, {"FLUSHALL", "ASYNC"}, {"DBSIZE"}, {"SET", "k", "v"}, {"FLUSHDB", "sync"}, {"MGET", "k"},
 		{"TIME", "x"},
+		// Expiry: every time compared is exact (whole seconds of a fresh
+		// TTL, or absolute times).
+		{"SET", "e", "v", "EX", "100"}, {"TTL", "e"}, {"SET", "e", "v2", "KEEPTTL"}, {"TTL", "e"}, {"GET", "e"},
+		{"SET", "e", "v3"}, {"TTL", "e"}, {"PTTL", "e"}, {"EXPIRETIME", "e"}, {"PEXPIRETIME", "e"},
+		{"TTL", "nokey"}, {"PTTL", "nokey"}, {"EXPIRETIME", "nokey"}, {"PEXPIRETIME", "nokey"},
+		{"SET", "e", "v", "EXAT", "4102444800"}, {"EXPIRETIME", "e"}, {"PEXPIRETIME", "e"},
+		{"SET", "e", "v", "PXAT", "4102444800123"}, {"EXPIRETIME", "e"}, {"PEXPIRETIME", "e"},
+		{"SET", "e", "v", "PX", "100000", "GET"}, {"TTL", "e"}, {"SET", "e", "w", "NX", "EX", "5"}, {"SET", "e", "w", "XX", "EX", "7"}, {"TTL", "e"},
+		{"SET", "e", "v", "EX", "10", "EX", "20"}, {"TTL", "e"}, {"SET", "e", "v", "EX", "10", "PX", "20"}, {"SET", "e", "v", "EX", "10", "KEEPTTL"},
+		{"SET", "e", "v", "KEEPTTL", "PX", "10"}, {"SET", "e", "v", "PERSIST"}, {"SET", "e", "v", "EX"}, {"SET", "e", "v", "EX", "abc"},
+		{"SET", "e", "v", "EX", "0"}, {"SET", "e", "v", "EX", "-1"}, {"SET", "e", "v", "PX", "0"}, {"SET", "e", "v", "EXAT", "0"},
+		{"SET", "e", "v", "EX", "9223372036854775807"}, {"SET", "e", "v", "EX", "9223372036854775"}, {"SET", "e", "v", "PX", "9223372036854775807"},
+		{"SET", "e", "v", "EXAT", "9223372036854775807"}, {"SET", "e", "v", "PXAT", "9223372036854775807"}, {"PEXPIRETIME", "e"},
+		{"SET", "e", "v", "ex", "100", "nx"}, {"TTL", "e"},
+		{"SET", "e", "v", "EX", "100"}, {"INCR", "e"}, {"SET", "e", "1", "EX", "100"}, {"INCR", "e"}, {"TTL", "e"},
+		{"APPEND", "e", "0"}, {"TTL", "e"}, {"SETRANGE", "e", "0", "9"}, {"TTL", "e"}, {"INCRBYFLOAT", "e", "0.5"}, {"TTL", "e"},
+		{"RENAME", "e", "e2"}, {"TTL", "e2"}, {"GETSET", "e2", "x"}, {"TTL", "e2"},
+		{"SET", "e", "v", "EX", "100"}, {"MSET", "e", "v"}, {"TTL", "e"},
+		// EXPIRE and its forms.
+		{"SET", "x1", "v"}, {"EXPIRE", "x1", "100"}, {"TTL", "x1"}, {"EXPIRE", "x1", "50", "GT"}, {"TTL", "x1"},
+		{"EXPIRE", "x1", "200", "GT"}, {"TTL", "x1"}, {"EXPIRE", "x1", "300", "LT"}, {"EXPIRE", "x1", "150", "lt"}, {"TTL", "x1"},
+		{"EXPIRE", "x1", "10", "NX"}, {"EXPIRE", "x1", "120", "XX"}, {"TTL", "x1"}, {"EXPIRE", "x1", "130", "XX", "GT"}, {"TTL", "x1"},
+		{"PERSIST", "x1"}, {"TTL", "x1"}, {"PERSIST", "x1"}, {"PERSIST", "nokey"},
+		{"EXPIRE", "x1", "10", "XX"}, {"EXPIRE", "x1", "10", "GT"}, {"EXPIRE", "x1", "10", "LT"}, {"TTL", "x1"}, {"PERSIST", "x1"},
+		{"EXPIRE", "x1", "10", "NX"}, {"TTL", "x1"}, {"EXPIRE", "nokey", "10"},
+		{"PEXPIRE", "x1", "100000"}, {"TTL", "x1"}, {"EXPIREAT", "x1", "4102444800"}, {"EXPIRETIME", "x1"},
+		{"PEXPIREAT", "x1", "4102444800999"}, {"PEXPIRETIME", "x1"}, {"EXPIRETIME", "x1"},
+		{"PEXPIREAT", "x1", "9223372036854775807"}, {"PEXPIRETIME", "x1"},
+		{"EXPIRE", "x1", "abc"}, {"EXPIRE", "x1", "10", "BOGUS"}, {"EXPIRE", "x1", "abc", "BOGUS"}, {"EXPIRE", "x1", "abc", "NX", "XX"},
+		{"EXPIRE", "x1", "10", "NX", "GT"}, {"EXPIRE", "x1", "10", "GT", "LT"}, {"EXPIRE", "x1", "10", "XX", "NX"},
+		{"EXPIRE", "x1", "9223372036854775807"}, {"EXPIRE", "x1", "-9223372036854775807"}, {"EXPIREAT", "x1", "9223372036854775807"},
+		{"PEXPIRE", "x1", "9223372036854775807"}, {"EXPIRE", "x1"}, {"TTL"}, {"PERSIST", "a", "b"}, {"EXPIRETIME", "a", "b"},
+		{"EXPIRE", "x1", "0"}, {"EXISTS", "x1"}, {"SET", "x1", "v"}, {"EXPIRE", "x1", "-5"}, {"GET", "x1"},
+		{"SET", "x1", "v"}, {"PEXPIREAT", "x1", "1"}, {"TTL", "x1"}, {"SET", "x1", "v"}, {"EXPIREAT", "x1", "-1", "LT"}, {"EXISTS", "x1"},
+		// SETEX, PSETEX, GETEX.
+		{"SETEX", "sx", "100", "v"}, {"TTL", "sx"}, {"GET", "sx"}, {"PSETEX", "sx", "200000", "w"}, {"TTL", "sx"}, {"GET", "sx"},
+		{"SETEX", "sx", "0", "v"}, {"SETEX", "sx", "-1", "v"}, {"SETEX", "sx", "abc", "v"}, {"PSETEX", "sx", "0", "v"},
+		{"SETEX", "sx", "9223372036854775807", "v"}, {"SETEX", "sx", "1"}, {"PSETEX", "sx"},
+		{"GETEX", "sx"}, {"TTL", "sx"}, {"GETEX", "sx", "EX", "300"}, {"TTL", "sx"}, {"GETEX", "sx", "PERSIST"}, {"TTL", "sx"},
+		{"GETEX", "sx", "PXAT", "4102444800123"}, {"PEXPIRETIME", "sx"}, {"GETEX", "sx", "EXAT", "4102444801"}, {"EXPIRETIME", "sx"},
+		{"GETEX", "sx", "EX", "10", "EX", "20"}, {"TTL", "sx"}, {"GETEX", "sx", "EX", "10", "PERSIST"}, {"GETEX", "sx", "PERSIST", "EX", "1"},
+		{"GETEX", "sx", "NX"}, {"GETEX", "sx", "KEEPTTL"}, {"GETEX", "sx", "EX"}, {"GETEX", "sx", "EX", "0"}, {"GETEX", "sx", "PX", "abc"},
+		{"GETEX", "nokey", "EX", "10"}, {"GETEX", "nokey"}, {"GETEX"},
+		{"GETEX", "sx", "EXAT", "1"}, {"GET", "sx"}, {"EXISTS", "sx"},
+		{"SET", "past", "v", "PXAT", "1"}, {"GET", "past"}, {"EXISTS", "past"}, {"TTL", "past"},
 	}
 	for _, cmd := range script {
 		want, have := ref.do(cmd...), got.do(cmd...)
@@ -120,6 +165,15 @@ func TestCompatWithRedis(t *testing.T) {
 		usec, _ := strconv.ParseInt(m[2], 10, 64)
 		if d := time.Since(time.Unix(sec, usec*1000)); d < -time.Second || d > time.Second || usec > 999999 {
 			t.Errorf("TIME answered %s.%s, %v from this clock", m[1], m[2], d)
+		}
+	}
+
+	// PTTL counts down in milliseconds: check the value, not the bytes.
+	for _, r := range []*replyConn{ref, got} {
+		r.do("SET", "pt", "v", "PX", "100000")
+		reply := r.do("PTTL", "pt")
+		if n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimPrefix(reply, ":")), 10, 64); err != nil || n < 99000 || n > 100000 {
+			t.Errorf("PTTL of a key set with PX 100000 answered %q", reply)
 		}
 	}
 

@@ -94,7 +94,7 @@ func ioErrorRun(t *testing.T, what string, kinds []errorfs.OpKind) {
 		t.Fatalf("write after restart: %v", err)
 	}
 	for i := range acked {
-		if _, ok, err := restarted.Get(fmt.Appendf(nil, "k%d", i)); err != nil || !ok {
+		if _, ok, err := restarted.Key(fmt.Appendf(nil, "k%d", i)); err != nil || !ok {
 			t.Fatalf("acknowledged write k%d lost after restart (%v, %v)", i, ok, err)
 		}
 	}

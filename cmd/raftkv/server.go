@@ -77,6 +77,7 @@ type node struct {
 	node    *raft.Node
 	srv     *resp.Server
 	backend *backend
+	expirer *expirer
 	id      uint64
 	// removed is closed when this node is removed from the cluster.
 	removed     chan struct{}
@@ -245,6 +246,8 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 	}
 	n.node = rn
 	n.backend.node = rn
+	n.expirer = newExpirer(rn, n.eng, n.sm, logger.Named("expire"))
+	n.backend.expirer = n.expirer
 	n.removed = make(chan struct{})
 	// A node that starts as a member stops once a change removes it, even
 	// if that change is applied in one batch with others (one callback).
@@ -375,6 +378,9 @@ func (n *node) close() error {
 	if n.srv != nil {
 		keep(n.srv.Close())
 	}
+	if n.expirer != nil {
+		n.expirer.close()
+	}
 	if n.node != nil {
 		keep(n.node.Stop())
 	}
@@ -394,6 +400,7 @@ type backend struct {
 	eng     *engine.Engine
 	self    uint64
 	members atomic.Pointer[[]resp.Member]
+	expirer *expirer
 }
 
 func (b *backend) setMembers(ms []engine.Member) {
@@ -472,7 +479,11 @@ func (b *backend) TransferLeadership(ctx context.Context, to uint64) error {
 	return b.node.TransferLeadership(ctx, to)
 }
 
-func (b *backend) Get(key []byte) ([]byte, bool, error) { return b.sm.Get(key) }
+func (b *backend) Key(key []byte) (engine.Record, bool, error) { return b.sm.Key(key) }
+
+func (b *backend) Clock() int64 { return b.sm.Clock() }
+
+func (b *backend) Expired(key []byte) { b.expirer.expired(key) }
 
 func (b *backend) Digest() ([20]byte, error) {
 	_, d, err := b.eng.Digest()
@@ -490,6 +501,7 @@ func (b *backend) Status() resp.Status {
 		Applied: st.Applied,
 		Members: *b.members.Load(),
 		Keys:    b.sm.KeyCount(),
+		Expires: b.eng.Expires(),
 	}
 }
 
