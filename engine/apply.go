@@ -39,6 +39,7 @@ type ApplyBatch struct {
 
 type keyState struct {
 	exists bool
+	typ    Type
 	expire int64
 }
 
@@ -65,12 +66,12 @@ func (b *ApplyBatch) Key(key []byte) (Record, bool, error) {
 	if err != nil {
 		return Record{}, false, fmt.Errorf("apply batch: %w", err)
 	}
-	b.known[string(key)] = keyState{exists: found, expire: r.Expire}
+	b.known[string(key)] = keyState{exists: found, typ: r.Type, expire: r.Expire}
 	return r, found, nil
 }
 
-// Put writes key's record, replacing any it had, and keeps the counts and
-// the expiry index in step.
+// Put writes key's record, replacing any it had (and the elements of a key
+// of another type), and keeps the counts and the expiry index in step.
 func (b *ApplyBatch) Put(key []byte, r Record) error {
 	if r.Type < TypeString || r.Type > TypeZSet {
 		return fmt.Errorf("apply batch put %q: unknown type %d", key, r.Type)
@@ -78,6 +79,11 @@ func (b *ApplyBatch) Put(key []byte, r Record) error {
 	st, err := b.state(key)
 	if err != nil {
 		return err
+	}
+	if st.exists && st.typ != r.Type {
+		if err := b.dropElems(st.typ, key); err != nil {
+			return err
+		}
 	}
 	if err := b.b.Set(keyRecordKey(key), encodeRecord(r), nil); err != nil {
 		return fmt.Errorf("apply batch set: %w", err)
@@ -88,7 +94,7 @@ func (b *ApplyBatch) Put(key []byte, r Record) error {
 	if err := b.reindex(key, st, r.Expire); err != nil {
 		return err
 	}
-	b.known[string(key)] = keyState{exists: true, expire: r.Expire}
+	b.known[string(key)] = keyState{exists: true, typ: r.Type, expire: r.Expire}
 	return nil
 }
 
@@ -97,11 +103,14 @@ func (b *ApplyBatch) Set(key, value []byte) error {
 	return b.Put(key, Record{Type: TypeString, Value: value})
 }
 
-// Delete removes key's record (and its expiry). Deleting a missing key
-// writes nothing.
+// Delete removes key: its record, its expiry and its elements. Deleting a
+// missing key writes nothing.
 func (b *ApplyBatch) Delete(key []byte) error {
 	st, err := b.state(key)
 	if err != nil || !st.exists {
+		return err
+	}
+	if err := b.dropElems(st.typ, key); err != nil {
 		return err
 	}
 	if err := b.b.Delete(keyRecordKey(key), nil); err != nil {

@@ -58,9 +58,11 @@
 // record and its element range with one range tombstone: O(1) at write
 // time, reclaimed by compaction, and never seen by a later reader, a
 // snapshot or the digest. That is what a per-key version number buys
-// stores without range deletion; pebble has it. The element families are
-// the layout the hash, list, set and sorted set commands will use; only
-// records, the expiry index and the clock exist today.
+// stores without range deletion; pebble has it. Hashes use this layout
+// today; lists, sets and sorted sets are laid out as above when they come.
+// A hash's record value is its field count (uvarint). RENAME of a hash
+// rewrites its fields under the new name (O(fields), as in other stores
+// that key elements by the user key).
 //
 // Whether a key has expired is for the reader to judge: the engine reads
 // no clock. The state machine judges at the time its entries carry; the

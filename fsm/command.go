@@ -42,6 +42,12 @@ const (
 	// OpDelExpired deletes each key given that has expired by the time it
 	// is applied (and no other): the leader's replicated expiry.
 	OpDelExpired Op = 18
+	// Hashes: see hash.go for their arguments.
+	OpHSet         Op = 19
+	OpHSetNX       Op = 20
+	OpHDel         Op = 21
+	OpHIncrBy      Op = 22
+	OpHIncrByFloat Op = 23
 )
 
 // Flags of OpSetIf, one byte.

@@ -321,6 +321,31 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 			return badArity(cmd), nil
 		}
 		return a.delExpired(args)
+	case OpHSet:
+		if len(args) < 3 || len(args)%2 != 1 {
+			return badArity(cmd), nil
+		}
+		return a.hset(args[0], args[1:], false)
+	case OpHSetNX:
+		if len(args) != 3 {
+			return badArity(cmd), nil
+		}
+		return a.hset(args[0], args[1:], true)
+	case OpHDel:
+		if len(args) < 2 {
+			return badArity(cmd), nil
+		}
+		return a.hdel(args[0], args[1:])
+	case OpHIncrBy:
+		if len(args) != 3 || len(args[2]) != 8 {
+			return badArity(cmd), nil
+		}
+		return a.hincrBy(args[0], args[1], int64(binary.BigEndian.Uint64(args[2])))
+	case OpHIncrByFloat:
+		if len(args) != 3 {
+			return badArity(cmd), nil
+		}
+		return a.hincrByFloat(args[0], args[1], args[2])
 	}
 	return Result{Err: fmt.Errorf("%w: unknown op %d", ErrCorrupt, cmd.Op)}, nil
 }
@@ -505,8 +530,9 @@ func (a applier) setRange(key []byte, offset int, value []byte) (Result, error) 
 	return Result{Int: int64(len(nv))}, a.keepTTL(key, old, nv)
 }
 
-// rename moves key's record, expiry included, to newKey, replacing it (or,
-// with nx, only if newKey does not exist; Int says whether it moved).
+// rename moves key, its expiry and its elements, to newKey, replacing
+// whatever newKey held (or, with nx, only if newKey does not exist; Int
+// says whether it moved). Moving a hash rewrites its fields.
 func (a applier) rename(key, newKey []byte, nx bool) (Result, error) {
 	r, found, err := a.key(key)
 	if err != nil {
@@ -518,15 +544,33 @@ func (a applier) rename(key, newKey []byte, nx bool) (Result, error) {
 	if bytes.Equal(key, newKey) {
 		return Result{}, nil
 	}
-	if nx {
-		if _, exists, err := a.key(newKey); err != nil || exists {
+	if _, exists, err := a.key(newKey); err != nil || (nx && exists) {
+		return Result{}, err
+	}
+	var elems [][2][]byte
+	if r.Type != engine.TypeString {
+		err := a.b.Elems(r.Type, key, func(e, v []byte) error {
+			elems = append(elems, [2][]byte{bytes.Clone(e), bytes.Clone(v)})
+			return nil
+		})
+		if err != nil {
 			return Result{}, err
 		}
 	}
-	if err := a.b.Delete(key); err != nil {
+	for _, k := range [][]byte{key, newKey} {
+		if err := a.b.Delete(k); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := a.b.Put(newKey, r); err != nil {
 		return Result{}, err
 	}
-	return Result{Int: 1}, a.b.Put(newKey, r)
+	for _, e := range elems {
+		if err := a.b.PutElem(r.Type, newKey, e[0], e[1]); err != nil {
+			return Result{}, err
+		}
+	}
+	return Result{Int: 1}, nil
 }
 
 // del deletes keys and returns how many existed. A key named twice is

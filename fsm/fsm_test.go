@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -91,10 +92,22 @@ func (n *node) dump(t testing.TB) string {
 	t.Helper()
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "applied=%d keys=%d\n", n.fsm.Applied(), n.fsm.KeyCount())
+	// Iterate's callback must not call the engine: collect hashes' keys,
+	// read their fields after.
+	var hashes [][]byte
 	if err := n.e.Iterate(func(k []byte, r engine.Record) error {
-		fmt.Fprintf(&buf, "%q=%q", k, r.Value)
-		if r.Type != engine.TypeString {
-			fmt.Fprintf(&buf, " %s", r.Type)
+		switch r.Type {
+		case engine.TypeString:
+			fmt.Fprintf(&buf, "%q=%q", k, r.Value)
+		case engine.TypeHash:
+			l, err := HashLen(r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&buf, "%q=hash(%d)", k, l)
+			hashes = append(hashes, bytes.Clone(k))
+		default:
+			fmt.Fprintf(&buf, "%q=%s", k, r.Type)
 		}
 		if r.Expire != 0 {
 			fmt.Fprintf(&buf, " expires %d", r.Expire)
@@ -103,6 +116,21 @@ func (n *node) dump(t testing.TB) string {
 		return nil
 	}); err != nil {
 		t.Fatalf("iterate: %v", err)
+	}
+	v, err := n.e.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	for _, k := range hashes {
+		fmt.Fprintf(&buf, "%q:", k)
+		if err := v.Elems(engine.TypeHash, k, func(f, val []byte) error {
+			fmt.Fprintf(&buf, " %q=%q", f, val)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		buf.WriteByte('\n')
 	}
 	return buf.String()
 }
@@ -333,10 +361,13 @@ func randomCommands(r *rand.Rand, count int) [][]byte {
 	}
 	clock := int64(1000)
 	at := func() int64 { return clock - 5 + r.Int64N(40) }
+	fields := [][]byte{k("f"), k("g"), {}, {0}}
+	field := func() []byte { return fields[r.IntN(len(fields))] }
+	num := func() []byte { return [][]byte{k("1"), k("-5"), k("x"), {}}[r.IntN(4)] }
 	cmds := make([][]byte, count)
 	for i := range cmds {
 		var cmd []byte
-		switch r.IntN(14) {
+		switch r.IntN(20) {
 		case 0:
 			cmds[i] = nil // no-op
 			continue
@@ -361,6 +392,22 @@ func randomCommands(r *rand.Rand, count int) [][]byte {
 			cmd = EncodeGetEx(pick(), []int64{0, at()}[r.IntN(2)])
 		case 10:
 			cmd = EncodeDelExpired(pick(), pick())
+		case 11, 12:
+			pairs := [][]byte{field(), val()}
+			if r.IntN(2) == 0 {
+				pairs = append(pairs, field(), num())
+			}
+			cmd = EncodeHSet(pick(), pairs)
+		case 13:
+			cmd = EncodeHSetNX(pick(), field(), num())
+		case 14:
+			cmd = EncodeHDel(pick(), [][]byte{field(), field()})
+		case 15:
+			cmd = EncodeHIncrBy(pick(), field(), r.Int64N(7)-3)
+		case 16:
+			cmd = EncodeIncrBy(pick(), r.Int64N(7)-3)
+		case 17:
+			cmd = EncodeRename(pick(), pick(), r.IntN(2) == 0)
 		default:
 			var ks [][]byte
 			for j := 0; j < 1+r.IntN(3); j++ {
@@ -389,6 +436,7 @@ type model struct {
 
 type modelKey struct {
 	v      []byte
+	hash   map[string]string // nil for a string
 	expire int64
 }
 
@@ -413,6 +461,105 @@ func (m *model) apply(data []byte) Result {
 	}
 	m.now = max(m.now, c.Now)
 	key := string(c.Args[0])
+	wrongType := func() bool {
+		old, ok := m.keys[key]
+		return ok && old.hash != nil
+	}
+	if c.Op != OpDelExpired {
+		m.live(c.Args[0])
+	}
+	switch c.Op {
+	case OpSetIf, OpAppend, OpGetEx, OpIncrBy:
+		if (c.Op != OpSetIf || c.Args[2][0]&SetGet != 0) && wrongType() {
+			return Result{Err: ErrWrongType}
+		}
+	case OpHSet, OpHSetNX, OpHDel, OpHIncrBy:
+		if old, ok := m.keys[key]; ok && old.hash == nil {
+			return Result{Err: ErrWrongType}
+		}
+	}
+	switch c.Op {
+	case OpHSet, OpHSetNX:
+		h := m.keys[key]
+		if h.hash == nil {
+			h.hash = map[string]string{}
+		}
+		if c.Op == OpHSetNX {
+			if _, ok := h.hash[string(c.Args[1])]; ok {
+				return Result{}
+			}
+		}
+		var added int64
+		for i := 1; i < len(c.Args); i += 2 {
+			if _, ok := h.hash[string(c.Args[i])]; !ok {
+				added++
+			}
+			h.hash[string(c.Args[i])] = string(c.Args[i+1])
+		}
+		m.keys[key] = h
+		return Result{Int: added}
+	case OpHDel:
+		h, ok := m.keys[key]
+		if !ok {
+			return Result{}
+		}
+		var n int64
+		for _, f := range c.Args[1:] {
+			if _, ok := h.hash[string(f)]; ok {
+				delete(h.hash, string(f))
+				n++
+			}
+		}
+		if len(h.hash) == 0 {
+			delete(m.keys, key)
+		}
+		return Result{Int: n}
+	case OpHIncrBy:
+		h := m.keys[key]
+		if h.hash == nil {
+			h.hash = map[string]string{}
+		}
+		var v int64
+		if old, ok := h.hash[string(c.Args[1])]; ok {
+			n, err := strconv.ParseInt(old, 10, 64)
+			if err != nil || strconv.FormatInt(n, 10) != old {
+				return Result{Err: ErrHashNotInteger}
+			}
+			v = n
+		}
+		v += int64(binary.BigEndian.Uint64(c.Args[2]))
+		h.hash[string(c.Args[1])] = strconv.FormatInt(v, 10)
+		m.keys[key] = h
+		return Result{Int: v}
+	case OpIncrBy:
+		old, found := m.live(c.Args[0])
+		var v int64
+		if found {
+			n, err := strconv.ParseInt(string(old.v), 10, 64)
+			if err != nil || strconv.FormatInt(n, 10) != string(old.v) {
+				return Result{Err: ErrNotInteger}
+			}
+			v = n
+		}
+		v += int64(binary.BigEndian.Uint64(c.Args[1]))
+		old.v = []byte(strconv.FormatInt(v, 10))
+		m.keys[key] = old
+		return Result{Int: v}
+	case OpRename, OpRenameNX:
+		old, ok := m.live(c.Args[0])
+		if !ok {
+			return Result{Err: ErrNoSuchKey}
+		}
+		if key == string(c.Args[1]) {
+			return Result{}
+		}
+		if _, exists := m.live(c.Args[1]); exists && c.Op == OpRenameNX {
+			return Result{}
+		}
+		delete(m.keys, key)
+		m.keys[string(c.Args[1])] = old
+		return Result{Int: 1}
+	}
 	switch c.Op {
 	case OpSet:
 		m.keys[key] = modelKey{v: bytes.Clone(c.Args[1])}
@@ -510,9 +657,29 @@ func (m *model) dump(applied uint64) string {
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "applied=%d keys=%d\n", applied, len(m.keys))
 	for _, k := range keys {
-		fmt.Fprintf(&buf, "%q=%q", k, m.keys[k].v)
+		if h := m.keys[k].hash; h != nil {
+			fmt.Fprintf(&buf, "%q=hash(%d)", k, len(h))
+		} else {
+			fmt.Fprintf(&buf, "%q=%q", k, m.keys[k].v)
+		}
 		if e := m.keys[k].expire; e != 0 {
 			fmt.Fprintf(&buf, " expires %d", e)
+		}
+		buf.WriteByte('\n')
+	}
+	for _, k := range keys {
+		h := m.keys[k].hash
+		if h == nil {
+			continue
+		}
+		fs := make([]string, 0, len(h))
+		for f := range h {
+			fs = append(fs, f)
+		}
+		sort.Strings(fs)
+		fmt.Fprintf(&buf, "%q:", k)
+		for _, f := range fs {
+			fmt.Fprintf(&buf, " %q=%q", f, h[f])
 		}
 		buf.WriteByte('\n')
 	}

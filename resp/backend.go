@@ -59,6 +59,9 @@ type Backend interface {
 	// Key reads a key's record from the local state machine, expired or
 	// not: the caller judges expiry against its Clock-based time.
 	Key(key []byte) (r engine.Record, ok bool, err error)
+	// View opens a consistent view of the local state machine, for reads
+	// of a key's record with its elements. The caller closes it.
+	View() (View, error)
 	// Clock is the state machine's time as of the applied index (Unix
 	// milliseconds): the time of the latest applied proposal. The time a
 	// node reads and proposes at is never behind it.

@@ -117,6 +117,20 @@ func (f *fakeBackend) Key(key []byte) (engine.Record, bool, error) {
 
 func (f *fakeBackend) Clock() int64 { return 0 }
 
+// View reads the fake's strings; it holds no other type.
+func (f *fakeBackend) View() (View, error) { return fakeView{f}, nil }
+
+type fakeView struct{ f *fakeBackend }
+
+func (v fakeView) Key(key []byte) (engine.Record, bool, error) { return v.f.Key(key) }
+func (v fakeView) Elem(engine.Type, []byte, []byte) ([]byte, bool, error) {
+	return nil, false, errors.New("the fake backend holds strings only")
+}
+func (v fakeView) Elems(engine.Type, []byte, func(_, _ []byte) error) error {
+	return errors.New("the fake backend holds strings only")
+}
+func (v fakeView) Close() error { return nil }
+
 func (f *fakeBackend) Expired(key []byte) {}
 
 func (f *fakeBackend) Status() Status {

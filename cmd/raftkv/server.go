@@ -483,6 +483,8 @@ func (b *backend) Key(key []byte) (engine.Record, bool, error) { return b.sm.Key
 
 func (b *backend) Clock() int64 { return b.sm.Clock() }
 
+func (b *backend) View() (resp.View, error) { return b.eng.View() }
+
 func (b *backend) Expired(key []byte) { b.expirer.expired(key) }
 
 func (b *backend) Digest() ([20]byte, error) {

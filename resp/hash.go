@@ -1,0 +1,227 @@
+package resp
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/raftkv/raftkv/engine"
+	"github.com/raftkv/raftkv/fsm"
+)
+
+// Hashes. Writes go through the log as one entry per command; reads take
+// one consistent view of the key's record and fields, after the read
+// barrier.
+
+// View is a consistent read-only view of a node's applied data.
+type View interface {
+	Key(key []byte) (engine.Record, bool, error)
+	Elem(t engine.Type, key, elem []byte) ([]byte, bool, error)
+	// Elems calls fn for each element in order; elem and value are valid
+	// only during the call.
+	Elems(t engine.Type, key []byte, fn func(elem, value []byte) error) error
+	Close() error
+}
+
+// readHash runs fn on key's fields when key is a hash that has not
+// expired, with n its field count. It answers the client itself when the
+// key is missing (with missing), of another type (WRONGTYPE), or the read
+// fails.
+func (c *call) readHash(missing func(), fn func(v View, n int64) error) {
+	key := c.args[1]
+	if !c.read(key) {
+		return
+	}
+	v, err := c.s.backend.View()
+	if err != nil {
+		c.backendError(key, err, false)
+		return
+	}
+	defer v.Close()
+	r, found, err := v.Key(key)
+	switch {
+	case err != nil:
+		c.backendError(key, err, false)
+		return
+	case found && r.ExpiredAt(c.now()):
+		c.s.backend.Expired(key)
+		found = false
+	}
+	switch {
+	case !found:
+		missing()
+		return
+	case r.Type != engine.TypeHash:
+		c.conn.WriteError(fsm.ErrWrongType.Error())
+		return
+	}
+	n, err := fsm.HashLen(r)
+	if err == nil {
+		err = fn(v, n)
+	}
+	if err != nil {
+		c.backendError(key, err, false)
+	}
+}
+
+func cmdHSet(c *call) {
+	if len(c.args)%2 != 0 {
+		c.conn.WriteError(wrongArity(strings.ToLower(string(c.args[0]))))
+		return
+	}
+	r, ok := c.write(c.args[1], fsm.EncodeHSet(c.args[1], c.args[2:]))
+	switch {
+	case !ok:
+	case strings.EqualFold(string(c.args[0]), "hmset"):
+		c.ok()
+	default:
+		c.conn.WriteInt64(r.Int)
+	}
+}
+
+func cmdHSetNX(c *call) {
+	if r, ok := c.write(c.args[1], fsm.EncodeHSetNX(c.args[1], c.args[2], c.args[3])); ok {
+		c.conn.WriteInt64(r.Int)
+	}
+}
+
+func cmdHDel(c *call) {
+	if r, ok := c.write(c.args[1], fsm.EncodeHDel(c.args[1], c.args[2:])); ok {
+		c.conn.WriteInt64(r.Int)
+	}
+}
+
+func cmdHIncrBy(c *call) {
+	delta, ok := fsm.ParseInt(c.args[3])
+	if !ok {
+		c.conn.WriteError(fsm.ErrNotInteger.Error())
+		return
+	}
+	if r, ok := c.write(c.args[1], fsm.EncodeHIncrBy(c.args[1], c.args[2], delta)); ok {
+		c.conn.WriteInt64(r.Int)
+	}
+}
+
+func cmdHIncrByFloat(c *call) {
+	// Unlike INCRBYFLOAT, HINCRBYFLOAT refuses an infinite increment
+	// before it looks at the key.
+	if _, inf, ok := fsm.ParseLongDouble(c.args[3]); !ok {
+		c.conn.WriteError(fsm.ErrNotFloat.Error())
+	} else if inf {
+		c.conn.WriteError("ERR value is NaN or Infinity")
+	} else if r, ok := c.write(c.args[1], fsm.EncodeHIncrByFloat(c.args[1], c.args[2], c.args[3])); ok {
+		c.conn.WriteBulk(r.Value)
+	}
+}
+
+func cmdHGet(c *call) {
+	c.readHash(c.conn.WriteNull, func(v View, _ int64) error {
+		val, found, err := v.Elem(engine.TypeHash, c.args[1], c.args[2])
+		if err == nil {
+			c.writeBulkOrNull(val, found)
+		}
+		return err
+	})
+}
+
+func (c *call) writeBulkOrNull(v []byte, found bool) {
+	if found {
+		c.conn.WriteBulk(v)
+	} else {
+		c.conn.WriteNull()
+	}
+}
+
+// cmdHMGet answers every field asked for, in order, nil where missing.
+func cmdHMGet(c *call) {
+	fields := c.args[2:]
+	c.readHash(func() {
+		c.conn.WriteArray(len(fields))
+		for range fields {
+			c.conn.WriteNull()
+		}
+	}, func(v View, _ int64) error {
+		vals := make([][]byte, len(fields))
+		found := make([]bool, len(fields))
+		for i, f := range fields {
+			var err error
+			if vals[i], found[i], err = v.Elem(engine.TypeHash, c.args[1], f); err != nil {
+				return err
+			}
+		}
+		c.conn.WriteArray(len(fields))
+		for i := range fields {
+			c.writeBulkOrNull(vals[i], found[i])
+		}
+		return nil
+	})
+}
+
+// cmdHGetAll serves HGETALL, HKEYS and HVALS: the fields in byte order
+// (Redis promises no order), streamed from the view.
+func cmdHGetAll(c *call) {
+	name := strings.ToLower(string(c.args[0]))
+	c.readHash(func() { c.conn.WriteArray(0) }, func(v View, n int64) error {
+		per := 1
+		if name == "hgetall" {
+			per = 2
+		}
+		c.conn.WriteArray(int(n) * per)
+		var sent int64
+		err := v.Elems(engine.TypeHash, c.args[1], func(f, val []byte) error {
+			if sent++; sent > n {
+				return nil
+			}
+			if name != "hvals" {
+				c.conn.WriteBulk(f)
+			}
+			if name != "hkeys" {
+				c.conn.WriteBulk(val)
+			}
+			return nil
+		})
+		if err == nil && sent != n {
+			err = fmt.Errorf("%w: hash %q counts %d fields, holds %d", engine.ErrCorrupt, c.args[1], n, sent)
+		}
+		if err != nil {
+			// The array header is out: a reply cut short must not read as
+			// a whole one.
+			c.s.logger.Error("hash read failed mid-reply; closing the connection", "command", name, "error", err)
+			c.conn.Close()
+		}
+		return nil
+	})
+}
+
+func cmdHExists(c *call) {
+	c.readHash(func() { c.conn.WriteInt(0) }, func(v View, _ int64) error {
+		_, found, err := v.Elem(engine.TypeHash, c.args[1], c.args[2])
+		if err == nil {
+			c.conn.WriteInt(boolInt(found))
+		}
+		return err
+	})
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func cmdHLen(c *call) {
+	c.readHash(func() { c.conn.WriteInt(0) }, func(_ View, n int64) error {
+		c.conn.WriteInt64(n)
+		return nil
+	})
+}
+
+func cmdHStrlen(c *call) {
+	c.readHash(func() { c.conn.WriteInt(0) }, func(v View, _ int64) error {
+		val, _, err := v.Elem(engine.TypeHash, c.args[1], c.args[2])
+		if err == nil {
+			c.conn.WriteInt(len(val))
+		}
+		return err
+	})
+}

@@ -1,0 +1,78 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestBigHash: a hash of 50,000 fields is built by HSET with many pairs,
+// read whole and in part, replicated to every node, renamed and deleted
+// with its fields gone from every node.
+func TestBigHash(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx := context.Background()
+	lead := c.waitLeader(10 * time.Second)
+	cl := c.client(lead)
+	const fields, per = 50_000, 1000
+	for i := 0; i < fields; i += per {
+		args := []any{"HSET", "big"}
+		for j := i; j < i+per; j++ {
+			args = append(args, fmt.Sprintf("field%06d", j), fmt.Sprintf("value%d", j))
+		}
+		if n, err := cl.Do(ctx, args...).Int64(); err != nil || n != per {
+			t.Fatalf("HSET of %d new fields: %d, %v", per, n, err)
+		}
+	}
+	if n, err := cl.HLen(ctx, "big").Result(); err != nil || n != fields {
+		t.Fatalf("HLEN = %d, %v", n, err)
+	}
+	all, err := cl.HGetAll(ctx, "big").Result()
+	if err != nil || len(all) != fields {
+		t.Fatalf("HGETALL gave %d fields, %v", len(all), err)
+	}
+	for _, j := range []int{0, 12345, fields - 1} {
+		if v := all[fmt.Sprintf("field%06d", j)]; v != fmt.Sprintf("value%d", j) {
+			t.Fatalf("field%06d = %q", j, v)
+		}
+	}
+	if vals, err := cl.HMGet(ctx, "big", "field000007", "nofield", "field049999").Result(); err != nil ||
+		vals[0] != "value7" || vals[1] != nil || vals[2] != "value49999" {
+		t.Fatalf("HMGET = %q, %v", vals, err)
+	}
+	if err := cl.Rename(ctx, "big", "big2").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := cl.HLen(ctx, "big2").Result(); err != nil || n != fields {
+		t.Fatalf("HLEN after RENAME = %d, %v", n, err)
+	}
+	digests := func() map[string]bool {
+		commit := commitIndex(t, lead)
+		seen := map[string]bool{}
+		for _, p := range c.nodes {
+			c.waitApplied(p, commit, 10*time.Second)
+			d, err := c.client(p).Do(ctx, "DEBUG", "DIGEST").Text()
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[d] = true
+		}
+		return seen
+	}
+	if d := digests(); len(d) != 1 {
+		t.Fatalf("nodes hold different data: %v", d)
+	}
+	start := time.Now()
+	if n, err := cl.Del(ctx, "big2").Result(); err != nil || n != 1 {
+		t.Fatalf("DEL = %d, %v", n, err)
+	}
+	t.Logf("DEL of a %d-field hash took %v", fields, time.Since(start))
+	if n, err := cl.HLen(ctx, "big2").Result(); err != nil || n != 0 {
+		t.Fatalf("HLEN after DEL = %d, %v", n, err)
+	}
+	// Every node is back to an empty data set: no field outlived its key.
+	if d := digests(); len(d) != 1 || !d["0000000000000000000000000000000000000000"] {
+		t.Fatalf("after DEL the nodes digest to %v, want zeros", d)
+	}
+}
