@@ -58,9 +58,12 @@
 // record and its element range with one range tombstone: O(1) at write
 // time, reclaimed by compaction, and never seen by a later reader, a
 // snapshot or the digest. That is what a per-key version number buys
-// stores without range deletion; pebble has it. Hashes use this layout
-// today; lists, sets and sorted sets are laid out as above when they come.
-// A hash's record value is its field count (uvarint). RENAME of a hash
+// stores without range deletion; pebble has it. Hashes and lists use this
+// layout today; sets and sorted sets are laid out as above when they come.
+// A hash's record value is its field count (uvarint); a list's is the
+// sequence number of its first element (varint) and its length (uvarint),
+// its elements sitting at consecutive sequence numbers (8 bytes big-endian,
+// sign bit flipped), so LINDEX is a point read and LRANGE a bounded scan. RENAME of a hash
 // rewrites its fields under the new name (O(fields), as in other stores
 // that key elements by the user key).
 //

@@ -12,6 +12,7 @@ import (
 // elements (see doc.go).
 const (
 	subHash = 'h'
+	subList = 'l'
 )
 
 // family is where elements of type t live; ok is false for a type that has
@@ -20,6 +21,8 @@ func family(t Type) (sub byte, ok bool) {
 	switch t {
 	case TypeHash:
 		return subHash, true
+	case TypeList:
+		return subList, true
 	}
 	return 0, false
 }
@@ -42,6 +45,19 @@ func elemKey(sub byte, key, elem []byte) []byte {
 func elemRange(sub byte, key []byte) (lower, upper []byte) {
 	lower = elemPrefix(sub, key, 0)
 	return lower, prefixEnd(lower)
+}
+
+// elemBounds is the span of key's elements from the element from up to
+// but excluding to; nil leaves that end open.
+func elemBounds(sub byte, key, from, to []byte) (lower, upper []byte) {
+	lower, upper = elemRange(sub, key)
+	if from != nil {
+		lower = elemKey(sub, key, from)
+	}
+	if to != nil {
+		upper = elemKey(sub, key, to)
+	}
+	return lower, upper
 }
 
 // prefixEnd is the first key after every key that starts with p.
@@ -76,13 +92,16 @@ func getElem(r pebble.Reader, t Type, key, elem []byte) ([]byte, bool, error) {
 }
 
 // iterElems calls fn for each of key's elements of type t in r, in
-// element order; elem and value are valid only during the call.
-func iterElems(r pebble.Reader, t Type, key []byte, fn func(elem, value []byte) error) error {
+// element order, from the element from (nil: the first) up to but
+// excluding to (nil: to the last); elem and value are valid only during
+// the call.
+func iterElems(r pebble.Reader, t Type, key, from, to []byte, fn func(elem, value []byte) error) error {
 	sub, ok := family(t)
 	if !ok {
 		return fmt.Errorf("type %s has no elements", t)
 	}
-	lower, upper := elemRange(sub, key)
+	lower, upper := elemBounds(sub, key, from, to)
+	prefix := len(elemPrefix(sub, key, 0))
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return fmt.Errorf("iterate elements of %q: %w", key, err)
@@ -92,7 +111,7 @@ func iterElems(r pebble.Reader, t Type, key []byte, fn func(elem, value []byte) 
 		if err != nil {
 			return errors.Join(fmt.Errorf("iterate elements of %q: %w", key, err), it.Close())
 		}
-		if err := fn(it.Key()[len(lower):], v); err != nil {
+		if err := fn(it.Key()[prefix:], v); err != nil {
 			return errors.Join(err, it.Close())
 		}
 	}
@@ -142,12 +161,30 @@ func (b *ApplyBatch) DeleteElem(t Type, key, elem []byte) error {
 }
 
 // Elems calls fn for each of key's elements as the batch sees it, in
-// element order. fn must not write to the batch.
-func (b *ApplyBatch) Elems(t Type, key []byte, fn func(elem, value []byte) error) error {
+// element order, from the element from up to but excluding to (nil leaves
+// that end open). fn must not write to the batch.
+func (b *ApplyBatch) Elems(t Type, key, from, to []byte, fn func(elem, value []byte) error) error {
 	if b.err != nil {
 		return b.err
 	}
-	return iterElems(b.b, t, key, fn)
+	return iterElems(b.b, t, key, from, to, fn)
+}
+
+// DeleteElems removes key's elements from the element from up to but
+// excluding to (nil leaves that end open) with one range tombstone.
+func (b *ApplyBatch) DeleteElems(t Type, key, from, to []byte) error {
+	if b.err != nil {
+		return b.err
+	}
+	sub, ok := family(t)
+	if !ok {
+		return fmt.Errorf("apply batch: type %s has no elements", t)
+	}
+	lower, upper := elemBounds(sub, key, from, to)
+	if err := b.b.DeleteRange(lower, upper, nil); err != nil {
+		return fmt.Errorf("apply batch delete elements of %q: %w", key, err)
+	}
+	return nil
 }
 
 // dropElems removes every element key had as a key of type t: one range
@@ -187,10 +224,11 @@ func (v *View) Elem(t Type, key, elem []byte) ([]byte, bool, error) {
 	return getElem(v.snap, t, key, elem)
 }
 
-// Elems calls fn for each of key's elements, in element order; elem and
-// value are valid only during the call.
-func (v *View) Elems(t Type, key []byte, fn func(elem, value []byte) error) error {
-	return iterElems(v.snap, t, key, fn)
+// Elems calls fn for each of key's elements in element order, from the
+// element from up to but excluding to (nil leaves that end open); elem
+// and value are valid only during the call.
+func (v *View) Elems(t Type, key, from, to []byte, fn func(elem, value []byte) error) error {
+	return iterElems(v.snap, t, key, from, to, fn)
 }
 
 // Close releases the view.

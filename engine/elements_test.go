@@ -12,10 +12,10 @@ import (
 )
 
 // elems renders key's hash fields as a reader sees them.
-func elems(t *testing.T, each func(Type, []byte, func(elem, value []byte) error) error, key string) string {
+func elems(t *testing.T, each func(Type, []byte, []byte, []byte, func(elem, value []byte) error) error, key string) string {
 	t.Helper()
 	var parts []string
-	if err := each(TypeHash, []byte(key), func(f, v []byte) error {
+	if err := each(TypeHash, []byte(key), nil, nil, func(f, v []byte) error {
 		parts = append(parts, fmt.Sprintf("%q=%q", f, v))
 		return nil
 	}); err != nil {
@@ -114,13 +114,13 @@ func TestElements(t *testing.T) {
 	if err := dst.InstallSnapshot(snap.Meta(), &stream); err != nil {
 		t.Fatal(err)
 	}
-	if got := elems(t, func(ty Type, k []byte, fn func(_, _ []byte) error) error {
+	if got := elems(t, func(ty Type, k, from, to []byte, fn func(_, _ []byte) error) error {
 		v, err := dst.View()
 		if err != nil {
 			return err
 		}
 		defer v.Close()
-		return v.Elems(ty, k, fn)
+		return v.Elems(ty, k, from, to, fn)
 	}, "\xff\xff"); got != `"\xff"="4"` {
 		t.Fatalf("installed fields: %s", got)
 	}

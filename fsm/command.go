@@ -48,6 +48,12 @@ const (
 	OpHDel         Op = 21
 	OpHIncrBy      Op = 22
 	OpHIncrByFloat Op = 23
+	// Lists: see list.go for their arguments.
+	OpPush  Op = 24
+	OpPop   Op = 25
+	OpLSet  Op = 26
+	OpLRem  Op = 27
+	OpLTrim Op = 28
 )
 
 // Flags of OpSetIf, one byte.
@@ -107,6 +113,8 @@ type Result struct {
 	Found bool
 	// Value is INCRBYFLOAT's new value.
 	Value []byte
+	// Values are the elements LPOP and RPOP removed.
+	Values [][]byte
 	// Err is a deterministic error of the command itself (the same on every
 	// node), never a storage failure.
 	Err error

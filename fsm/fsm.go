@@ -346,6 +346,31 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 			return badArity(cmd), nil
 		}
 		return a.hincrByFloat(args[0], args[1], args[2])
+	case OpPush:
+		if len(args) < 3 || len(args[1]) != 1 {
+			return badArity(cmd), nil
+		}
+		return a.push(args[0], args[1][0], args[2:])
+	case OpPop:
+		if len(args) != 3 || len(args[1]) != 1 || len(args[2]) != 8 {
+			return badArity(cmd), nil
+		}
+		return a.pop(args[0], args[1][0]&PushLeft != 0, int64(binary.BigEndian.Uint64(args[2])))
+	case OpLSet:
+		if len(args) != 3 || len(args[1]) != 8 {
+			return badArity(cmd), nil
+		}
+		return a.lset(args[0], int64(binary.BigEndian.Uint64(args[1])), args[2])
+	case OpLRem:
+		if len(args) != 3 || len(args[1]) != 8 {
+			return badArity(cmd), nil
+		}
+		return a.lrem(args[0], int64(binary.BigEndian.Uint64(args[1])), args[2])
+	case OpLTrim:
+		if len(args) != 3 || len(args[1]) != 8 || len(args[2]) != 8 {
+			return badArity(cmd), nil
+		}
+		return a.ltrim(args[0], int64(binary.BigEndian.Uint64(args[1])), int64(binary.BigEndian.Uint64(args[2])))
 	}
 	return Result{Err: fmt.Errorf("%w: unknown op %d", ErrCorrupt, cmd.Op)}, nil
 }
@@ -549,7 +574,7 @@ func (a applier) rename(key, newKey []byte, nx bool) (Result, error) {
 	}
 	var elems [][2][]byte
 	if r.Type != engine.TypeString {
-		err := a.b.Elems(r.Type, key, func(e, v []byte) error {
+		err := a.b.Elems(r.Type, key, nil, nil, func(e, v []byte) error {
 			elems = append(elems, [2][]byte{bytes.Clone(e), bytes.Clone(v)})
 			return nil
 		})

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,7 +95,7 @@ func (n *node) dump(t testing.TB) string {
 	fmt.Fprintf(&buf, "applied=%d keys=%d\n", n.fsm.Applied(), n.fsm.KeyCount())
 	// Iterate's callback must not call the engine: collect hashes' keys,
 	// read their fields after.
-	var hashes [][]byte
+	var hashes, lists [][]byte
 	if err := n.e.Iterate(func(k []byte, r engine.Record) error {
 		switch r.Type {
 		case engine.TypeString:
@@ -106,6 +107,13 @@ func (n *node) dump(t testing.TB) string {
 			}
 			fmt.Fprintf(&buf, "%q=hash(%d)", k, l)
 			hashes = append(hashes, bytes.Clone(k))
+		case engine.TypeList:
+			m, err := ListOf(r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&buf, "%q=list(%d)", k, m.Len)
+			lists = append(lists, bytes.Clone(k))
 		default:
 			fmt.Fprintf(&buf, "%q=%s", k, r.Type)
 		}
@@ -124,8 +132,18 @@ func (n *node) dump(t testing.TB) string {
 	defer v.Close()
 	for _, k := range hashes {
 		fmt.Fprintf(&buf, "%q:", k)
-		if err := v.Elems(engine.TypeHash, k, func(f, val []byte) error {
+		if err := v.Elems(engine.TypeHash, k, nil, nil, func(f, val []byte) error {
 			fmt.Fprintf(&buf, " %q=%q", f, val)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		buf.WriteByte('\n')
+	}
+	for _, k := range lists {
+		fmt.Fprintf(&buf, "%q:", k)
+		if err := v.Elems(engine.TypeList, k, nil, nil, func(_, val []byte) error {
+			fmt.Fprintf(&buf, " %q", val)
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -159,7 +177,12 @@ func wantResult(t *testing.T, got any, want Result) {
 	if !ok {
 		t.Fatalf("result %#v is not a Result", got)
 	}
-	if r.Int != want.Int || !bytes.Equal(r.Old, want.Old) || r.Found != want.Found || (r.Err == nil) != (want.Err == nil) || (want.Err != nil && !errors.Is(r.Err, want.Err)) {
+	valuesEqual := len(r.Values) == len(want.Values) && (r.Values == nil) == (want.Values == nil)
+	for i := 0; valuesEqual && i < len(r.Values); i++ {
+		valuesEqual = bytes.Equal(r.Values[i], want.Values[i])
+	}
+	if r.Int != want.Int || !bytes.Equal(r.Old, want.Old) || r.Found != want.Found || !valuesEqual ||
+		(r.Err == nil) != (want.Err == nil) || (want.Err != nil && !errors.Is(r.Err, want.Err)) {
 		t.Fatalf("result = %+v, want %+v", r, want)
 	}
 }
@@ -367,7 +390,7 @@ func randomCommands(r *rand.Rand, count int) [][]byte {
 	cmds := make([][]byte, count)
 	for i := range cmds {
 		var cmd []byte
-		switch r.IntN(20) {
+		switch r.IntN(26) {
 		case 0:
 			cmds[i] = nil // no-op
 			continue
@@ -408,6 +431,20 @@ func randomCommands(r *rand.Rand, count int) [][]byte {
 			cmd = EncodeIncrBy(pick(), r.Int64N(7)-3)
 		case 17:
 			cmd = EncodeRename(pick(), pick(), r.IntN(2) == 0)
+		case 18, 19:
+			elems := [][]byte{num()}
+			if r.IntN(2) == 0 {
+				elems = append(elems, num(), val())
+			}
+			cmd = EncodePush(pick(), byte(r.IntN(4)), elems)
+		case 20:
+			cmd = EncodePop(pick(), r.IntN(2) == 0, r.Int64N(5)-1)
+		case 21:
+			cmd = EncodeLSet(pick(), r.Int64N(7)-3, num())
+		case 22:
+			cmd = EncodeLRem(pick(), r.Int64N(5)-2, num())
+		case 23:
+			cmd = EncodeLTrim(pick(), r.Int64N(7)-3, r.Int64N(7)-3)
 		default:
 			var ks [][]byte
 			for j := 0; j < 1+r.IntN(3); j++ {
@@ -437,6 +474,7 @@ type model struct {
 type modelKey struct {
 	v      []byte
 	hash   map[string]string // nil for a string
+	list   []string          // nil for a string
 	expire int64
 }
 
@@ -463,7 +501,7 @@ func (m *model) apply(data []byte) Result {
 	key := string(c.Args[0])
 	wrongType := func() bool {
 		old, ok := m.keys[key]
-		return ok && old.hash != nil
+		return ok && (old.hash != nil || old.list != nil)
 	}
 	if c.Op != OpDelExpired {
 		m.live(c.Args[0])
@@ -477,6 +515,13 @@ func (m *model) apply(data []byte) Result {
 		if old, ok := m.keys[key]; ok && old.hash == nil {
 			return Result{Err: ErrWrongType}
 		}
+	case OpPush, OpPop, OpLSet, OpLRem, OpLTrim:
+		if old, ok := m.keys[key]; ok && old.list == nil {
+			return Result{Err: ErrWrongType}
+		}
+	}
+	if res, ok := m.applyList(c); ok {
+		return res
 	}
 	switch c.Op {
 	case OpHSet, OpHSetNX:
@@ -648,6 +693,117 @@ func (m *model) apply(data []byte) Result {
 	}
 }
 
+// applyList applies a list command to the model; ok is false for other
+// commands.
+func (m *model) applyList(c Command) (Result, bool) {
+	key := string(c.Args[0])
+	l, found := m.keys[key]
+	i64 := func(b []byte) int64 { return int64(binary.BigEndian.Uint64(b)) }
+	save := func() {
+		if len(l.list) == 0 {
+			delete(m.keys, key)
+		} else {
+			m.keys[key] = l
+		}
+	}
+	// norm turns a Redis index into a position, ok false outside.
+	norm := func(i int64) (int, bool) {
+		if i < 0 {
+			i += int64(len(l.list))
+		}
+		return int(i), i >= 0 && i < int64(len(l.list))
+	}
+	switch c.Op {
+	case OpPush:
+		flags := c.Args[1][0]
+		if flags&PushX != 0 && !found {
+			return Result{}, true
+		}
+		for _, e := range c.Args[2:] {
+			if flags&PushLeft != 0 {
+				l.list = append([]string{string(e)}, l.list...)
+			} else {
+				l.list = append(l.list, string(e))
+			}
+		}
+		save()
+		return Result{Int: int64(len(l.list))}, true
+	case OpPop:
+		if !found {
+			return Result{}, true
+		}
+		n := i64(c.Args[2])
+		if n < 0 {
+			n = 1
+		}
+		res := Result{Found: true, Values: [][]byte{}}
+		for ; n > 0 && len(l.list) > 0; n-- {
+			if c.Args[1][0]&PushLeft != 0 {
+				res.Values = append(res.Values, []byte(l.list[0]))
+				l.list = l.list[1:]
+			} else {
+				res.Values = append(res.Values, []byte(l.list[len(l.list)-1]))
+				l.list = l.list[:len(l.list)-1]
+			}
+		}
+		save()
+		return res, true
+	case OpLSet:
+		if !found {
+			return Result{Err: ErrNoSuchKey}, true
+		}
+		i, ok := norm(i64(c.Args[1]))
+		if !ok {
+			return Result{Err: ErrIndexRange}, true
+		}
+		l.list[i] = string(c.Args[2])
+		return Result{}, true
+	case OpLRem:
+		count := i64(c.Args[1])
+		var kept []string
+		var removed int64
+		src := slices.Clone(l.list)
+		if count < 0 {
+			slices.Reverse(src)
+		}
+		for _, e := range src {
+			if e == string(c.Args[2]) && (count == 0 || removed < max(count, -count)) {
+				removed++
+				continue
+			}
+			kept = append(kept, e)
+		}
+		if count < 0 {
+			slices.Reverse(kept)
+		}
+		l.list = kept
+		if found {
+			save()
+		}
+		return Result{Int: removed}, true
+	case OpLTrim:
+		if !found {
+			return Result{}, true
+		}
+		n := int64(len(l.list))
+		start, stop := i64(c.Args[1]), i64(c.Args[2])
+		if start < 0 {
+			start = max(start+n, 0)
+		}
+		if stop < 0 {
+			stop += n
+		}
+		if start > stop || start >= n {
+			l.list = nil
+		} else {
+			l.list = l.list[start : min(stop, n-1)+1]
+		}
+		save()
+		return Result{}, true
+	}
+	return Result{}, false
+}
+
 func (m *model) dump(applied uint64) string {
 	keys := make([]string, 0, len(m.keys))
 	for k := range m.keys {
@@ -659,6 +815,8 @@ func (m *model) dump(applied uint64) string {
 	for _, k := range keys {
 		if h := m.keys[k].hash; h != nil {
 			fmt.Fprintf(&buf, "%q=hash(%d)", k, len(h))
+		} else if l := m.keys[k].list; l != nil {
+			fmt.Fprintf(&buf, "%q=list(%d)", k, len(l))
 		} else {
 			fmt.Fprintf(&buf, "%q=%q", k, m.keys[k].v)
 		}
@@ -682,6 +840,15 @@ func (m *model) dump(applied uint64) string {
 			fmt.Fprintf(&buf, " %q=%q", f, h[f])
 		}
 		buf.WriteByte('\n')
+	}
+	for _, k := range keys {
+		if l := m.keys[k].list; l != nil {
+			fmt.Fprintf(&buf, "%q:", k)
+			for _, e := range l {
+				fmt.Fprintf(&buf, " %q", e)
+			}
+			buf.WriteByte('\n')
+		}
 	}
 	return buf.String()
 }

@@ -16,51 +16,22 @@ import (
 type View interface {
 	Key(key []byte) (engine.Record, bool, error)
 	Elem(t engine.Type, key, elem []byte) ([]byte, bool, error)
-	// Elems calls fn for each element in order; elem and value are valid
-	// only during the call.
-	Elems(t engine.Type, key []byte, fn func(elem, value []byte) error) error
+	// Elems calls fn for each element in order, from the element from up
+	// to but excluding to (nil leaves that end open); elem and value are
+	// valid only during the call.
+	Elems(t engine.Type, key, from, to []byte, fn func(elem, value []byte) error) error
 	Close() error
 }
 
-// readHash runs fn on key's fields when key is a hash that has not
-// expired, with n its field count. It answers the client itself when the
-// key is missing (with missing), of another type (WRONGTYPE), or the read
-// fails.
+// readHash is readTyped for a hash, with n its field count.
 func (c *call) readHash(missing func(), fn func(v View, n int64) error) {
-	key := c.args[1]
-	if !c.read(key) {
-		return
-	}
-	v, err := c.s.backend.View()
-	if err != nil {
-		c.backendError(key, err, false)
-		return
-	}
-	defer v.Close()
-	r, found, err := v.Key(key)
-	switch {
-	case err != nil:
-		c.backendError(key, err, false)
-		return
-	case found && r.ExpiredAt(c.now()):
-		c.s.backend.Expired(key)
-		found = false
-	}
-	switch {
-	case !found:
-		missing()
-		return
-	case r.Type != engine.TypeHash:
-		c.conn.WriteError(fsm.ErrWrongType.Error())
-		return
-	}
-	n, err := fsm.HashLen(r)
-	if err == nil {
-		err = fn(v, n)
-	}
-	if err != nil {
-		c.backendError(key, err, false)
-	}
+	c.readTyped(engine.TypeHash, missing, func(v View, r engine.Record) error {
+		n, err := fsm.HashLen(r)
+		if err != nil {
+			return err
+		}
+		return fn(v, n)
+	})
 }
 
 func cmdHSet(c *call) {
@@ -167,7 +138,7 @@ func cmdHGetAll(c *call) {
 		}
 		c.conn.WriteArray(int(n) * per)
 		var sent int64
-		err := v.Elems(engine.TypeHash, c.args[1], func(f, val []byte) error {
+		err := v.Elems(engine.TypeHash, c.args[1], nil, nil, func(f, val []byte) error {
 			if sent++; sent > n {
 				return nil
 			}
@@ -183,10 +154,7 @@ func cmdHGetAll(c *call) {
 			err = fmt.Errorf("%w: hash %q counts %d fields, holds %d", engine.ErrCorrupt, c.args[1], n, sent)
 		}
 		if err != nil {
-			// The array header is out: a reply cut short must not read as
-			// a whole one.
-			c.s.logger.Error("hash read failed mid-reply; closing the connection", "command", name, "error", err)
-			c.conn.Close()
+			c.cutReply(err)
 		}
 		return nil
 	})

@@ -126,7 +126,7 @@ func (v fakeView) Key(key []byte) (engine.Record, bool, error) { return v.f.Key(
 func (v fakeView) Elem(engine.Type, []byte, []byte) ([]byte, bool, error) {
 	return nil, false, errors.New("the fake backend holds strings only")
 }
-func (v fakeView) Elems(engine.Type, []byte, func(_, _ []byte) error) error {
+func (v fakeView) Elems(engine.Type, []byte, []byte, []byte, func(_, _ []byte) error) error {
 	return errors.New("the fake backend holds strings only")
 }
 func (v fakeView) Close() error { return nil }

@@ -174,6 +174,26 @@ func TestCompatWithRedis(t *testing.T) {
 		{"RENAME", "s", "c"}, {"TYPE", "c"}, {"GET", "c"}, {"HSET", "c2", "f", "v"}, {"SET", "c2", "v"}, {"TYPE", "c2"}, {"HGET", "c2", "f"},
 		{"HSET", "h3", "f", "v"}, {"HDEL", "h3", "f"}, {"EXISTS", "h3"}, {"TYPE", "h3"}, {"HSET", "h3", "f", "v"}, {"DEL", "h3", "h2"}, {"HGETALL", "h2"}, {"GETDEL", "c"},
 		{"HSET", "h4", "f", "v"}, {"EXPIRE", "h4", "0"}, {"EXISTS", "h4"}, {"HSET", "h4", "f", "w"}, {"HGETALL", "h4"}, {"DBSIZE"},
+		// Lists.
+		{"RPUSH", "l", "a", "b", "c"}, {"LPUSH", "l", "z", "y"}, {"LRANGE", "l", "0", "-1"}, {"LLEN", "l"}, {"LLEN", "nokey"},
+		{"LRANGE", "l", "1", "2"}, {"LRANGE", "l", "-2", "-1"}, {"LRANGE", "l", "-100", "100"}, {"LRANGE", "l", "3", "1"}, {"LRANGE", "l", "5", "10"},
+		{"LRANGE", "l", "-1", "-2"}, {"LRANGE", "l", "0", "0"}, {"LRANGE", "nokey", "0", "-1"}, {"LRANGE", "l", "x", "1"}, {"LRANGE", "l", "0", "1.5"},
+		{"LINDEX", "l", "0"}, {"LINDEX", "l", "-1"}, {"LINDEX", "l", "5"}, {"LINDEX", "l", "-6"}, {"LINDEX", "nokey", "0"}, {"LINDEX", "l", "x"},
+		{"LSET", "l", "1", "Y"}, {"LSET", "l", "-1", "C"}, {"LSET", "l", "5", "x"}, {"LSET", "nokey", "0", "x"}, {"LSET", "l", "x", "x"}, {"LRANGE", "l", "0", "-1"},
+		{"LPUSHX", "nokey", "a"}, {"RPUSHX", "nokey", "a"}, {"EXISTS", "nokey"}, {"LPUSHX", "l", "p1", "p2"}, {"RPUSHX", "l", "q"}, {"LRANGE", "l", "0", "-1"},
+		{"LPOP", "l"}, {"RPOP", "l"}, {"LPOP", "l", "2"}, {"RPOP", "l", "1"}, {"LPOP", "l", "0"}, {"LRANGE", "l", "0", "-1"},
+		{"LPOP", "nokey"}, {"RPOP", "nokey", "2"}, {"LPOP", "nokey", "0"}, {"LPOP", "l", "-1"}, {"LPOP", "l", "x"}, {"LPOP", "l", "1", "2"},
+		{"RPOP", "l", "100"}, {"EXISTS", "l"}, {"LLEN", "l"},
+		{"RPUSH", "r", "a", "b", "a", "c", "a", "b", "a"}, {"LREM", "r", "2", "a"}, {"LRANGE", "r", "0", "-1"}, {"LREM", "r", "-1", "a"}, {"LRANGE", "r", "0", "-1"},
+		{"LREM", "r", "0", "b"}, {"LRANGE", "r", "0", "-1"}, {"LREM", "r", "0", "nothere"}, {"LREM", "nokey", "0", "a"}, {"LREM", "r", "x", "a"},
+		{"LPUSH", "r", "a"}, {"LINDEX", "r", "1"}, {"LREM", "r", "0", "a"}, {"LRANGE", "r", "0", "-1"}, {"LREM", "r", "0", "c"}, {"EXISTS", "r"},
+		{"RPUSH", "t", "0", "1", "2", "3", "4", "5"}, {"LTRIM", "t", "1", "-2"}, {"LRANGE", "t", "0", "-1"}, {"LTRIM", "t", "-100", "100"}, {"LRANGE", "t", "0", "-1"},
+		{"LTRIM", "t", "1", "1"}, {"LRANGE", "t", "0", "-1"}, {"LPUSH", "t", "x"}, {"RPUSH", "t", "y"}, {"LRANGE", "t", "0", "-1"}, {"LINDEX", "t", "1"},
+		{"LTRIM", "t", "2", "1"}, {"EXISTS", "t"}, {"LTRIM", "nokey", "0", "1"}, {"LTRIM", "t", "x", "1"},
+		{"RPUSH", "b", "", "\x00\r\n"}, {"LRANGE", "b", "0", "-1"}, {"LPUSH"}, {"LPUSH", "b"}, {"RPUSHX", "b"}, {"LLEN"}, {"LINDEX", "b"}, {"LRANGE", "b", "0"}, {"LSET", "b", "0"}, {"LREM", "b", "0"}, {"LTRIM", "b", "0"}, {"RPOP"},
+		{"LPUSH", "s", "x"}, {"RPOP", "s"}, {"LLEN", "s"}, {"LRANGE", "s", "0", "1"}, {"LINDEX", "s", "0"}, {"LSET", "s", "0", "x"}, {"LREM", "s", "0", "x"}, {"LTRIM", "s", "0", "1"}, {"LPUSHX", "s", "x"},
+		{"LPUSH", "c2", "x"}, {"HSET", "c2", "f", "v"}, {"GET", "c2"}, {"TYPE", "c2"}, {"LPOP", "h2"}, {"EXPIRE", "c2", "100"}, {"RENAME", "c2", "l2"}, {"TTL", "l2"}, {"LRANGE", "l2", "0", "-1"},
+		{"SET", "l2", "v"}, {"TYPE", "l2"}, {"DEL", "l2"},
 	}
 	for _, cmd := range script {
 		want, have := ref.do(cmd...), got.do(cmd...)
