@@ -13,6 +13,7 @@ import (
 const (
 	subHash = 'h'
 	subList = 'l'
+	subSet  = 's'
 )
 
 // family is where elements of type t live; ok is false for a type that has
@@ -23,6 +24,8 @@ func family(t Type) (sub byte, ok bool) {
 		return subHash, true
 	case TypeList:
 		return subList, true
+	case TypeSet:
+		return subSet, true
 	}
 	return 0, false
 }

@@ -54,6 +54,10 @@ const (
 	OpLSet  Op = 26
 	OpLRem  Op = 27
 	OpLTrim Op = 28
+	// Sets: see set.go for their arguments.
+	OpSAdd Op = 29
+	OpSRem Op = 30
+	OpSPop Op = 31
 )
 
 // Flags of OpSetIf, one byte.

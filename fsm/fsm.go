@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -371,6 +372,22 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 			return badArity(cmd), nil
 		}
 		return a.ltrim(args[0], int64(binary.BigEndian.Uint64(args[1])), int64(binary.BigEndian.Uint64(args[2])))
+	case OpSAdd, OpSRem:
+		if len(args) < 2 {
+			return badArity(cmd), nil
+		}
+		if cmd.Op == OpSAdd {
+			return a.sadd(args[0], args[1:])
+		}
+		return a.srem(args[0], args[1:])
+	case OpSPop:
+		if len(args) != 2 || len(args[1]) != 8 {
+			return badArity(cmd), nil
+		}
+		// Every replica draws the same members: the generator is seeded
+		// with the entry's place in the log.
+		rnd := rand.New(rand.NewPCG(ent.Index, ent.Term))
+		return a.spop(args[0], int64(binary.BigEndian.Uint64(args[1])), rnd)
 	}
 	return Result{Err: fmt.Errorf("%w: unknown op %d", ErrCorrupt, cmd.Op)}, nil
 }

@@ -95,7 +95,7 @@ func (n *node) dump(t testing.TB) string {
 	fmt.Fprintf(&buf, "applied=%d keys=%d\n", n.fsm.Applied(), n.fsm.KeyCount())
 	// Iterate's callback must not call the engine: collect hashes' keys,
 	// read their fields after.
-	var hashes, lists [][]byte
+	var hashes, lists, sets [][]byte
 	if err := n.e.Iterate(func(k []byte, r engine.Record) error {
 		switch r.Type {
 		case engine.TypeString:
@@ -114,6 +114,13 @@ func (n *node) dump(t testing.TB) string {
 			}
 			fmt.Fprintf(&buf, "%q=list(%d)", k, m.Len)
 			lists = append(lists, bytes.Clone(k))
+		case engine.TypeSet:
+			l, err := SetLen(r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&buf, "%q=set(%d)", k, l)
+			sets = append(sets, bytes.Clone(k))
 		default:
 			fmt.Fprintf(&buf, "%q=%s", k, r.Type)
 		}
@@ -134,6 +141,16 @@ func (n *node) dump(t testing.TB) string {
 		fmt.Fprintf(&buf, "%q:", k)
 		if err := v.Elems(engine.TypeHash, k, nil, nil, func(f, val []byte) error {
 			fmt.Fprintf(&buf, " %q=%q", f, val)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		buf.WriteByte('\n')
+	}
+	for _, k := range sets {
+		fmt.Fprintf(&buf, "%q:", k)
+		if err := v.Elems(engine.TypeSet, k, nil, nil, func(m, _ []byte) error {
+			fmt.Fprintf(&buf, " %q", m)
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -390,7 +407,7 @@ func randomCommands(r *rand.Rand, count int) [][]byte {
 	cmds := make([][]byte, count)
 	for i := range cmds {
 		var cmd []byte
-		switch r.IntN(26) {
+		switch r.IntN(30) {
 		case 0:
 			cmds[i] = nil // no-op
 			continue
@@ -445,6 +462,12 @@ func randomCommands(r *rand.Rand, count int) [][]byte {
 			cmd = EncodeLRem(pick(), r.Int64N(5)-2, num())
 		case 23:
 			cmd = EncodeLTrim(pick(), r.Int64N(7)-3, r.Int64N(7)-3)
+		case 24, 25:
+			cmd = EncodeSAdd(pick(), [][]byte{num(), field(), num()})
+		case 26:
+			cmd = EncodeSRem(pick(), [][]byte{num(), field()})
+		case 27:
+			cmd = EncodeSPop(pick(), r.Int64N(4)-1)
 		default:
 			var ks [][]byte
 			for j := 0; j < 1+r.IntN(3); j++ {
@@ -475,6 +498,7 @@ type modelKey struct {
 	v      []byte
 	hash   map[string]string // nil for a string
 	list   []string          // nil for a string
+	set    map[string]bool   // nil for a string
 	expire int64
 }
 
@@ -489,7 +513,8 @@ func (m *model) live(key []byte) (modelKey, bool) {
 	return v, ok
 }
 
-func (m *model) apply(data []byte) Result {
+func (m *model) apply(ent raft.Entry) Result {
+	data, index, term := ent.Data, ent.Index, ent.Term
 	if len(data) == 0 {
 		return Result{}
 	}
@@ -501,7 +526,7 @@ func (m *model) apply(data []byte) Result {
 	key := string(c.Args[0])
 	wrongType := func() bool {
 		old, ok := m.keys[key]
-		return ok && (old.hash != nil || old.list != nil)
+		return ok && (old.hash != nil || old.list != nil || old.set != nil)
 	}
 	if c.Op != OpDelExpired {
 		m.live(c.Args[0])
@@ -519,6 +544,13 @@ func (m *model) apply(data []byte) Result {
 		if old, ok := m.keys[key]; ok && old.list == nil {
 			return Result{Err: ErrWrongType}
 		}
+	case OpSAdd, OpSRem, OpSPop:
+		if old, ok := m.keys[key]; ok && old.set == nil {
+			return Result{Err: ErrWrongType}
+		}
+	}
+	if res, ok := m.applySet(c, index, term); ok {
+		return res
 	}
 	if res, ok := m.applyList(c); ok {
 		return res
@@ -693,6 +725,76 @@ func (m *model) apply(data []byte) Result {
 	}
 }
 
+func sortedMembers(st map[string]bool) []string {
+	ms := make([]string, 0, len(st))
+	for m := range st {
+		ms = append(ms, m)
+	}
+	sort.Strings(ms)
+	return ms
+}
+
+// applySet applies a set command to the model; ok is false for other
+// commands. SPOP draws as the FSM does for small sets: a rank, from a
+// generator seeded with the entry's index and term.
+func (m *model) applySet(c Command, index, term uint64) (Result, bool) {
+	key := string(c.Args[0])
+	s, found := m.keys[key]
+	save := func() {
+		if len(s.set) == 0 {
+			delete(m.keys, key)
+		} else {
+			m.keys[key] = s
+		}
+	}
+	switch c.Op {
+	case OpSAdd:
+		if s.set == nil {
+			s.set = map[string]bool{}
+		}
+		var n int64
+		for _, e := range c.Args[1:] {
+			if !s.set[string(e)] {
+				s.set[string(e)] = true
+				n++
+			}
+		}
+		save()
+		return Result{Int: n}, true
+	case OpSRem:
+		var n int64
+		for _, e := range c.Args[1:] {
+			if s.set[string(e)] {
+				delete(s.set, string(e))
+				n++
+			}
+		}
+		if found {
+			save()
+		}
+		return Result{Int: n}, true
+	case OpSPop:
+		if !found {
+			return Result{}, true
+		}
+		count := int64(binary.BigEndian.Uint64(c.Args[1]))
+		if count < 0 {
+			count = 1
+		}
+		rnd := rand.New(rand.NewPCG(index, term))
+		res := Result{Found: true, Values: [][]byte{}}
+		for ; count > 0 && len(s.set) > 0; count-- {
+			ms := sortedMembers(s.set)
+			pick := ms[rnd.Int64N(int64(len(ms)))]
+			delete(s.set, pick)
+			res.Values = append(res.Values, []byte(pick))
+		}
+		save()
+		return res, true
+	}
+	return Result{}, false
+}
+
 // applyList applies a list command to the model; ok is false for other
 // commands.
 func (m *model) applyList(c Command) (Result, bool) {
@@ -817,6 +919,8 @@ func (m *model) dump(applied uint64) string {
 			fmt.Fprintf(&buf, "%q=hash(%d)", k, len(h))
 		} else if l := m.keys[k].list; l != nil {
 			fmt.Fprintf(&buf, "%q=list(%d)", k, len(l))
+		} else if st := m.keys[k].set; st != nil {
+			fmt.Fprintf(&buf, "%q=set(%d)", k, len(st))
 		} else {
 			fmt.Fprintf(&buf, "%q=%q", k, m.keys[k].v)
 		}
@@ -840,6 +944,15 @@ func (m *model) dump(applied uint64) string {
 			fmt.Fprintf(&buf, " %q=%q", f, h[f])
 		}
 		buf.WriteByte('\n')
+	}
+	for _, k := range keys {
+		if st := m.keys[k].set; st != nil {
+			fmt.Fprintf(&buf, "%q:", k)
+			for _, e := range sortedMembers(st) {
+				fmt.Fprintf(&buf, " %q", e)
+			}
+			buf.WriteByte('\n')
+		}
 	}
 	for _, k := range keys {
 		if l := m.keys[k].list; l != nil {
@@ -873,7 +986,7 @@ func TestDeterminism(t *testing.T) {
 			m := &model{keys: map[string]modelKey{}}
 			var want []Result
 			for _, e := range ents {
-				want = append(want, m.apply(e.Data))
+				want = append(want, m.apply(e))
 			}
 
 			a := openNode(t, vfs.NewMem())
@@ -1043,5 +1156,38 @@ func TestSnapshotBetweenStateMachines(t *testing.T) {
 	}
 	if _, err := dst.fsm.Apply(entries(9, EncodeSet(k("c"), nil))); !errors.Is(err, ErrGap) {
 		t.Fatalf("apply after a gap: %v", err)
+	}
+}
+
+// TestSPopLargeSet: above uniformPick members SPOP seeks to random points;
+// it still removes distinct members that were there, all of them in the
+// end, and two replicas remove the same ones.
+func TestSPopLargeSet(t *testing.T) {
+	var members [][]byte
+	for i := range 2000 {
+		members = append(members, fmt.Appendf(nil, "m%d", i))
+	}
+	cmds := [][]byte{EncodeSAdd(k("s"), members)}
+	for range 30 {
+		cmds = append(cmds, EncodeSPop(k("s"), 70))
+	}
+	ents := entries(1, cmds...)
+	a, b := openNode(t, vfs.NewMem()), openNode(t, vfs.NewMem())
+	resA := a.apply(t, ents...)
+	b.apply(t, ents...)
+	if a.dump(t) != b.dump(t) {
+		t.Fatal("two replicas popped different members")
+	}
+	seen := map[string]bool{}
+	for _, r := range resA[1:] {
+		for _, m := range r.(Result).Values {
+			if seen[string(m)] || !bytes.HasPrefix(m, k("m")) {
+				t.Fatalf("SPOP returned %q twice or out of nowhere", m)
+			}
+			seen[string(m)] = true
+		}
+	}
+	if len(seen) != 2000 || a.fsm.KeyCount() != 0 {
+		t.Fatalf("%d distinct members popped, %d keys left", len(seen), a.fsm.KeyCount())
 	}
 }

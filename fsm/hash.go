@@ -1,9 +1,7 @@
 package fsm
 
 import (
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 	"math/big"
 	"strconv"
@@ -46,51 +44,21 @@ func EncodeHIncrByFloat(key, field, incr []byte) []byte {
 }
 
 // HashLen returns the field count a hash record holds.
-func HashLen(r engine.Record) (int64, error) {
-	n, k := binary.Uvarint(r.Value)
-	if k <= 0 || k != len(r.Value) || n > math.MaxInt64 {
-		return 0, fmt.Errorf("%w: hash record %x", engine.ErrCorrupt, r.Value)
-	}
-	return int64(n), nil
-}
-
-// hashRec is an open hash: its record as it will be written back, and its
-// field count.
-type hashRec struct {
-	rec   engine.Record
-	n     int64
-	found bool
-}
+func HashLen(r engine.Record) (int64, error) { return countOf(r) }
 
 // hash opens key as a hash (a new, empty one when it is missing or
 // expired); a key of another type is refused with WRONGTYPE.
-func (a applier) hash(key []byte) (hashRec, Result, error) {
-	r, found, err := a.key(key)
-	switch {
-	case err != nil:
-		return hashRec{}, Result{}, err
-	case !found:
-		return hashRec{rec: engine.Record{Type: engine.TypeHash}}, Result{}, nil
-	case r.Type != engine.TypeHash:
-		return hashRec{}, Result{Err: ErrWrongType}, nil
-	}
-	n, err := HashLen(r)
-	return hashRec{rec: r, n: n, found: true}, Result{}, err
+func (a applier) hash(key []byte) (counted, Result, error) {
+	return a.counted(key, engine.TypeHash)
 }
 
-// save writes the record back with its count, or deletes the key when no
-// field is left.
-func (a applier) saveHash(key []byte, h hashRec) error {
-	if h.n == 0 {
-		return a.b.Delete(key)
-	}
-	h.rec.Value = binary.AppendUvarint(nil, uint64(h.n))
-	return a.b.Put(key, h.rec)
-}
+// saveHash writes the record back with its count, or deletes the key when
+// no field is left.
+func (a applier) saveHash(key []byte, h counted) error { return a.saveCounted(key, h) }
 
 // setField writes one field, counting it if it is new; it reports whether
 // it was.
-func (a applier) setField(key []byte, h *hashRec, field, value []byte) (bool, error) {
+func (a applier) setField(key []byte, h *counted, field, value []byte) (bool, error) {
 	_, exists, err := a.b.Elem(engine.TypeHash, key, field)
 	if err != nil {
 		return false, err

@@ -194,6 +194,23 @@ func TestCompatWithRedis(t *testing.T) {
 		{"LPUSH", "s", "x"}, {"RPOP", "s"}, {"LLEN", "s"}, {"LRANGE", "s", "0", "1"}, {"LINDEX", "s", "0"}, {"LSET", "s", "0", "x"}, {"LREM", "s", "0", "x"}, {"LTRIM", "s", "0", "1"}, {"LPUSHX", "s", "x"},
 		{"LPUSH", "c2", "x"}, {"HSET", "c2", "f", "v"}, {"GET", "c2"}, {"TYPE", "c2"}, {"LPOP", "h2"}, {"EXPIRE", "c2", "100"}, {"RENAME", "c2", "l2"}, {"TTL", "l2"}, {"LRANGE", "l2", "0", "-1"},
 		{"SET", "l2", "v"}, {"TYPE", "l2"}, {"DEL", "l2"},
+		// Sets (member lists compared as sets: Redis promises no order).
+		{"SADD", "st", "a", "b", "c", "a"}, {"SADD", "st", "c", "d"}, {"SCARD", "st"}, {"SCARD", "nokey"}, {"SMEMBERS", "st"}, {"SMEMBERS", "nokey"},
+		{"SISMEMBER", "st", "a"}, {"SISMEMBER", "st", "z"}, {"SISMEMBER", "nokey", "a"}, {"SMISMEMBER", "st", "a", "z", "d"}, {"SMISMEMBER", "nokey", "a", "b"},
+		{"SREM", "st", "a", "z", "a"}, {"SREM", "nokey", "a"}, {"SMEMBERS", "st"},
+		{"SADD", "st2", "c", "d", "e"}, {"SADD", "st3", "d", "x"},
+		{"SINTER", "st", "st2"}, {"SINTER", "st", "st2", "st3"}, {"SINTER", "st", "nokey"}, {"SINTER", "nokey", "st"}, {"SINTER", "st"},
+		{"SUNION", "st", "st2", "st3"}, {"SUNION", "nokey", "st3"}, {"SUNION", "nokey"},
+		{"SDIFF", "st2", "st"}, {"SDIFF", "st2", "st", "st3"}, {"SDIFF", "nokey", "st"}, {"SDIFF", "st", "nokey"},
+		{"SINTER", "st", "s"}, {"SUNION", "s", "st"}, {"SDIFF", "nokey", "s"}, {"SINTER", "nokey", "s"},
+		{"SADD", "one", "only"}, {"SPOP", "one"}, {"EXISTS", "one"}, {"SPOP", "nokey"}, {"SPOP", "nokey", "3"}, {"SPOP", "st", "0"},
+		{"SADD", "one", "only"}, {"SPOP", "one", "5"}, {"EXISTS", "one"}, {"SPOP", "st", "-1"}, {"SPOP", "st", "x"}, {"SPOP", "st", "1", "2"},
+		{"SADD", "one", "only"}, {"SRANDMEMBER", "one"}, {"SRANDMEMBER", "one", "3"}, {"SRANDMEMBER", "one", "-3"}, {"SRANDMEMBER", "one", "0"},
+		{"SRANDMEMBER", "nokey"}, {"SRANDMEMBER", "nokey", "2"}, {"SRANDMEMBER", "one", "x"}, {"SRANDMEMBER", "one", "1", "2"},
+		{"SADD", "st"}, {"SREM", "st"}, {"SCARD"}, {"SISMEMBER", "st"}, {"SMISMEMBER", "st"}, {"SMEMBERS"}, {"SPOP"}, {"SRANDMEMBER"}, {"SINTER"}, {"SUNION"}, {"SDIFF"},
+		{"SADD", "s", "x"}, {"SREM", "s", "x"}, {"SCARD", "s"}, {"SISMEMBER", "s", "x"}, {"SMEMBERS", "s"}, {"SPOP", "s"}, {"SPOP", "s", "0"}, {"SRANDMEMBER", "s"},
+		{"GET", "st"}, {"LPUSH", "st", "x"}, {"HSET", "st", "f", "v"}, {"TYPE", "st"}, {"RENAME", "st", "st4"}, {"SMEMBERS", "st4"},
+		{"SADD", "bin", "", "\x00\r\n"}, {"SISMEMBER", "bin", ""}, {"SMEMBERS", "bin"},
 	}
 	for _, cmd := range script {
 		want, have := ref.do(cmd...), got.do(cmd...)
@@ -276,7 +293,7 @@ func TestCompatWithRedis(t *testing.T) {
 // unordered are the commands whose replies list elements in no promised
 // order: raftkv lists a hash's fields in byte order, a small Redis hash in
 // insertion order.
-var unordered = map[string]bool{"HGETALL": true, "HKEYS": true, "HVALS": true}
+var unordered = map[string]bool{"HGETALL": true, "HKEYS": true, "HVALS": true, "SMEMBERS": true, "SINTER": true, "SUNION": true, "SDIFF": true}
 
 // sortedReply puts the elements of a flat array reply of bulk strings in
 // byte order (field-value pairs kept together for HGETALL); any other

@@ -76,3 +76,79 @@ func TestBigHash(t *testing.T) {
 		t.Fatalf("after DEL the nodes digest to %v, want zeros", d)
 	}
 }
+
+// TestRandomMembers: SRANDMEMBER and SPOP answer members of the set, as
+// many as asked (distinct for a positive count), and SPOP's draw is the
+// same on every replica.
+func TestRandomMembers(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx := context.Background()
+	lead := c.waitLeader(10 * time.Second)
+	cl := c.client(lead)
+	in := map[string]bool{}
+	var members []any
+	for i := range 100 {
+		m := fmt.Sprintf("m%d", i)
+		in[m] = true
+		members = append(members, m)
+	}
+	if err := cl.SAdd(ctx, "s", members...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	distinct := func(got []string, want int) {
+		t.Helper()
+		seen := map[string]bool{}
+		for _, m := range got {
+			if !in[m] || seen[m] {
+				t.Fatalf("%q: not a member, or twice", m)
+			}
+			seen[m] = true
+		}
+		if len(got) != want {
+			t.Fatalf("%d members, want %d", len(got), want)
+		}
+	}
+	got, err := cl.SRandMemberN(ctx, "s", 10).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	distinct(got, 10)
+	if got, _ = cl.SRandMemberN(ctx, "s", 500).Result(); len(got) != 100 {
+		t.Fatalf("SRANDMEMBER 500 of 100 gave %d", len(got))
+	}
+	distinct(got, 100)
+	if got, _ = cl.SRandMemberN(ctx, "s", -300).Result(); len(got) != 300 {
+		t.Fatalf("SRANDMEMBER -300 gave %d", len(got))
+	}
+	for _, m := range got {
+		if !in[m] {
+			t.Fatalf("SRANDMEMBER -300 gave %q", m)
+		}
+	}
+	popped, err := cl.SPopN(ctx, "s", 30).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	distinct(popped, 30)
+	if n, _ := cl.SCard(ctx, "s").Result(); n != 70 {
+		t.Fatalf("SCARD after popping 30 = %d", n)
+	}
+	for _, m := range popped {
+		if ok, _ := cl.SIsMember(ctx, "s", m).Result(); ok {
+			t.Fatalf("%s is still a member after SPOP", m)
+		}
+	}
+	commit := commitIndex(t, lead)
+	digests := map[string]bool{}
+	for _, p := range c.nodes {
+		c.waitApplied(p, commit, 10*time.Second)
+		d, err := c.client(p).Do(ctx, "DEBUG", "DIGEST").Text()
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests[d] = true
+	}
+	if len(digests) != 1 {
+		t.Fatalf("replicas popped different members: %v", digests)
+	}
+}
