@@ -49,7 +49,7 @@
 //	'd' 'h' + len32 + key + field            hash field -> value
 //	'd' 's' + len32 + key + member           set member
 //	'd' 'z' + len32 + key + member           sorted set member -> score
-//	'd' 'Z' + len32 + key + score + member   sorted set, by score
+//	'd' 'Z' + len32 + key + score + member   sorted set by score -> score
 //	'd' 'l' + len32 + key + seq              list element; head and tail
 //	                                         sequence numbers in the record
 //
@@ -58,9 +58,8 @@
 // record and its element range with one range tombstone: O(1) at write
 // time, reclaimed by compaction, and never seen by a later reader, a
 // snapshot or the digest. That is what a per-key version number buys
-// stores without range deletion; pebble has it. Hashes, lists and sets use
-// this layout today; sorted sets are laid out as above when they come.
-// A hash's or a set's record value is its element count (uvarint); a list's is the
+// stores without range deletion; pebble has it. A hash's, a set's or a
+// sorted set's record value is its element count (uvarint); a list's is the
 // sequence number of its first element (varint) and its length (uvarint),
 // its elements sitting at consecutive sequence numbers (8 bytes big-endian,
 // sign bit flipped), so LINDEX is a point read and LRANGE a bounded scan. RENAME of a hash

@@ -11,10 +11,18 @@ import (
 // Element families: the byte after 'd' under which a type keeps its
 // elements (see doc.go).
 const (
-	subHash = 'h'
-	subList = 'l'
-	subSet  = 's'
+	subHash   = 'h'
+	subList   = 'l'
+	subSet    = 's'
+	subZSet   = 'z'
+	subZScore = 'Z'
 )
+
+// ScoreIndex is not a key type: it names, in element calls, the family
+// that orders a sorted set's members by score (element: 8 bytes of
+// sortable score, then the member; empty value). TypeZSet's own elements
+// map each member to its score.
+const ScoreIndex Type = 0x40
 
 // family is where elements of type t live; ok is false for a type that has
 // none (strings).
@@ -26,6 +34,10 @@ func family(t Type) (sub byte, ok bool) {
 		return subList, true
 	case TypeSet:
 		return subSet, true
+	case TypeZSet:
+		return subZSet, true
+	case ScoreIndex:
+		return subZScore, true
 	}
 	return 0, false
 }
@@ -95,10 +107,10 @@ func getElem(r pebble.Reader, t Type, key, elem []byte) ([]byte, bool, error) {
 }
 
 // iterElems calls fn for each of key's elements of type t in r, in
-// element order, from the element from (nil: the first) up to but
-// excluding to (nil: to the last); elem and value are valid only during
-// the call.
-func iterElems(r pebble.Reader, t Type, key, from, to []byte, fn func(elem, value []byte) error) error {
+// element order (reversed with rev), from the element from (nil: the
+// first) up to but excluding to (nil: to the last); elem and value are
+// valid only during the call.
+func iterElems(r pebble.Reader, t Type, key, from, to []byte, rev bool, fn func(elem, value []byte) error) error {
 	sub, ok := family(t)
 	if !ok {
 		return fmt.Errorf("type %s has no elements", t)
@@ -109,7 +121,11 @@ func iterElems(r pebble.Reader, t Type, key, from, to []byte, fn func(elem, valu
 	if err != nil {
 		return fmt.Errorf("iterate elements of %q: %w", key, err)
 	}
-	for ok := it.First(); ok; ok = it.Next() {
+	first, next := it.First, it.Next
+	if rev {
+		first, next = it.Last, it.Prev
+	}
+	for ok := first(); ok; ok = next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return errors.Join(fmt.Errorf("iterate elements of %q: %w", key, err), it.Close())
@@ -170,7 +186,15 @@ func (b *ApplyBatch) Elems(t Type, key, from, to []byte, fn func(elem, value []b
 	if b.err != nil {
 		return b.err
 	}
-	return iterElems(b.b, t, key, from, to, fn)
+	return iterElems(b.b, t, key, from, to, false, fn)
+}
+
+// ElemsRev is Elems in reverse element order.
+func (b *ApplyBatch) ElemsRev(t Type, key, from, to []byte, fn func(elem, value []byte) error) error {
+	if b.err != nil {
+		return b.err
+	}
+	return iterElems(b.b, t, key, from, to, true, fn)
 }
 
 // DeleteElems removes key's elements from the element from up to but
@@ -191,15 +215,21 @@ func (b *ApplyBatch) DeleteElems(t Type, key, from, to []byte) error {
 }
 
 // dropElems removes every element key had as a key of type t: one range
-// tombstone, whatever their number.
+// tombstone per family, whatever their number.
 func (b *ApplyBatch) dropElems(t Type, key []byte) error {
-	sub, ok := family(t)
-	if !ok {
-		return nil
+	types := []Type{t}
+	if t == TypeZSet {
+		types = append(types, ScoreIndex)
 	}
-	lower, upper := elemRange(sub, key)
-	if err := b.b.DeleteRange(lower, upper, nil); err != nil {
-		return fmt.Errorf("apply batch drop elements of %q: %w", key, err)
+	for _, t := range types {
+		sub, ok := family(t)
+		if !ok {
+			continue
+		}
+		lower, upper := elemRange(sub, key)
+		if err := b.b.DeleteRange(lower, upper, nil); err != nil {
+			return fmt.Errorf("apply batch drop elements of %q: %w", key, err)
+		}
 	}
 	return nil
 }
@@ -231,7 +261,12 @@ func (v *View) Elem(t Type, key, elem []byte) ([]byte, bool, error) {
 // element from up to but excluding to (nil leaves that end open); elem
 // and value are valid only during the call.
 func (v *View) Elems(t Type, key, from, to []byte, fn func(elem, value []byte) error) error {
-	return iterElems(v.snap, t, key, from, to, fn)
+	return iterElems(v.snap, t, key, from, to, false, fn)
+}
+
+// ElemsRev is Elems in reverse element order.
+func (v *View) ElemsRev(t Type, key, from, to []byte, fn func(elem, value []byte) error) error {
+	return iterElems(v.snap, t, key, from, to, true, fn)
 }
 
 // Close releases the view.

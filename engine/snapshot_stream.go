@@ -366,7 +366,7 @@ func checkDataRecord(k, v []byte) error {
 		if len(k) != 1 || len(v) != 8 {
 			return errors.New("bad clock")
 		}
-	case subHash, subList, subSet:
+	case subHash, subList, subSet, subZSet, subZScore:
 		if len(k) < 5 || uint64(binary.BigEndian.Uint32(k[1:5])) > uint64(len(k)-5) {
 			return errors.New("bad element key")
 		}

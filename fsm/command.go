@@ -58,6 +58,10 @@ const (
 	OpSAdd Op = 29
 	OpSRem Op = 30
 	OpSPop Op = 31
+	// Sorted sets: see zset.go for their arguments.
+	OpZAdd Op = 32
+	OpZRem Op = 33
+	OpZPop Op = 34
 )
 
 // Flags of OpSetIf, one byte.

@@ -388,6 +388,29 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 		// with the entry's place in the log.
 		rnd := rand.New(rand.NewPCG(ent.Index, ent.Term))
 		return a.spop(args[0], int64(binary.BigEndian.Uint64(args[1])), rnd)
+	case OpZAdd:
+		if len(args) < 4 || len(args)%2 != 0 || len(args[1]) != 1 {
+			return badArity(cmd), nil
+		}
+		for i := 2; i < len(args); i += 2 {
+			if len(args[i]) != 8 || math.IsNaN(math.Float64frombits(binary.BigEndian.Uint64(args[i]))) {
+				return badArity(cmd), nil
+			}
+		}
+		if args[1][0]&ZAddIncr != 0 && len(args) != 4 {
+			return badArity(cmd), nil
+		}
+		return a.zadd(args[0], args[1][0], args[2:])
+	case OpZRem:
+		if len(args) < 2 {
+			return badArity(cmd), nil
+		}
+		return a.zrem(args[0], args[1:])
+	case OpZPop:
+		if len(args) != 3 || len(args[1]) != 1 || len(args[2]) != 8 {
+			return badArity(cmd), nil
+		}
+		return a.zpop(args[0], args[1][0] == 1, int64(binary.BigEndian.Uint64(args[2])))
 	}
 	return Result{Err: fmt.Errorf("%w: unknown op %d", ErrCorrupt, cmd.Op)}, nil
 }
@@ -589,10 +612,24 @@ func (a applier) rename(key, newKey []byte, nx bool) (Result, error) {
 	if _, exists, err := a.key(newKey); err != nil || (nx && exists) {
 		return Result{}, err
 	}
-	var elems [][2][]byte
-	if r.Type != engine.TypeString {
-		err := a.b.Elems(r.Type, key, nil, nil, func(e, v []byte) error {
-			elems = append(elems, [2][]byte{bytes.Clone(e), bytes.Clone(v)})
+	// A sorted set's elements are in two families: members and the score
+	// index.
+	var families []engine.Type
+	switch r.Type {
+	case engine.TypeString:
+	case engine.TypeZSet:
+		families = []engine.Type{engine.TypeZSet, engine.ScoreIndex}
+	default:
+		families = []engine.Type{r.Type}
+	}
+	type elem struct {
+		t    engine.Type
+		e, v []byte
+	}
+	var elems []elem
+	for _, t := range families {
+		err := a.b.Elems(t, key, nil, nil, func(e, v []byte) error {
+			elems = append(elems, elem{t, bytes.Clone(e), bytes.Clone(v)})
 			return nil
 		})
 		if err != nil {
@@ -608,7 +645,7 @@ func (a applier) rename(key, newKey []byte, nx bool) (Result, error) {
 		return Result{}, err
 	}
 	for _, e := range elems {
-		if err := a.b.PutElem(r.Type, newKey, e[0], e[1]); err != nil {
+		if err := a.b.PutElem(e.t, newKey, e.e, e.v); err != nil {
 			return Result{}, err
 		}
 	}

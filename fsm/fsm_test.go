@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -89,14 +90,21 @@ func (n *node) apply(t *testing.T, ents ...raft.Entry) []any {
 
 // dump renders the node's applied state: applied index, key count and
 // every key and value in order.
-func (n *node) dump(t testing.TB) string {
+func (n *node) dump(t testing.TB) string { return n.dumpAt(t, 0) }
+
+// dumpAt is dump without the keys that have expired at now (0: none
+// left out).
+func (n *node) dumpAt(t testing.TB, now int64) string {
 	t.Helper()
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "applied=%d keys=%d\n", n.fsm.Applied(), n.fsm.KeyCount())
 	// Iterate's callback must not call the engine: collect hashes' keys,
 	// read their fields after.
-	var hashes, lists, sets [][]byte
+	var hashes, lists, sets, zsets [][]byte
 	if err := n.e.Iterate(func(k []byte, r engine.Record) error {
+		if now != 0 && r.ExpiredAt(now) {
+			return nil
+		}
 		switch r.Type {
 		case engine.TypeString:
 			fmt.Fprintf(&buf, "%q=%q", k, r.Value)
@@ -114,6 +122,13 @@ func (n *node) dump(t testing.TB) string {
 			}
 			fmt.Fprintf(&buf, "%q=list(%d)", k, m.Len)
 			lists = append(lists, bytes.Clone(k))
+		case engine.TypeZSet:
+			l, err := ZSetLen(r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&buf, "%q=zset(%d)", k, l)
+			zsets = append(zsets, bytes.Clone(k))
 		case engine.TypeSet:
 			l, err := SetLen(r)
 			if err != nil {
@@ -141,6 +156,26 @@ func (n *node) dump(t testing.TB) string {
 		fmt.Fprintf(&buf, "%q:", k)
 		if err := v.Elems(engine.TypeHash, k, nil, nil, func(f, val []byte) error {
 			fmt.Fprintf(&buf, " %q=%q", f, val)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		buf.WriteByte('\n')
+	}
+	for _, k := range zsets {
+		// Members in score index order, each with the score its member
+		// element holds: the two families must agree.
+		fmt.Fprintf(&buf, "%q:", k)
+		if err := v.Elems(engine.ScoreIndex, k, nil, nil, func(e, iv []byte) error {
+			sv, ok, err := v.Elem(engine.TypeZSet, k, e[8:])
+			if err != nil || !ok {
+				return fmt.Errorf("index entry %q without a member: %v", e, err)
+			}
+			score, err := ScoreOf(sv)
+			if err != nil || !bytes.Equal(ScoreKey(score), e[:8]) || !bytes.Equal(sv, iv) {
+				return fmt.Errorf("member %q scores %v, indexed at %x", e[8:], score, e[:8])
+			}
+			fmt.Fprintf(&buf, " %q=%s", e[8:], FormatScore(score))
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -407,7 +442,7 @@ func randomCommands(r *rand.Rand, count int) [][]byte {
 	cmds := make([][]byte, count)
 	for i := range cmds {
 		var cmd []byte
-		switch r.IntN(30) {
+		switch r.IntN(34) {
 		case 0:
 			cmds[i] = nil // no-op
 			continue
@@ -468,6 +503,19 @@ func randomCommands(r *rand.Rand, count int) [][]byte {
 			cmd = EncodeSRem(pick(), [][]byte{num(), field()})
 		case 27:
 			cmd = EncodeSPop(pick(), r.Int64N(4)-1)
+		case 28, 29:
+			scores := []float64{float64(r.IntN(5) - 2), []float64{0.5, math.Inf(1), math.Inf(-1), math.Copysign(0, -1)}[r.IntN(4)]}
+			members := [][]byte{num(), field()}
+			flags := []byte{0, ZAddNX, ZAddXX, ZAddGT, ZAddLT, ZAddCH, ZAddXX | ZAddGT | ZAddCH}[r.IntN(7)]
+			if r.IntN(3) == 0 {
+				flags |= ZAddIncr
+				scores, members = scores[:1], members[:1]
+			}
+			cmd = EncodeZAdd(pick(), flags, scores, members)
+		case 30:
+			cmd = EncodeZRem(pick(), [][]byte{num(), field()})
+		case 31:
+			cmd = EncodeZPop(pick(), r.IntN(2) == 0, r.Int64N(4)-1)
 		default:
 			var ks [][]byte
 			for j := 0; j < 1+r.IntN(3); j++ {
@@ -496,9 +544,10 @@ type model struct {
 
 type modelKey struct {
 	v      []byte
-	hash   map[string]string // nil for a string
-	list   []string          // nil for a string
-	set    map[string]bool   // nil for a string
+	hash   map[string]string  // nil for a string
+	list   []string           // nil for a string
+	set    map[string]bool    // nil for a string
+	zset   map[string]float64 // nil for a string
 	expire int64
 }
 
@@ -526,7 +575,7 @@ func (m *model) apply(ent raft.Entry) Result {
 	key := string(c.Args[0])
 	wrongType := func() bool {
 		old, ok := m.keys[key]
-		return ok && (old.hash != nil || old.list != nil || old.set != nil)
+		return ok && (old.hash != nil || old.list != nil || old.set != nil || old.zset != nil)
 	}
 	if c.Op != OpDelExpired {
 		m.live(c.Args[0])
@@ -548,6 +597,13 @@ func (m *model) apply(ent raft.Entry) Result {
 		if old, ok := m.keys[key]; ok && old.set == nil {
 			return Result{Err: ErrWrongType}
 		}
+	case OpZAdd, OpZRem, OpZPop:
+		if old, ok := m.keys[key]; ok && old.zset == nil {
+			return Result{Err: ErrWrongType}
+		}
+	}
+	if res, ok := m.applyZSet(c); ok {
+		return res
 	}
 	if res, ok := m.applySet(c, index, term); ok {
 		return res
@@ -723,6 +779,114 @@ func (m *model) apply(ent raft.Entry) Result {
 		}
 		return Result{Int: n}
 	}
+}
+
+// zsetOrder lists a sorted set's members by score, then member.
+func zsetOrder(z map[string]float64) []string {
+	ms := make([]string, 0, len(z))
+	for m := range z {
+		ms = append(ms, m)
+	}
+	sort.Slice(ms, func(i, j int) bool {
+		if z[ms[i]] != z[ms[j]] {
+			return z[ms[i]] < z[ms[j]]
+		}
+		return ms[i] < ms[j]
+	})
+	return ms
+}
+
+// applyZSet applies a sorted set command to the model; ok is false for
+// other commands.
+func (m *model) applyZSet(c Command) (Result, bool) {
+	key := string(c.Args[0])
+	z, found := m.keys[key]
+	save := func() {
+		if len(z.zset) == 0 {
+			delete(m.keys, key)
+		} else {
+			m.keys[key] = z
+		}
+	}
+	switch c.Op {
+	case OpZAdd:
+		flags := c.Args[1][0]
+		if z.zset == nil {
+			z.zset = map[string]float64{}
+		}
+		var added, changed int64
+		var res Result
+		for i := 2; i < len(c.Args); i += 2 {
+			score := math.Float64frombits(binary.BigEndian.Uint64(c.Args[i]))
+			mem := string(c.Args[i+1])
+			cur, exists := z.zset[mem]
+			switch {
+			case !exists && flags&ZAddXX != 0, exists && flags&ZAddNX != 0:
+				continue
+			case !exists:
+				z.zset[mem] = score
+				added++
+				res.Value, res.Found = []byte(FormatScore(score)), true
+				continue
+			}
+			next := score
+			if flags&ZAddIncr != 0 {
+				next = cur + score
+				if math.IsNaN(next) {
+					return Result{Err: ErrScoreNaN}, true
+				}
+			}
+			if (flags&ZAddGT != 0 && next <= cur) || (flags&ZAddLT != 0 && next >= cur) {
+				continue
+			}
+			res.Value, res.Found = []byte(FormatScore(next)), true
+			if next != cur {
+				z.zset[mem] = next
+				changed++
+			}
+		}
+		res.Int = added
+		if flags&ZAddCH != 0 {
+			res.Int += changed
+		}
+		if flags&ZAddIncr == 0 {
+			res.Value, res.Found = nil, false
+		}
+		save()
+		return res, true
+	case OpZRem:
+		var n int64
+		for _, mem := range c.Args[1:] {
+			if _, ok := z.zset[string(mem)]; ok {
+				delete(z.zset, string(mem))
+				n++
+			}
+		}
+		if found {
+			save()
+		}
+		return Result{Int: n}, true
+	case OpZPop:
+		if !found {
+			return Result{}, true
+		}
+		count := int64(binary.BigEndian.Uint64(c.Args[2]))
+		if count < 0 {
+			count = 1
+		}
+		order := zsetOrder(z.zset)
+		if c.Args[1][0] == 1 {
+			slices.Reverse(order)
+		}
+		res := Result{Found: true, Values: [][]byte{}}
+		for _, mem := range order[:min(int(count), len(order))] {
+			res.Values = append(res.Values, []byte(mem), []byte(FormatScore(z.zset[mem])))
+			delete(z.zset, mem)
+		}
+		save()
+		return res, true
+	}
+	return Result{}, false
 }
 
 func sortedMembers(st map[string]bool) []string {
@@ -921,6 +1085,8 @@ func (m *model) dump(applied uint64) string {
 			fmt.Fprintf(&buf, "%q=list(%d)", k, len(l))
 		} else if st := m.keys[k].set; st != nil {
 			fmt.Fprintf(&buf, "%q=set(%d)", k, len(st))
+		} else if z := m.keys[k].zset; z != nil {
+			fmt.Fprintf(&buf, "%q=zset(%d)", k, len(z))
 		} else {
 			fmt.Fprintf(&buf, "%q=%q", k, m.keys[k].v)
 		}
@@ -944,6 +1110,15 @@ func (m *model) dump(applied uint64) string {
 			fmt.Fprintf(&buf, " %q=%q", f, h[f])
 		}
 		buf.WriteByte('\n')
+	}
+	for _, k := range keys {
+		if z := m.keys[k].zset; z != nil {
+			fmt.Fprintf(&buf, "%q:", k)
+			for _, mem := range zsetOrder(z) {
+				fmt.Fprintf(&buf, " %q=%s", mem, FormatScore(z[mem]))
+			}
+			buf.WriteByte('\n')
+		}
 	}
 	for _, k := range keys {
 		if st := m.keys[k].set; st != nil {
@@ -981,7 +1156,7 @@ func TestDeterminism(t *testing.T) {
 	for _, seed := range seeds() {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 0))
-			ents := entries(1, randomCommands(r, 400)...)
+			ents := entries(1, randomCommands(r, 1000)...)
 
 			m := &model{keys: map[string]modelKey{}}
 			var want []Result
@@ -1082,6 +1257,14 @@ func FuzzApply(f *testing.F) {
 	f.Add(EncodePersist(k("k")))
 	f.Add(Stamp(1000, EncodeGetEx(k("k"), 999)))
 	f.Add(Stamp(9000, EncodeDelExpired(k("k"), k("j"))))
+	f.Add(EncodeHSet(k("h"), [][]byte{k("f"), k("1")}))
+	f.Add(EncodeHIncrByFloat(k("h"), k("f"), k("1.5")))
+	f.Add(EncodePush(k("l"), PushLeft, [][]byte{k("a"), k("b")}))
+	f.Add(EncodeLRem(k("l"), -1, k("a")))
+	f.Add(EncodeSAdd(k("s"), [][]byte{k("a")}))
+	f.Add(EncodeSPop(k("s"), 3))
+	f.Add(EncodeZAdd(k("z"), ZAddIncr, []float64{1.5}, [][]byte{k("m")}))
+	f.Add(EncodeZPop(k("z"), true, 2))
 	f.Add(EncodeIncrByFloat(k("k"), k("1.5")))
 	f.Add(EncodeIncrByFloat(k("f"), k("0x1p16383")))
 	n := openNode(f, vfs.NewMem())
@@ -1094,7 +1277,14 @@ func FuzzApply(f *testing.F) {
 			len(cmd.Args[1]) == 8 && binary.BigEndian.Uint64(cmd.Args[1]) > 1<<20 && binary.BigEndian.Uint64(cmd.Args[1]) <= MaxString {
 			return // a valid SETRANGE far out builds a value of that size: bound the fuzzer's memory
 		}
-		before := n.dump(t)
+		// A command that is refused may still delete keys that have
+		// expired by its time, as Redis deletes an expired key it meets:
+		// compare what is live at that time.
+		now := n.fsm.Clock()
+		if cmd, err := Decode(data); err == nil {
+			now = max(now, cmd.Now)
+		}
+		before := n.dumpAt(t, now)
 		next := n.fsm.Applied() + 1
 		res, err := n.fsm.Apply([]raft.Entry{{Term: 1, Index: next, Data: data}})
 		if err != nil {
@@ -1110,13 +1300,14 @@ func FuzzApply(f *testing.F) {
 		switch {
 		case errors.Is(r.Err, ErrCorrupt):
 		case r.Err == ErrNotInteger, r.Err == ErrOverflow, r.Err == ErrTooLong, r.Err == ErrNoSuchKey,
-			r.Err == ErrNotFloat, r.Err == ErrNaNOrInf, r.Err == ErrWrongType:
+			r.Err == ErrNotFloat, r.Err == ErrNaNOrInf, r.Err == ErrWrongType, r.Err == ErrHashNotInteger,
+			r.Err == ErrHashNotFloat, r.Err == ErrIndexRange, r.Err == ErrScoreNaN:
 			// Redis's own refusals of a well-formed command.
 		default:
 			t.Fatalf("command error %v is neither ErrCorrupt nor one of Redis's", r.Err)
 		}
-		after := n.dump(t)
-		// Only the applied index line may differ.
+		after := n.dumpAt(t, now)
+		// Only the first line (applied index, key count) may differ.
 		if before[strings.IndexByte(before, '\n'):] != after[strings.IndexByte(after, '\n'):] {
 			t.Fatalf("a rejected command changed the data:\n%s\n->\n%s", before, after)
 		}

@@ -20,6 +20,8 @@ type View interface {
 	// to but excluding to (nil leaves that end open); elem and value are
 	// valid only during the call.
 	Elems(t engine.Type, key, from, to []byte, fn func(elem, value []byte) error) error
+	// ElemsRev is Elems in reverse order.
+	ElemsRev(t engine.Type, key, from, to []byte, fn func(elem, value []byte) error) error
 	Close() error
 }
 

@@ -129,6 +129,9 @@ func (v fakeView) Elem(engine.Type, []byte, []byte) ([]byte, bool, error) {
 func (v fakeView) Elems(engine.Type, []byte, []byte, []byte, func(_, _ []byte) error) error {
 	return errors.New("the fake backend holds strings only")
 }
+func (v fakeView) ElemsRev(engine.Type, []byte, []byte, []byte, func(_, _ []byte) error) error {
+	return errors.New("the fake backend holds strings only")
+}
 func (v fakeView) Close() error { return nil }
 
 func (f *fakeBackend) Expired(key []byte) {}
