@@ -162,6 +162,9 @@ func (b *ApplyBatch) DeleteAll() error {
 	return nil
 }
 
+// KeyCount is the number of keys as the batch sees it.
+func (b *ApplyBatch) KeyCount() uint64 { return uint64(int64(b.e.keyCount.Load()) + b.delta) }
+
 // SetClock raises the state machine's clock (Unix milliseconds) to ms;
 // it never goes back. Commit stores it with the applied index.
 func (b *ApplyBatch) SetClock(ms int64) { b.clock = max(b.clock, ms) }

@@ -269,5 +269,26 @@ func (v *View) ElemsRev(t Type, key, from, to []byte, fn func(elem, value []byte
 	return iterElems(v.snap, t, key, from, to, true, fn)
 }
 
+// KeyCount is the number of keys in the view.
+func (v *View) KeyCount() uint64 {
+	n, _ := v.count(keyKeyCount)
+	return n
+}
+
+func (v *View) count(key []byte) (uint64, error) {
+	b, closer, err := v.snap.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(b) != 8 {
+		return 0, fmt.Errorf("%w: count of %d bytes", ErrCorrupt, len(b))
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
 // Close releases the view.
 func (v *View) Close() error { return v.snap.Close() }

@@ -62,6 +62,8 @@ const (
 	OpZAdd Op = 32
 	OpZRem Op = 33
 	OpZPop Op = 34
+	// OpMulti is a MULTI ... EXEC transaction: see multi.go.
+	OpMulti Op = 35
 )
 
 // Flags of OpSetIf, one byte.
@@ -123,6 +125,10 @@ type Result struct {
 	Value []byte
 	// Values are the elements LPOP and RPOP removed.
 	Values [][]byte
+	// Multi holds a transaction's results, one per command; Aborted says
+	// a watched key had changed and nothing ran.
+	Multi   []Result
+	Aborted bool
 	// Err is a deterministic error of the command itself (the same on every
 	// node), never a storage failure.
 	Err error

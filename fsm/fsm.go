@@ -37,6 +37,8 @@ type FSM struct {
 	members atomic.Pointer[[]engine.Member]
 	// onMembers is called after a membership change is applied.
 	onMembers func([]engine.Member)
+	// tx holds the readers of transactions proposed here.
+	tx txReaders
 }
 
 var _ raft.StateMachine = (*FSM)(nil)
@@ -136,7 +138,7 @@ func (f *FSM) Apply(ents []raft.Entry) ([]any, error) {
 			results[i] = res
 			continue
 		}
-		res, err := applyEntry(b, ents[i])
+		res, err := f.applyEntry(b, ents[i])
 		if err != nil {
 			return nil, fmt.Errorf("apply entry %d: %w", ents[i].Index, err)
 		}
@@ -222,7 +224,7 @@ func DecodeMemberContext(b []byte) (peerAddr, respAddr string, err error) {
 
 // applyEntry applies one entry to b. The error is a storage failure; a bad
 // command is reported in the Result.
-func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
+func (f *FSM) applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 	if ent.Type != raft.EntryNormal {
 		return Result{Err: fmt.Errorf("%w: entry type %d", ErrCorrupt, ent.Type)}, nil
 	}
@@ -236,14 +238,24 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 	// The state machine's time only moves forward: a leader whose clock is
 	// behind its predecessor's cannot bring an expired key back.
 	b.SetClock(cmd.Now)
-	a := applier{b: b, now: b.Clock()}
+	// Random draws (SPOP) are seeded with the entry's place in the log, so
+	// that every replica draws alike.
+	a := applier{b: b, now: b.Clock(), seed: [2]uint64{ent.Index, ent.Term}}
+	if cmd.Op == OpMulti {
+		return f.applyMulti(a, cmd)
+	}
+	return a.apply(cmd)
+}
+
+// apply applies one command.
+func (a applier) apply(cmd Command) (Result, error) {
 	args := cmd.Args
 	switch cmd.Op {
 	case OpSet:
 		if len(args) != 2 {
 			return badArity(cmd), nil
 		}
-		return Result{}, b.Set(args[0], args[1])
+		return Result{}, a.b.Set(args[0], args[1])
 	case OpSetIf:
 		if (len(args) != 3 && len(args) != 4) || len(args[2]) != 1 || (len(args) == 4 && len(args[3]) != 8) {
 			return badArity(cmd), nil
@@ -291,7 +303,7 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 		if len(args) != 0 {
 			return badArity(cmd), nil
 		}
-		return Result{}, b.DeleteAll()
+		return Result{}, a.b.DeleteAll()
 	case OpIncrBy:
 		if len(args) != 2 || len(args[1]) != 8 {
 			return badArity(cmd), nil
@@ -384,10 +396,7 @@ func applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
 		if len(args) != 2 || len(args[1]) != 8 {
 			return badArity(cmd), nil
 		}
-		// Every replica draws the same members: the generator is seeded
-		// with the entry's place in the log.
-		rnd := rand.New(rand.NewPCG(ent.Index, ent.Term))
-		return a.spop(args[0], int64(binary.BigEndian.Uint64(args[1])), rnd)
+		return a.spop(args[0], int64(binary.BigEndian.Uint64(args[1])), rand.New(rand.NewPCG(a.seed[0], a.seed[1])))
 	case OpZAdd:
 		if len(args) < 4 || len(args)%2 != 0 || len(args[1]) != 1 {
 			return badArity(cmd), nil
@@ -423,6 +432,8 @@ func badArity(cmd Command) Result {
 type applier struct {
 	b   *engine.ApplyBatch
 	now int64
+	// seed seeds the command's random draws: the same on every replica.
+	seed [2]uint64
 }
 
 // key returns key's record unless it is missing or has expired by now; an

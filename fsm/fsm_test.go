@@ -1382,3 +1382,57 @@ func TestSPopLargeSet(t *testing.T) {
 		t.Fatalf("%d distinct members popped, %d keys left", len(seen), a.fsm.KeyCount())
 	}
 }
+
+// TestMulti: a transaction's writes apply in order with a result each
+// (a refusal does not stop the others), its reads see the writes before
+// them on the node that proposed it, a replica without the reader ends
+// with the same data, and a changed watched key aborts it all.
+func TestMulti(t *testing.T) {
+	a, b := openNode(t, vfs.NewMem()), openNode(t, vfs.NewMem())
+	setup := entries(1, EncodeSet(k("x"), k("1")), EncodeSet(k("w"), k("watched")))
+	a.apply(t, setup...)
+	b.apply(t, setup...)
+	v, _ := a.e.View()
+	d, err := KeyDigest(v, k("w"), 0)
+	v.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := EncodeMulti(7, []Watched{{Key: k("w"), Digest: d}}, [][]byte{
+		append([]byte{TxWrite}, EncodeIncrBy(k("x"), 5)...),
+		{TxRead},
+		append([]byte{TxWrite}, EncodeHSet(k("x"), [][]byte{k("f"), k("v")})...), // WRONGTYPE
+		{TxAnswered},
+		append([]byte{TxWrite}, EncodeAppend(k("y"), k("z"))...),
+		{TxRead},
+	})
+	var seen []string
+	cancel := a.fsm.OnTxReads(7, func(i int, r Reader, now int64) {
+		rec, found, err := r.Key(k("x"))
+		yr, _, _ := r.Key(k("y"))
+		seen = append(seen, fmt.Sprintf("%d:%s/%v/%v/%s", i, rec.Value, found, err, yr.Value))
+	})
+	res := a.apply(t, entries(3, Stamp(1000, tx))...)[0].(Result)
+	cancel()
+	b.apply(t, entries(3, Stamp(1000, tx))...)
+	if got := strings.Join(seen, " "); got != "1:6/true/<nil>/ 5:6/true/<nil>/z" {
+		t.Fatalf("reads saw %s", got)
+	}
+	if res.Aborted || len(res.Multi) != 6 || res.Multi[0].Int != 6 || res.Multi[2].Err != ErrWrongType || res.Multi[4].Int != 1 {
+		t.Fatalf("results %+v", res)
+	}
+	if a.dump(t) != b.dump(t) {
+		t.Fatalf("the proposer and a replica differ:\n%s\n%s", a.dump(t), b.dump(t))
+	}
+	// w has not changed: the same transaction with its watch runs again;
+	// once w changes, it aborts and changes nothing.
+	a.apply(t, entries(4, EncodeSet(k("w"), k("changed")))...)
+	before := a.dump(t)
+	res = a.apply(t, entries(5, Stamp(1000, tx))...)[0].(Result)
+	if !res.Aborted || res.Multi != nil {
+		t.Fatalf("a transaction whose watched key changed: %+v", res)
+	}
+	if after := a.dump(t); after[strings.IndexByte(after, '\n'):] != before[strings.IndexByte(before, '\n'):] {
+		t.Fatalf("an aborted transaction changed the data:\n%s\n%s", before, after)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/raftkv/raftkv/engine"
+	"github.com/raftkv/raftkv/fsm"
 )
 
 // Member is one node of the cluster as clients see it.
@@ -62,6 +63,9 @@ type Backend interface {
 	// View opens a consistent view of the local state machine, for reads
 	// of a key's record with its elements. The caller closes it.
 	View() (View, error)
+	// OnTxReads registers the reads of the transaction nonce, to run when
+	// its entry applies on this node (fsm.FSM.OnTxReads).
+	OnTxReads(nonce uint64, fn fsm.TxReader) (cancel func())
 	// Clock is the state machine's time as of the applied index (Unix
 	// milliseconds): the time of the latest applied proposal. The time a
 	// node reads and proposes at is never behind it.

@@ -147,6 +147,12 @@ func init() {
 		{name: "flushall", args: []arg{{name: "ASYNC|SYNC", typ: "oneof", optional: true}}, arity: -1, flags: []string{"write"}, group: "server", since: "1.0.0", summary: "Removes all keys from all databases.", run: cmdFlush},
 		{name: "dbsize", arity: 1, flags: []string{"readonly", "fast"}, group: "server", since: "1.0.0", summary: "Returns the number of keys in the database.", run: cmdDBSize},
 		{name: "exists", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "generic", since: "1.0.0", summary: "Determines whether one or more keys exist.", run: cmdExists},
+		// Transactions.
+		{name: "multi", arity: 1, flags: []string{"fast", "allow_busy"}, group: "transactions", since: "1.2.0", summary: "Starts a transaction.", run: cmdMulti},
+		{name: "exec", arity: 1, flags: []string{"slow"}, group: "transactions", since: "1.2.0", summary: "Executes all commands in a transaction.", run: cmdExec},
+		{name: "discard", arity: 1, flags: []string{"fast", "allow_busy"}, group: "transactions", since: "2.0.0", summary: "Discards a transaction.", run: cmdDiscard},
+		{name: "watch", args: []arg{{name: "key", typ: "key", multiple: true}}, arity: -2, flags: []string{"fast", "allow_busy"}, firstKey: 1, lastKey: -1, step: 1, group: "transactions", since: "2.2.0", summary: "Monitors changes to keys to determine the execution of a transaction.", run: cmdWatch},
+		{name: "unwatch", arity: 1, flags: []string{"fast", "allow_busy"}, group: "transactions", since: "2.2.0", summary: "Forgets about watched keys of a transaction.", run: cmdUnwatch},
 		// Connection.
 		{name: "ping", args: []arg{{name: "message", typ: "string", optional: true}}, arity: -1, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Returns the server's liveliness response.", run: cmdPing},
 		{name: "time", arity: 1, flags: []string{"loading", "stale", "fast"}, group: "server", since: "2.6.0", summary: "Return the current server time", run: cmdTime},
@@ -281,7 +287,12 @@ func (c *call) readValue() (v []byte, found, ok bool) {
 // if it has expired at the command's time. Call it after read. When ok is
 // false the client has been answered.
 func (c *call) lookup(key []byte) (r engine.Record, found, ok bool) {
-	r, found, err := c.s.backend.Key(key)
+	var err error
+	if c.txr != nil {
+		r, found, err = c.txr.Key(key)
+	} else {
+		r, found, err = c.s.backend.Key(key)
+	}
 	if err != nil {
 		c.backendError(key, err, false)
 		return r, false, false
@@ -482,6 +493,10 @@ func cmdDBSize(c *call) {
 	if !c.read(nil) {
 		return
 	}
+	if c.txr != nil {
+		c.conn.WriteInt64(int64(c.txr.KeyCount()))
+		return
+	}
 	c.conn.WriteInt64(int64(c.s.backend.Status().Keys))
 }
 
@@ -506,6 +521,9 @@ func cmdExists(c *call) {
 // the state machine's result. When it returns false the client has been
 // answered already.
 func (c *call) write(key, cmd []byte) (fsm.Result, bool) {
+	if c.tx != nil {
+		return c.txWrite(key, cmd)
+	}
 	if !c.route(key) {
 		return fsm.Result{}, false
 	}
@@ -527,6 +545,9 @@ func (c *call) write(key, cmd []byte) (fsm.Result, bool) {
 // read routes a read of key to the leader and waits until it may be
 // served linearizably. When it returns false the client has been answered.
 func (c *call) read(key []byte) bool {
+	if c.txr != nil {
+		return true // EXEC's entry is applying: this is its place in the log
+	}
 	if !c.route(key) {
 		return false
 	}

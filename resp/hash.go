@@ -14,16 +14,24 @@ import (
 
 // View is a consistent read-only view of a node's applied data.
 type View interface {
-	Key(key []byte) (engine.Record, bool, error)
-	Elem(t engine.Type, key, elem []byte) ([]byte, bool, error)
-	// Elems calls fn for each element in order, from the element from up
-	// to but excluding to (nil leaves that end open); elem and value are
-	// valid only during the call.
-	Elems(t engine.Type, key, from, to []byte, fn func(elem, value []byte) error) error
-	// ElemsRev is Elems in reverse order.
-	ElemsRev(t engine.Type, key, from, to []byte, fn func(elem, value []byte) error) error
+	fsm.Reader
 	Close() error
 }
+
+// view is what the command reads: a view of the applied data, or inside
+// EXEC the batch being applied.
+func (c *call) view() (View, error) {
+	if c.txr != nil {
+		return txView{c.txr}, nil
+	}
+	return c.s.backend.View()
+}
+
+// txView reads the batch EXEC is applying; it is not the reader's to
+// close.
+type txView struct{ fsm.Reader }
+
+func (txView) Close() error { return nil }
 
 // readHash is readTyped for a hash, with n its field count.
 func (c *call) readHash(missing func(), fn func(v View, n int64) error) {

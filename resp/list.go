@@ -20,7 +20,7 @@ func (c *call) readTyped(t engine.Type, missing func(), fn func(v View, r engine
 	if !c.read(key) {
 		return
 	}
-	v, err := c.s.backend.View()
+	v, err := c.view()
 	if err != nil {
 		c.backendError(key, err, false)
 		return

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/tidwall/redcon"
 
+	"github.com/raftkv/raftkv/fsm"
 	"github.com/raftkv/raftkv/raft"
 )
 
@@ -178,6 +179,9 @@ type client struct {
 	name string
 	lib  string
 	ver  string
+	// tx is the open MULTI, if any; watched the keys WATCH read.
+	tx      *txState
+	watched []fsm.Watched
 }
 
 func (s *Server) accept(conn redcon.Conn) bool {
@@ -202,8 +206,10 @@ func (s *Server) serve(conn redcon.Conn, cmd redcon.Command) {
 			conn.WriteError("ERR internal error")
 		}
 	}()
-	if enc, ok := batchable(cmd.Args); ok && s.serveRun(conn, cmd, enc) {
-		return
+	if conn.Context().(*client).tx == nil {
+		if enc, ok := batchable(cmd.Args); ok && s.serveRun(conn, cmd, enc) {
+			return
+		}
 	}
 	s.dispatch(conn, cmd)
 }
@@ -211,16 +217,27 @@ func (s *Server) serve(conn redcon.Conn, cmd redcon.Command) {
 // dispatch runs one command through the command table.
 func (s *Server) dispatch(conn redcon.Conn, cmd redcon.Command) {
 	name := strings.ToLower(string(cmd.Args[0]))
+	cl := conn.Context().(*client)
+	if cl.tx != nil && !txControl[name] {
+		s.queue(conn, cl, name, cmd.Args)
+		return
+	}
 	c, ok := commands[name]
 	if !ok {
 		conn.WriteError(unknownCommand(cmd.Args))
 		return
 	}
 	if !c.arityOK(len(cmd.Args)) {
+		if c.name == "exec" {
+			// Redis discards the transaction, and says so.
+			cl.tx, cl.watched = nil, nil
+			conn.WriteError("EXECABORT Transaction discarded because of: " + strings.TrimPrefix(wrongArity(c.name), "ERR "))
+			return
+		}
 		conn.WriteError(wrongArity(c.name))
 		return
 	}
-	c.run(&call{s: s, conn: conn, args: cmd.Args, cl: conn.Context().(*client)})
+	c.run(&call{s: s, conn: conn, args: cmd.Args, cl: cl})
 }
 
 // wrongArity is Redis's error for a command given the wrong number of
@@ -253,6 +270,12 @@ type call struct {
 	cl   *client
 	// nowMS is the command's time, read once (see now).
 	nowMS int64
+	// tx is set when the command runs as a write of EXEC: write hands
+	// its encoding to EXEC instead of proposing it.
+	tx *txCmd
+	// txr is set when the command runs as a read of EXEC, from the apply
+	// loop: it reads the batch being applied, with no barrier.
+	txr fsm.Reader
 }
 
 // now is the time the command runs at, in Unix milliseconds: this node's

@@ -117,6 +117,8 @@ func (f *fakeBackend) Key(key []byte) (engine.Record, bool, error) {
 
 func (f *fakeBackend) Clock() int64 { return 0 }
 
+func (f *fakeBackend) OnTxReads(uint64, fsm.TxReader) func() { return func() {} }
+
 // View reads the fake's strings; it holds no other type.
 func (f *fakeBackend) View() (View, error) { return fakeView{f}, nil }
 
@@ -132,7 +134,8 @@ func (v fakeView) Elems(engine.Type, []byte, []byte, []byte, func(_, _ []byte) e
 func (v fakeView) ElemsRev(engine.Type, []byte, []byte, []byte, func(_, _ []byte) error) error {
 	return errors.New("the fake backend holds strings only")
 }
-func (v fakeView) Close() error { return nil }
+func (v fakeView) KeyCount() uint64 { return v.f.Status().Keys }
+func (v fakeView) Close() error     { return nil }
 
 func (f *fakeBackend) Expired(key []byte) {}
 

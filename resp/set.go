@@ -182,7 +182,7 @@ func cmdSetOp(c *call) {
 	if !c.read(keys[0]) {
 		return
 	}
-	v, err := c.s.backend.View()
+	v, err := c.view()
 	if err != nil {
 		c.backendError(keys[0], err, false)
 		return

@@ -247,6 +247,20 @@ func TestCompatWithRedis(t *testing.T) {
 		{"ZCOUNT", "zs", "0", "1"}, {"ZRANGE", "zs", "0", "1"}, {"ZRANGEBYSCORE", "zs", "0", "1"}, {"ZPOPMIN", "zs"}, {"ZPOPMAX", "zs", "2"}, {"TYPE", "fl"},
 		{"ZADD", "zr", "1", "a", "2", "b"}, {"EXPIRE", "zr", "100"}, {"RENAME", "zr", "zr2"}, {"TTL", "zr2"}, {"ZRANGE", "zr2", "0", "-1", "WITHSCORES"}, {"ZRANK", "zr2", "b"},
 		{"SET", "zr2", "x"}, {"TYPE", "zr2"}, {"ZADD", "zr3", "1", "a"}, {"DEL", "zr3"}, {"ZRANGE", "zr3", "0", "-1"},
+		// Transactions.
+		{"MULTI"}, {"SET", "ta", "1"}, {"INCR", "ta"}, {"GET", "ta"}, {"HSET", "ta", "f", "v"}, {"LPUSH", "tl", "x", "y"}, {"LRANGE", "tl", "0", "-1"},
+		{"GETEX", "ta"}, {"EXISTS", "ta", "tl"}, {"INCRBY", "ta", "x"}, {"SET", "ta", "v", "EX", "0"}, {"ZADD", "tz", "1", "a"}, {"ZRANGE", "tz", "0", "-1", "WITHSCORES"},
+		{"PING"}, {"ECHO", "e"}, {"TYPE", "tl"}, {"EXEC"},
+		{"MULTI"}, {"EXEC"}, {"EXEC"}, {"DISCARD"}, {"MULTI"}, {"SET", "tb", "1"}, {"DISCARD"}, {"GET", "tb"},
+		{"MULTI"}, {"SET", "tb", "1"}, {"NOSUCHCMD"}, {"INCR"}, {"SET", "tc", "2"}, {"EXEC"}, {"GET", "tb"}, {"GET", "tc"},
+		{"MULTI"}, {"MULTI"}, {"WATCH", "x"}, {"SET", "tb", "3"}, {"EXEC"}, {"GET", "tb"},
+		{"WATCH", "tw"}, {"SET", "tw", "1"}, {"MULTI"}, {"SET", "tw", "2"}, {"EXEC"}, {"GET", "tw"},
+		{"WATCH", "tw", "nokey"}, {"MULTI"}, {"INCR", "tw"}, {"EXEC"}, {"GET", "tw"},
+		{"WATCH", "tw"}, {"UNWATCH"}, {"SET", "tw", "5"}, {"MULTI"}, {"INCR", "tw"}, {"EXEC"},
+		{"WATCH", "tw"}, {"MULTI"}, {"DISCARD"}, {"SET", "tw", "7"}, {"MULTI"}, {"INCR", "tw"}, {"EXEC"},
+		{"HSET", "th", "f", "1"}, {"WATCH", "th"}, {"HSET", "th", "g", "2"}, {"MULTI"}, {"HDEL", "th", "f"}, {"EXEC"}, {"HGETALL", "th"},
+		{"WATCH"}, {"MULTI", "x"}, {"EXEC", "x"}, {"DISCARD", "x"}, {"UNWATCH", "x"},
+		{"MULTI"}, {"DBSIZE"}, {"FLUSHDB"}, {"DBSIZE"}, {"EXEC"},
 	}
 	for _, cmd := range script {
 		want, have := ref.do(cmd...), got.do(cmd...)

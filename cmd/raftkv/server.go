@@ -485,6 +485,8 @@ func (b *backend) Clock() int64 { return b.sm.Clock() }
 
 func (b *backend) View() (resp.View, error) { return b.eng.View() }
 
+func (b *backend) OnTxReads(nonce uint64, fn fsm.TxReader) func() { return b.sm.OnTxReads(nonce, fn) }
+
 func (b *backend) Expired(key []byte) { b.expirer.expired(key) }
 
 func (b *backend) Digest() ([20]byte, error) {
