@@ -241,15 +241,23 @@ func (z *zrange) inLex(m []byte) int {
 }
 
 // cmdZRange serves ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT
-// offset count] [WITHSCORES], and ZRANGEBYSCORE key min max [WITHSCORES]
-// [LIMIT offset count], parsing as Redis's zrangeGenericCommand does.
+// offset count] [WITHSCORES], ZRANGEBYSCORE key min max [WITHSCORES]
+// [LIMIT offset count], ZREVRANGE key start stop [WITHSCORES] and
+// ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count],
+// parsing as Redis's zrangeGenericCommand does.
 func cmdZRange(c *call) {
 	z := zrange{by: "", limit: -1}
-	byScoreCmd := strings.EqualFold(string(c.args[0]), "zrangebyscore")
-	if byScoreCmd {
+	// ZRANGE leaves its kind and direction to options; the older forms
+	// fix them, and then refuse those options.
+	name := strings.ToLower(string(c.args[0]))
+	switch name {
+	case "zrangebyscore", "zrevrangebyscore":
 		z.by = "score"
+	case "zrevrange":
+		z.by = "rank"
 	}
-	revSet := byScoreCmd
+	z.rev = strings.HasPrefix(name, "zrev")
+	revSet := name != "zrange"
 	for j := 4; j < len(c.args); j++ {
 		left := len(c.args) - j - 1
 		switch opt := strings.ToUpper(string(c.args[j])); {
@@ -264,9 +272,9 @@ func cmdZRange(c *call) {
 			j += 2
 		case opt == "REV" && !revSet:
 			z.rev, revSet = true, true
-		case opt == "BYLEX" && z.by == "":
+		case opt == "BYLEX" && z.by == "" && name == "zrange":
 			z.by = "lex"
-		case opt == "BYSCORE" && z.by == "":
+		case opt == "BYSCORE" && z.by == "" && name == "zrange":
 			z.by = "score"
 		default:
 			c.syntaxError()

@@ -246,6 +246,10 @@ func TestCompatWithRedis(t *testing.T) {
 		{"SET", "zs", "v"}, {"ZADD", "zs", "1", "a"}, {"ZINCRBY", "zs", "1", "a"}, {"ZREM", "zs", "a"}, {"ZCARD", "zs"}, {"ZSCORE", "zs", "a"}, {"ZRANK", "zs", "a"},
 		{"ZCOUNT", "zs", "0", "1"}, {"ZRANGE", "zs", "0", "1"}, {"ZRANGEBYSCORE", "zs", "0", "1"}, {"ZPOPMIN", "zs"}, {"ZPOPMAX", "zs", "2"}, {"TYPE", "fl"},
 		{"ZADD", "zr", "1", "a", "2", "b"}, {"EXPIRE", "zr", "100"}, {"RENAME", "zr", "zr2"}, {"TTL", "zr2"}, {"ZRANGE", "zr2", "0", "-1", "WITHSCORES"}, {"ZRANK", "zr2", "b"},
+		{"ZADD", "zv", "1", "a", "2", "b", "3", "c"}, {"ZREVRANGE", "zv", "0", "-1"}, {"ZREVRANGE", "zv", "0", "1", "WITHSCORES"}, {"ZREVRANGE", "zv", "0", "1", "REV"},
+		{"ZREVRANGE", "zv", "0", "1", "BYSCORE"}, {"ZREVRANGE", "zv", "0", "1", "LIMIT", "0", "1"}, {"ZREVRANGE", "nokey", "0", "1"}, {"ZREVRANGE", "zv", "0"},
+		{"ZREVRANGEBYSCORE", "zv", "+inf", "-inf"}, {"ZREVRANGEBYSCORE", "zv", "2", "(1", "WITHSCORES"}, {"ZREVRANGEBYSCORE", "zv", "3", "1", "LIMIT", "1", "1"},
+		{"ZREVRANGEBYSCORE", "zv", "1", "3"}, {"ZREVRANGEBYSCORE", "zv", "3", "1", "REV"}, {"ZREVRANGEBYSCORE", "zv", "x", "1"}, {"ZRANGEBYSCORE", "zv", "1", "3", "BYLEX"},
 		{"SET", "zr2", "x"}, {"TYPE", "zr2"}, {"ZADD", "zr3", "1", "a"}, {"DEL", "zr3"}, {"ZRANGE", "zr3", "0", "-1"},
 		// Transactions.
 		{"MULTI"}, {"SET", "ta", "1"}, {"INCR", "ta"}, {"GET", "ta"}, {"HSET", "ta", "f", "v"}, {"LPUSH", "tl", "x", "y"}, {"LRANGE", "tl", "0", "-1"},
