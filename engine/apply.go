@@ -162,6 +162,15 @@ func (b *ApplyBatch) DeleteAll() error {
 	return nil
 }
 
+// Keys calls fn for each key record as the batch sees it, from the key
+// from on (nil: the first), in key order. fn must not write to the batch.
+func (b *ApplyBatch) Keys(from []byte, fn func(key []byte, r Record) error) error {
+	if b.err != nil {
+		return b.err
+	}
+	return iterKeys(b.b, from, fn)
+}
+
 // KeyCount is the number of keys as the batch sees it.
 func (b *ApplyBatch) KeyCount() uint64 { return uint64(int64(b.e.keyCount.Load()) + b.delta) }
 

@@ -269,6 +269,13 @@ func (v *View) ElemsRev(t Type, key, from, to []byte, fn func(elem, value []byte
 	return iterElems(v.snap, t, key, from, to, true, fn)
 }
 
+// Keys calls fn for each key record in the view from the key from on
+// (nil: the first), in key order, expired or not; key and the record's
+// Value are valid only during the call.
+func (v *View) Keys(from []byte, fn func(key []byte, r Record) error) error {
+	return iterKeys(v.snap, from, fn)
+}
+
 // KeyCount is the number of keys in the view.
 func (v *View) KeyCount() uint64 {
 	n, _ := v.count(keyKeyCount)

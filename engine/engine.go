@@ -342,25 +342,36 @@ func (e *Engine) Iterate(fn func(key []byte, r Record) error) error {
 		return err
 	}
 	defer e.closeMu.RUnlock()
-	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: keyRecordsLower, UpperBound: keyRecordsUpper})
+	return iterKeys(e.db, nil, fn)
+}
+
+// iterKeys calls fn for each key record in r from the key from on (nil:
+// the first), in key order; key and the record's Value are valid only
+// during the call.
+func iterKeys(r pebble.Reader, from []byte, fn func(key []byte, r Record) error) error {
+	lower := keyRecordsLower
+	if from != nil {
+		lower = keyRecordKey(from)
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: keyRecordsUpper})
 	if err != nil {
-		return fmt.Errorf("iterate data: %w", err)
+		return fmt.Errorf("iterate keys: %w", err)
 	}
 	for ok := it.First(); ok; ok = it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return errors.Join(fmt.Errorf("iterate data: %w", err), it.Close())
+			return errors.Join(fmt.Errorf("iterate keys: %w", err), it.Close())
 		}
-		r, err := decodeRecord(v)
+		rec, err := decodeRecord(v)
 		if err != nil {
-			return errors.Join(fmt.Errorf("iterate data: key %q: %w", it.Key()[2:], err), it.Close())
+			return errors.Join(fmt.Errorf("iterate keys: key %q: %w", it.Key()[2:], err), it.Close())
 		}
-		if err := fn(it.Key()[2:], r); err != nil {
+		if err := fn(it.Key()[2:], rec); err != nil {
 			return errors.Join(err, it.Close())
 		}
 	}
 	if err := it.Close(); err != nil {
-		return fmt.Errorf("iterate data: %w", err)
+		return fmt.Errorf("iterate keys: %w", err)
 	}
 	return nil
 }

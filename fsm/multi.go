@@ -35,6 +35,9 @@ type Reader interface {
 	Elem(t engine.Type, key, elem []byte) ([]byte, bool, error)
 	Elems(t engine.Type, key, from, to []byte, fn func(elem, value []byte) error) error
 	ElemsRev(t engine.Type, key, from, to []byte, fn func(elem, value []byte) error) error
+	// Keys calls fn for each key record from the key from on, in key
+	// order, expired or not.
+	Keys(from []byte, fn func(key []byte, r engine.Record) error) error
 	// KeyCount is the number of keys, expired or not (DBSIZE).
 	KeyCount() uint64
 }

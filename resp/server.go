@@ -66,6 +66,8 @@ type Server struct {
 	// inflight counts commands being served, so that Close can let them
 	// finish.
 	inflight atomic.Int64
+	// cursors are the resume points of SCAN and its kin.
+	cursors cursorTable
 }
 
 // New checks cfg and fills its defaults.

@@ -135,7 +135,10 @@ func (v fakeView) ElemsRev(engine.Type, []byte, []byte, []byte, func(_, _ []byte
 	return errors.New("the fake backend holds strings only")
 }
 func (v fakeView) KeyCount() uint64 { return v.f.Status().Keys }
-func (v fakeView) Close() error     { return nil }
+func (v fakeView) Keys([]byte, func([]byte, engine.Record) error) error {
+	return errors.New("the fake backend does not list keys")
+}
+func (v fakeView) Close() error { return nil }
 
 func (f *fakeBackend) Expired(key []byte) {}
 

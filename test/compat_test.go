@@ -265,6 +265,19 @@ func TestCompatWithRedis(t *testing.T) {
 		{"HSET", "th", "f", "1"}, {"WATCH", "th"}, {"HSET", "th", "g", "2"}, {"MULTI"}, {"HDEL", "th", "f"}, {"EXEC"}, {"HGETALL", "th"},
 		{"WATCH"}, {"MULTI", "x"}, {"EXEC", "x"}, {"DISCARD", "x"}, {"UNWATCH", "x"},
 		{"MULTI"}, {"DBSIZE"}, {"FLUSHDB"}, {"DBSIZE"}, {"EXEC"},
+		// Listing keys (compared as sets: Redis lists them in no order).
+		{"KEYS", "*"}, {"RANDOMKEY"}, {"SCAN", "0"}, {"MSET", "user:1", "a", "user:2", "b", "user:10", "c", "usr:3", "d", "u*x", "e", "", "empty"},
+		{"HSET", "uh", "f", "v"}, {"SADD", "us", "m"}, {"ZADD", "uz", "1", "m"}, {"RPUSH", "ul", "x"}, {"SET", "gone", "v", "PX", "1"},
+		{"KEYS", "*"}, {"KEYS", "user:*"}, {"KEYS", "user:?"}, {"KEYS", "us[er]*"}, {"KEYS", "u[^s]*"}, {"KEYS", "u[a-s]*"}, {"KEYS", `u\*x`}, {"KEYS", "u*x"},
+		{"KEYS", "nomatch*"}, {"KEYS", "user:1"}, {"KEYS", "[u"}, {"KEYS", ""}, {"KEYS", "*:*"}, {"KEYS"}, {"KEYS", "a", "b"},
+		{"SCAN", "0", "COUNT", "1000"}, {"SCAN", "0", "COUNT", "1000", "MATCH", "user:*"}, {"SCAN", "0", "COUNT", "1000", "TYPE", "hash"},
+		{"SCAN", "0", "COUNT", "1000", "TYPE", "ZSET"}, {"SCAN", "0", "COUNT", "1000", "TYPE", "string", "MATCH", "u*"}, {"SCAN", "0", "COUNT", "1000", "TYPE", "nosuch"},
+		{"SCAN", "x"}, {"SCAN", "1.5"}, {"SCAN", "0", "COUNT"}, {"SCAN", "0", "COUNT", "0"}, {"SCAN", "0", "COUNT", "x"}, {"SCAN", "0", "BOGUS", "1"}, {"SCAN"},
+		{"HSET", "uh", "g", "w", "h", "x"}, {"HSCAN", "uh", "0"}, {"HSCAN", "uh", "0", "MATCH", "g*"}, {"HSCAN", "uh", "0", "COUNT", "1"}, {"HSCAN", "nokey", "0"},
+		{"HSCAN", "nokey", "0", "BOGUS"}, {"HSCAN", "uh", "0", "BOGUS"}, {"HSCAN", "uh", "x"}, {"HSCAN", "us", "0"}, {"HSCAN", "uh", "0", "TYPE", "hash"}, {"HSCAN", "uh"},
+		{"SADD", "us", "n", "o"}, {"SSCAN", "us", "0"}, {"SSCAN", "us", "0", "MATCH", "[mn]"}, {"SSCAN", "nokey", "0"}, {"SSCAN", "uh", "0"},
+		{"ZADD", "uz", "2.5", "n", "-1", "o"}, {"ZSCAN", "uz", "0"}, {"ZSCAN", "uz", "0", "MATCH", "n"}, {"ZSCAN", "nokey", "0"}, {"ZSCAN", "uh", "0"},
+		{"FLUSHDB"}, {"SET", "only", "v"}, {"RANDOMKEY"}, {"RANDOMKEY", "x"}, {"DEL", "only"}, {"RANDOMKEY"},
 	}
 	for _, cmd := range script {
 		want, have := ref.do(cmd...), got.do(cmd...)
@@ -347,7 +360,8 @@ func TestCompatWithRedis(t *testing.T) {
 // unordered are the commands whose replies list elements in no promised
 // order: raftkv lists a hash's fields in byte order, a small Redis hash in
 // insertion order.
-var unordered = map[string]bool{"HGETALL": true, "HKEYS": true, "HVALS": true, "SMEMBERS": true, "SINTER": true, "SUNION": true, "SDIFF": true}
+var unordered = map[string]bool{"HGETALL": true, "HKEYS": true, "HVALS": true, "SMEMBERS": true, "SINTER": true, "SUNION": true, "SDIFF": true,
+	"KEYS": true, "SCAN": true, "HSCAN": true, "SSCAN": true, "ZSCAN": true}
 
 // sortedReply puts the elements of a flat array reply of bulk strings in
 // byte order (field-value pairs kept together for HGETALL); any other
@@ -358,9 +372,19 @@ func sortedReply(reply, cmd string) string {
 	if err != nil || head[0] != '*' {
 		return reply
 	}
+	cmd = strings.ToUpper(cmd)
+	if strings.HasSuffix(cmd, "SCAN") {
+		// [cursor, [elements]]: sort the elements.
+		cursor, err := readReply(rd)
+		if err != nil || head != "*2\r\n" {
+			return reply
+		}
+		rest, _ := io.ReadAll(rd)
+		return head + cursor + sortedReply(string(rest), strings.TrimSuffix(cmd, "SCAN")+"SCAN-ELEMENTS")
+	}
 	n, _ := strconv.Atoi(strings.TrimSpace(head[1:]))
 	per := 1
-	if strings.EqualFold(cmd, "HGETALL") {
+	if cmd == "HGETALL" || cmd == "HSCAN-ELEMENTS" || cmd == "ZSCAN-ELEMENTS" {
 		per = 2
 	}
 	var items []string

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestBigHash: a hash of 50,000 fields is built by HSET with many pairs,
@@ -150,5 +152,97 @@ func TestRandomMembers(t *testing.T) {
 	}
 	if len(digests) != 1 {
 		t.Fatalf("replicas popped different members: %v", digests)
+	}
+}
+
+// TestScan: SCAN, HSCAN, SSCAN and ZSCAN walk a large keyspace or
+// collection in small steps and return every element present throughout
+// the walk, even with writes going on; MATCH and TYPE filter.
+func TestScan(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx := context.Background()
+	lead := c.waitLeader(10 * time.Second)
+	cl := c.client(lead)
+	const n = 1000
+	pipe := cl.Pipeline()
+	for i := range n {
+		pipe.Set(ctx, fmt.Sprintf("key:%04d", i), i, 0)
+		pipe.HSet(ctx, "h", fmt.Sprintf("f%04d", i), i)
+		pipe.SAdd(ctx, "s", fmt.Sprintf("m%04d", i))
+		pipe.ZAdd(ctx, "z", redis.Z{Score: float64(i), Member: fmt.Sprintf("m%04d", i)})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Writes during the walks: new keys come and go; the ones above stay.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w := c.client(lead)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			k := fmt.Sprintf("key:churn%d", i%50)
+			w.Set(ctx, k, i, 0)
+			w.Del(ctx, fmt.Sprintf("key:churn%d", (i+25)%50))
+			w.HSet(ctx, "h", fmt.Sprintf("churn%d", i%50), i)
+		}
+	}()
+	walk := func(what string, next func(cursor uint64) ([]string, uint64, error), per int, want func(string) bool) map[string]bool {
+		t.Helper()
+		seen := map[string]bool{}
+		var cursor uint64
+		for calls := 0; ; calls++ {
+			items, nc, err := next(cursor)
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			for i := 0; i < len(items); i += per {
+				seen[items[i]] = true
+			}
+			if cursor = nc; cursor == 0 {
+				break
+			}
+			if calls > 10*n {
+				t.Fatalf("%s does not end", what)
+			}
+		}
+		for i := range n {
+			for _, f := range []string{"key:%04d", "f%04d", "m%04d"} {
+				if k := fmt.Sprintf(f, i); want(k) && !seen[k] {
+					t.Fatalf("%s missed %s", what, k)
+				}
+			}
+		}
+		return seen
+	}
+	keysOnly := func(s string) bool { return len(s) > 4 && s[:4] == "key:" }
+	walk("SCAN", func(cur uint64) ([]string, uint64, error) { return cl.Scan(ctx, cur, "", 7).Result() }, 1, keysOnly)
+	got := walk("SCAN MATCH", func(cur uint64) ([]string, uint64, error) { return cl.Scan(ctx, cur, "key:00*", 50).Result() }, 1,
+		func(s string) bool { return len(s) > 6 && s[:6] == "key:00" })
+	for k := range got {
+		if k[:6] != "key:00" {
+			t.Fatalf("SCAN MATCH key:00* returned %s", k)
+		}
+	}
+	got = walk("SCAN TYPE", func(cur uint64) ([]string, uint64, error) { return cl.ScanType(ctx, cur, "", 100, "zset").Result() }, 1, func(string) bool { return false })
+	if len(got) != 1 || !got["z"] {
+		t.Fatalf("SCAN TYPE zset returned %v", got)
+	}
+	walk("HSCAN", func(cur uint64) ([]string, uint64, error) { return cl.HScan(ctx, "h", cur, "", 13).Result() }, 2,
+		func(s string) bool { return s[0] == 'f' })
+	walk("SSCAN", func(cur uint64) ([]string, uint64, error) { return cl.SScan(ctx, "s", cur, "", 13).Result() }, 1,
+		func(s string) bool { return s[0] == 'm' })
+	walk("ZSCAN", func(cur uint64) ([]string, uint64, error) { return cl.ZScan(ctx, "z", cur, "", 13).Result() }, 2,
+		func(s string) bool { return s[0] == 'm' })
+	close(stop)
+	<-done
+	// A cursor this node never gave out starts the walk over.
+	if keys, _, err := cl.Scan(ctx, 12345, "key:0000", 2000).Result(); err != nil || len(keys) != 1 {
+		t.Fatalf("SCAN with an unknown cursor: %q, %v", keys, err)
 	}
 }
