@@ -44,7 +44,7 @@ func cmdCommand(c *call) {
 			if cmd := commands[strings.ToLower(string(n))]; cmd != nil {
 				writeCommandInfo(c, cmd)
 			} else {
-				c.conn.WriteNull()
+				c.null()
 			}
 		}
 	case "docs":
@@ -60,10 +60,10 @@ func cmdCommand(c *call) {
 				}
 			}
 		}
-		c.conn.WriteArray(2 * len(cmds))
+		c.mapLen(len(cmds))
 		for _, cmd := range cmds {
 			c.conn.WriteBulkString(cmd.name)
-			c.conn.WriteArray(8)
+			c.mapLen(4)
 			c.conn.WriteBulkString("summary")
 			c.conn.WriteBulkString(cmd.summary)
 			c.conn.WriteBulkString("since")
@@ -80,11 +80,11 @@ func cmdCommand(c *call) {
 				if a.multiple {
 					flags = append(flags, "multiple")
 				}
-				n := 6
+				n := 3
 				if len(flags) > 0 {
-					n += 2
+					n++
 				}
-				c.conn.WriteArray(n)
+				c.mapLen(n)
 				c.conn.WriteBulkString("name")
 				c.conn.WriteBulkString(a.name)
 				c.conn.WriteBulkString("type")
@@ -198,7 +198,7 @@ func cmdConfig(c *call) {
 				}
 			}
 		}
-		c.conn.WriteArray(2 * len(out))
+		c.mapLen(len(out))
 		for _, kv := range out {
 			c.conn.WriteBulkString(kv[0])
 			c.conn.WriteBulkString(kv[1])
@@ -283,7 +283,7 @@ func cmdInfo(c *call) {
 			line("cluster_enabled", 1)
 		}
 	}
-	c.conn.WriteBulkString(b.String())
+	c.verbatim(b.String())
 }
 
 func executable() string {

@@ -193,7 +193,7 @@ func cmdGet(c *call) {
 	switch v, found, ok := c.readValue(); {
 	case !ok:
 	case !found:
-		c.conn.WriteNull()
+		c.null()
 	default:
 		c.conn.WriteBulk(v)
 	}
@@ -228,7 +228,7 @@ func cmdSet(c *call) {
 	case r.Int == 1:
 		c.ok()
 	default:
-		c.conn.WriteNull()
+		c.null()
 	}
 }
 
@@ -249,7 +249,7 @@ func cmdSetNX(c *call) {
 // writeOld answers with the value a SET replaced, or nil if none.
 func (c *call) writeOld(r fsm.Result) {
 	if !r.Found {
-		c.conn.WriteNull()
+		c.null()
 		return
 	}
 	c.conn.WriteBulk(r.Old)
@@ -389,7 +389,7 @@ func cmdMGet(c *call) {
 	c.conn.WriteArray(len(vals))
 	for _, v := range vals {
 		if v == nil {
-			c.conn.WriteNull()
+			c.null()
 		} else {
 			c.conn.WriteBulk(v)
 		}

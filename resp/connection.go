@@ -47,19 +47,22 @@ func cmdSelect(c *call) {
 }
 
 // cmdHello answers HELLO [protover [AUTH username password] [SETNAME
-// clientname]]. Only RESP2 is spoken for now.
+// clientname]]: protover 2 or 3 chooses RESP2 or RESP3 for the
+// connection from this reply on.
 func cmdHello(c *call) {
 	args := c.args[1:]
+	proto := c.cl.proto
 	if len(args) > 0 {
 		v, err := strconv.ParseInt(string(args[0]), 10, 64)
 		if err != nil {
 			c.conn.WriteError("ERR Protocol version is not an integer or out of range")
 			return
 		}
-		if v != 2 {
+		if v != 2 && v != 3 {
 			c.conn.WriteError("NOPROTO unsupported protocol version")
 			return
 		}
+		proto = int(v)
 		args = args[1:]
 	}
 	var name []byte
@@ -90,17 +93,18 @@ func cmdHello(c *call) {
 	if setName {
 		c.cl.name = string(name)
 	}
+	c.cl.proto = proto
 	role := "replica"
 	if st := c.s.backend.Status(); st.Leader == st.ID {
 		role = "master"
 	}
-	c.conn.WriteArray(14)
+	c.mapLen(7)
 	c.conn.WriteBulkString("server")
 	c.conn.WriteBulkString("redis")
 	c.conn.WriteBulkString("version")
 	c.conn.WriteBulkString(RedisVersion)
 	c.conn.WriteBulkString("proto")
-	c.conn.WriteInt(2)
+	c.conn.WriteInt(proto)
 	c.conn.WriteBulkString("id")
 	c.conn.WriteInt64(c.cl.id)
 	c.conn.WriteBulkString("mode")
@@ -132,7 +136,7 @@ func cmdClient(c *call) {
 		c.conn.WriteInt64(c.cl.id)
 	case sub == "getname" && n == 2:
 		if c.cl.name == "" {
-			c.conn.WriteNull()
+			c.null()
 		} else {
 			c.conn.WriteBulkString(c.cl.name)
 		}
@@ -155,7 +159,7 @@ func cmdClient(c *call) {
 		}
 		c.ok()
 	case sub == "info" && n == 2:
-		c.conn.WriteBulkString(c.s.clientLine(c) + "\n")
+		c.verbatim(c.s.clientLine(c) + "\n")
 	case sub == "help" && n == 2:
 		writeHelp(c, "CLIENT", []string{
 			"ID", "    Return the ID of the current connection.",

@@ -95,7 +95,7 @@ func cmdHIncrByFloat(c *call) {
 }
 
 func cmdHGet(c *call) {
-	c.readHash(c.conn.WriteNull, func(v View, _ int64) error {
+	c.readHash(c.null, func(v View, _ int64) error {
 		val, found, err := v.Elem(engine.TypeHash, c.args[1], c.args[2])
 		if err == nil {
 			c.writeBulkOrNull(val, found)
@@ -108,7 +108,7 @@ func (c *call) writeBulkOrNull(v []byte, found bool) {
 	if found {
 		c.conn.WriteBulk(v)
 	} else {
-		c.conn.WriteNull()
+		c.null()
 	}
 }
 
@@ -118,7 +118,7 @@ func cmdHMGet(c *call) {
 	c.readHash(func() {
 		c.conn.WriteArray(len(fields))
 		for range fields {
-			c.conn.WriteNull()
+			c.null()
 		}
 	}, func(v View, _ int64) error {
 		vals := make([][]byte, len(fields))
@@ -141,12 +141,22 @@ func cmdHMGet(c *call) {
 // (Redis promises no order), streamed from the view.
 func cmdHGetAll(c *call) {
 	name := strings.ToLower(string(c.args[0]))
-	c.readHash(func() { c.conn.WriteArray(0) }, func(v View, n int64) error {
+	c.readHash(func() {
+		if name == "hgetall" {
+			c.mapLen(0)
+		} else {
+			c.conn.WriteArray(0)
+		}
+	}, func(v View, n int64) error {
 		per := 1
 		if name == "hgetall" {
 			per = 2
 		}
-		c.conn.WriteArray(int(n) * per)
+		if per == 2 {
+			c.mapLen(int(n))
+		} else {
+			c.conn.WriteArray(int(n))
+		}
 		var sent int64
 		err := v.Elems(engine.TypeHash, c.args[1], nil, nil, func(f, val []byte) error {
 			if sent++; sent > n {

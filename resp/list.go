@@ -94,11 +94,11 @@ func cmdPop(c *call) {
 	switch {
 	case !ok:
 	case count < 0 && !r.Found:
-		c.conn.WriteNull()
+		c.null()
 	case count < 0:
 		c.conn.WriteBulk(r.Values[0])
 	case !r.Found:
-		c.conn.WriteArray(-1)
+		c.nullArray()
 	default:
 		c.conn.WriteArray(len(r.Values))
 		for _, v := range r.Values {
@@ -158,10 +158,10 @@ func cmdLIndex(c *call) {
 	if !ok {
 		return
 	}
-	c.readList(c.conn.WriteNull, func(v View, m fsm.ListMeta) error {
+	c.readList(c.null, func(v View, m fsm.ListMeta) error {
 		i, ok := m.Index(n[0])
 		if !ok {
-			c.conn.WriteNull()
+			c.null()
 			return nil
 		}
 		val, found, err := v.Elem(engine.TypeList, c.args[1], fsm.Seq(m.Head+i))

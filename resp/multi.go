@@ -229,7 +229,7 @@ func cmdExec(c *call) {
 	case err != nil:
 		c.backendError(key, err, true)
 	case r.Aborted:
-		c.conn.WriteArray(-1)
+		c.nullArray()
 	case r.Err != nil:
 		c.conn.WriteError(errorReply(r.Err))
 	default:

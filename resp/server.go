@@ -184,11 +184,13 @@ type client struct {
 	// tx is the open MULTI, if any; watched the keys WATCH read.
 	tx      *txState
 	watched []fsm.Watched
+	// proto is the protocol version HELLO chose: 2 or 3.
+	proto int
 }
 
 func (s *Server) accept(conn redcon.Conn) bool {
 	s.clients.Add(1)
-	conn.SetContext(&client{id: s.clientID.Add(1)})
+	conn.SetContext(&client{id: s.clientID.Add(1), proto: 2})
 	s.logger.Debug("client connected", "addr", conn.RemoteAddr())
 	return true
 }

@@ -308,7 +308,7 @@ func TestExactReplies(t *testing.T) {
 		{[]string{"SELECT", "0"}, "+OK\r\n"},
 		{[]string{"SELECT", "1"}, "-ERR DB index is out of range\r\n"},
 		{[]string{"SELECT", "x"}, "-ERR value is not an integer or out of range\r\n"},
-		{[]string{"HELLO", "3"}, "-NOPROTO unsupported protocol version\r\n"},
+		{[]string{"HELLO", "4"}, "-NOPROTO unsupported protocol version\r\n"},
 		{[]string{"HELLO", "2"}, "*14\r\n"},
 		{[]string{"PING"}, "+PONG\r\n"},
 		{[]string{"ECHO", "hi"}, "$2\r\n"},

@@ -44,9 +44,9 @@ func cmdSPop(c *call) {
 	switch {
 	case !ok:
 	case count >= 0:
-		c.writeBulks(r.Values)
+		c.writeSet(r.Values)
 	case !r.Found:
-		c.conn.WriteNull()
+		c.null()
 	default:
 		c.conn.WriteBulk(r.Values[0])
 	}
@@ -115,10 +115,10 @@ func members(v View, key []byte) ([][]byte, error) {
 // cmdSMembers lists a set's members in byte order (Redis promises no
 // order).
 func cmdSMembers(c *call) {
-	c.readSet(func() { c.conn.WriteArray(0) }, func(v View, _ int64) error {
+	c.readSet(func() { c.setLen(0) }, func(v View, _ int64) error {
 		ms, err := members(v, c.args[1])
 		if err == nil {
-			c.writeBulks(ms)
+			c.writeSet(ms)
 		}
 		return err
 	})
@@ -144,7 +144,7 @@ func cmdSRandMember(c *call) {
 		if hasCount {
 			c.conn.WriteArray(0)
 		} else {
-			c.conn.WriteNull()
+			c.null()
 		}
 	}, func(v View, n int64) error {
 		ms, err := members(v, c.args[1])
@@ -243,5 +243,5 @@ func cmdSetOp(c *call) {
 		slices.SortFunc(out, bytes.Compare)
 		out = slices.CompactFunc(out, bytes.Equal)
 	}
-	c.writeBulks(out)
+	c.writeSet(out)
 }

@@ -74,8 +74,10 @@ func cmdZAdd(c *call) {
 	case !ok:
 	case !has(fsm.ZAddIncr):
 		c.conn.WriteInt64(r.Int)
+	case r.Found:
+		c.double(r.Value)
 	default:
-		c.writeBulkOrNull(r.Value, r.Found)
+		c.null()
 	}
 }
 
@@ -106,7 +108,7 @@ func cmdZPop(c *call) {
 	}
 	max := strings.EqualFold(string(c.args[0]), "zpopmax")
 	if r, ok := c.write(c.args[1], fsm.EncodeZPop(c.args[1], max, count)); ok {
-		c.writeBulks(r.Values)
+		c.writeScored(r.Values, count >= 0)
 	}
 }
 
@@ -129,15 +131,15 @@ func cmdZCard(c *call) {
 }
 
 func cmdZScore(c *call) {
-	c.readZSet(c.conn.WriteNull, func(v View, _ int64) error {
+	c.readZSet(c.null, func(v View, _ int64) error {
 		sv, found, err := v.Elem(engine.TypeZSet, c.args[1], c.args[2])
 		if err != nil || !found {
-			c.conn.WriteNull()
+			c.null()
 			return err
 		}
 		score, err := fsm.ScoreOf(sv)
 		if err == nil {
-			c.conn.WriteBulkString(fsm.FormatScore(score))
+			c.double([]byte(fsm.FormatScore(score)))
 		}
 		return err
 	})
@@ -147,10 +149,10 @@ func cmdZScore(c *call) {
 // counted from the lowest (or highest).
 func cmdZRank(c *call) {
 	rev := strings.EqualFold(string(c.args[0]), "zrevrank")
-	c.readZSet(c.conn.WriteNull, func(v View, n int64) error {
+	c.readZSet(c.null, func(v View, n int64) error {
 		sv, found, err := v.Elem(engine.TypeZSet, c.args[1], c.args[2])
 		if err != nil || !found {
-			c.conn.WriteNull()
+			c.null()
 			return err
 		}
 		score, err := fsm.ScoreOf(sv)
@@ -323,7 +325,9 @@ func cmdZRange(c *call) {
 	}
 	c.readZSet(func() { c.conn.WriteArray(0) }, func(v View, n int64) error {
 		out, err := z.collect(v, c.args[1], n)
-		if err == nil {
+		if err == nil && z.withScores {
+			c.writeScored(out, true)
+		} else if err == nil {
 			c.writeBulks(out)
 		}
 		return err

@@ -303,6 +303,33 @@ func TestCompatWithRedis(t *testing.T) {
 		}
 	}
 
+	// RESP3: after HELLO 3 the same server answers with maps, sets,
+	// doubles and nulls of their own types.
+	ref3, got3 := dialReplies(t, fmt.Sprintf("127.0.0.1:%d", port)), dialReplies(t, lead.respAddr)
+	for _, r := range []*replyConn{ref3, got3} {
+		if reply := r.do("HELLO", "3"); !strings.HasPrefix(reply, "%7\r\n") {
+			t.Fatalf("HELLO 3 answered %q", reply)
+		}
+	}
+	for _, cmd := range [][]string{
+		{"FLUSHDB"}, {"GET", "nokey"}, {"HSET", "h", "a", "1", "b", "2"}, {"HGETALL", "h"}, {"HGETALL", "nokey"}, {"HGET", "h", "nof"}, {"HMGET", "h", "a", "nof"},
+		{"SADD", "s", "a", "b"}, {"SMEMBERS", "s"}, {"SMEMBERS", "nokey"}, {"SINTER", "s", "s"}, {"SUNION", "s"}, {"SDIFF", "s", "nokey"}, {"SPOP", "nokey", "2"},
+		{"ZADD", "z", "1.5", "a", "2", "b", "-inf", "c"}, {"ZSCORE", "z", "a"}, {"ZSCORE", "z", "c"}, {"ZSCORE", "z", "nom"}, {"ZINCRBY", "z", "1", "b"},
+		{"ZADD", "z", "INCR", "0.25", "a"}, {"ZADD", "z", "NX", "INCR", "1", "a"}, {"ZRANGE", "z", "0", "-1", "WITHSCORES"}, {"ZRANGE", "z", "0", "-1"},
+		{"ZRANGEBYSCORE", "z", "-inf", "+inf", "WITHSCORES"}, {"ZREVRANGE", "z", "0", "0", "WITHSCORES"}, {"ZPOPMIN", "z"}, {"ZPOPMAX", "z", "1"}, {"ZPOPMIN", "nokey"},
+		{"ZPOPMIN", "nokey", "2"}, {"LPOP", "nokey"}, {"LPOP", "nokey", "2"}, {"LINDEX", "nokey", "0"}, {"GETDEL", "nokey"}, {"SET", "k", "v", "NX", "GET"},
+		{"SET", "k", "w", "NX"}, {"MGET", "k", "nokey"}, {"MULTI"}, {"GET", "nokey"}, {"HGETALL", "h"}, {"EXEC"},
+		{"WATCH", "k"}, {"SET", "k", "x"}, {"MULTI"}, {"GET", "k"}, {"EXEC"}, {"CONFIG", "GET", "nosuchparameter"},
+	} {
+		want, have := ref3.do(cmd...), got3.do(cmd...)
+		if unordered[strings.ToUpper(cmd[0])] {
+			want, have = sortedReply(want, cmd[0]), sortedReply(have, cmd[0])
+		}
+		if want != have {
+			t.Errorf("RESP3 %q: Redis replies %q, raftkv %q", cmd, want, have)
+		}
+	}
+
 	// PTTL counts down in milliseconds: check the value, not the bytes.
 	for _, r := range []*replyConn{ref, got} {
 		r.do("SET", "pt", "v", "PX", "100000")
@@ -369,7 +396,7 @@ var unordered = map[string]bool{"HGETALL": true, "HKEYS": true, "HVALS": true, "
 func sortedReply(reply, cmd string) string {
 	rd := bufio.NewReader(strings.NewReader(reply))
 	head, err := rd.ReadString('\n')
-	if err != nil || head[0] != '*' {
+	if err != nil || (head[0] != '*' && head[0] != '~' && head[0] != '%') {
 		return reply
 	}
 	cmd = strings.ToUpper(cmd)
@@ -384,6 +411,9 @@ func sortedReply(reply, cmd string) string {
 	}
 	n, _ := strconv.Atoi(strings.TrimSpace(head[1:]))
 	per := 1
+	if head[0] == '%' {
+		n *= 2
+	}
 	if cmd == "HGETALL" || cmd == "HSCAN-ELEMENTS" || cmd == "ZSCAN-ELEMENTS" {
 		per = 2
 	}
@@ -444,14 +474,15 @@ func (r *replyConn) do(args ...string) string {
 	return reply
 }
 
-// readReply reads one RESP2 reply, nested arrays included, as raw bytes.
+// readReply reads one RESP2 or RESP3 reply, nested aggregates included,
+// as raw bytes.
 func readReply(rd *bufio.Reader) (string, error) {
 	line, err := rd.ReadString('\n')
 	if err != nil {
 		return line, err
 	}
 	switch line[0] {
-	case '$':
+	case '$', '=':
 		n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
 		if n < 0 {
 			return line, nil
@@ -459,8 +490,11 @@ func readReply(rd *bufio.Reader) (string, error) {
 		buf := make([]byte, n+2)
 		_, err := io.ReadFull(rd, buf)
 		return line + string(buf), err
-	case '*':
+	case '*', '~', '%':
 		n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
+		if line[0] == '%' {
+			n *= 2
+		}
 		out := line
 		for i := 0; i < n; i++ {
 			s, err := readReply(rd)
