@@ -14,9 +14,9 @@ import (
 
 // TestExpiry: keys given a time to live disappear for readers as soon as
 // it passes, the leader's sweep then deletes them on every replica alike,
-// and the expiry of the keys that remain is carried exactly (to the
-// millisecond) through a snapshot to a new node, a restart of every node,
-// and a change of leader.
+// and the keys that remain, of every type, with the expiry of those that
+// have one (to the millisecond), are carried exactly through a snapshot to
+// a new node, a restart of every node, and a change of leader.
 func TestExpiry(t *testing.T) {
 	c := startCluster(t, 3, "--snapshot-entries", "100", "--snapshot-catchup-entries", "10")
 	ctx := context.Background()
@@ -39,6 +39,13 @@ func TestExpiry(t *testing.T) {
 	}
 	do("SET", "long", "v", "EX", 1000)
 	do("SET", "plain", "v")
+	// One key of every other type, one of them expiring, to travel
+	// through the snapshot and the restarts too.
+	do("HSET", "hash", "f", "v", "g", "w")
+	do("EXPIRE", "hash", 1000)
+	do("RPUSH", "list", "a", "b", "c")
+	do("SADD", "set", "x", "y")
+	do("ZADD", "zset", 1.5, "m", -2, "n")
 	if v, _ := do("GET", "short0").Text(); v != "v" {
 		t.Fatalf("short0 = %q before its time", v)
 	}
@@ -60,15 +67,15 @@ func TestExpiry(t *testing.T) {
 			t.Fatalf("TTL %s after its expiry = %d", k, n)
 		}
 	}
-	if n, _ := do("EXISTS", "short0", "long", "plain").Int64(); n != 2 {
-		t.Fatalf("EXISTS counts %d keys, want 2", n)
+	if n, _ := do("EXISTS", "short0", "long", "plain", "hash").Int64(); n != 3 {
+		t.Fatalf("EXISTS counts %d keys, want 3", n)
 	}
 
 	// The sweep deletes them through the log: every node ends with the
-	// same two keys, one of them with an expiry.
+	// same six keys, two of them with an expiry.
 	c.waitFor("the sweep to delete expired keys", func() bool {
 		n, err := cl.Do(ctx, "DBSIZE").Int64()
-		return err == nil && n == 2
+		return err == nil && n == 6
 	})
 	sameEverywhere := func(what string) {
 		t.Helper()
@@ -77,7 +84,7 @@ func TestExpiry(t *testing.T) {
 		want := ""
 		for _, p := range c.nodes {
 			c.waitApplied(p, commit, 10*time.Second)
-			if ks := info(p.respAddr)["db0"]; ks != "keys=2,expires=1,avg_ttl=0" {
+			if ks := info(p.respAddr)["db0"]; ks != "keys=6,expires=2,avg_ttl=0" {
 				t.Fatalf("%s: node %d keyspace %q", what, p.id, ks)
 			}
 			d, err := c.client(p).Do(ctx, "DEBUG", "DIGEST").Text()
@@ -134,7 +141,23 @@ func TestExpiry(t *testing.T) {
 	if ttl, _ := c.client(four).Do(ctx, "TTL", "long").Int64(); ttl < 990 || ttl > 1000 {
 		t.Fatalf("TTL long on node 4 = %d", ttl)
 	}
-	if v, _ := c.client(four).Do(ctx, "GET", "plain").Text(); v != "v" {
+	four4 := c.client(four)
+	if v, _ := four4.Do(ctx, "GET", "plain").Text(); v != "v" {
 		t.Fatalf("plain = %q on node 4", v)
+	}
+	if h, _ := four4.HGetAll(ctx, "hash").Result(); fmt.Sprint(h) != "map[f:v g:w]" {
+		t.Fatalf("hash = %v on node 4", h)
+	}
+	if ttl, _ := four4.TTL(ctx, "hash").Result(); ttl < 990*time.Second {
+		t.Fatalf("hash TTL = %v on node 4", ttl)
+	}
+	if l, _ := four4.LRange(ctx, "list", 0, -1).Result(); fmt.Sprint(l) != "[a b c]" {
+		t.Fatalf("list = %v on node 4", l)
+	}
+	if m, _ := four4.SMembers(ctx, "set").Result(); fmt.Sprint(m) != "[x y]" {
+		t.Fatalf("set = %v on node 4", m)
+	}
+	if z, _ := four4.ZRangeWithScores(ctx, "zset", 0, -1).Result(); fmt.Sprint(z) != "[{-2 n} {1.5 m}]" {
+		t.Fatalf("zset = %v on node 4", z)
 	}
 }
