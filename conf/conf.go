@@ -64,6 +64,11 @@ type Config struct {
 	LogJSON       bool
 	// PprofAddr, when set, serves Go's /debug/pprof profiles there.
 	PprofAddr string
+	// RequirePass, when set, is the password clients must give (AUTH, or
+	// HELLO's AUTH) before any other command, as Redis's requirepass. The
+	// node gives it too when it asks the cluster to add it (--join): every
+	// node of a cluster has the same one.
+	RequirePass string
 	// ConfigFile is the YAML file the configuration was read from, if any.
 	ConfigFile string
 }
@@ -133,6 +138,7 @@ func flagSet(name string, c *Config) *flag.FlagSet {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: trace, debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "write logs as JSON lines")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "host:port to serve Go's /debug/pprof profiles on (off when empty; keep it on a private address)")
+	fs.StringVar(&c.RequirePass, "requirepass", c.RequirePass, "password clients must give with AUTH before other commands, as Redis's requirepass (off when empty); prefer RAFTKV_REQUIREPASS or the config file to keep it out of the process list")
 	fs.StringVar(&c.ConfigFile, "config", c.ConfigFile, "YAML file of settings, keys named as these flags")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\nEvery flag may also be set as an environment variable (--resp-addr as %s_RESP_ADDR)\nor as a key of the --config file (resp-addr: ...). Flags win over the environment,\nwhich wins over the file.\n\nFlags:\n", name, EnvPrefix)
@@ -394,6 +400,7 @@ type fileConfig struct {
 	LogLevel             string     `yaml:"log-level"`
 	LogJSON              bool       `yaml:"log-json"`
 	PprofAddr            string     `yaml:"pprof-addr,omitempty"`
+	RequirePass          string     `yaml:"requirepass,omitempty"`
 }
 
 type filePeer struct {
@@ -412,6 +419,7 @@ func WriteFile(path string, c *Config) error {
 		SnapshotEntries: c.SnapshotEntries, SnapshotCatchUp: c.SnapshotCatchUpEntries,
 		MaxBulkLen: c.MaxBulkLen, MaxInlineLen: c.MaxInlineLen, MaxMultibulkLen: c.MaxMultibulkLen,
 		MaxQueryBuffer: c.MaxQueryBuffer, CacheSize: c.CacheSize, VerifyOnStart: c.VerifyOnStart, LogLevel: c.LogLevel, LogJSON: c.LogJSON, PprofAddr: c.PprofAddr,
+		RequirePass: c.RequirePass,
 	}
 	for _, p := range c.Peers {
 		fc.Peers = append(fc.Peers, filePeer(p))
@@ -432,7 +440,11 @@ func WriteFile(path string, c *Config) error {
 		tmp.Close()
 		return fmt.Errorf("write config %s: %w", path, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	mode := os.FileMode(0o644)
+	if c.RequirePass != "" {
+		mode = 0o600 // it holds the clients' password
+	}
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write config %s: %w", path, err)
 	}

@@ -168,6 +168,7 @@ func init() {
 		{name: "echo", args: []arg{{name: "message", typ: "string"}}, arity: 2, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Returns the given string.", run: cmdEcho},
 		{name: "quit", arity: -1, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Closes the connection.", run: cmdQuit},
 		{name: "select", args: []arg{{name: "index", typ: "integer"}}, arity: 2, flags: []string{"fast", "stale"}, group: "connection", since: "1.0.0", summary: "Changes the selected database; raftkv has database 0 only.", run: cmdSelect},
+		{name: "auth", args: []arg{{name: "username", typ: "string", optional: true}, {name: "password", typ: "string"}}, arity: -2, flags: []string{"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}, group: "connection", since: "1.0.0", summary: "Authenticates the connection.", run: cmdAuth},
 		{name: "hello", args: []arg{{name: "protover", typ: "integer", optional: true}}, arity: -1, flags: []string{"fast", "stale", "noauth"}, group: "connection", since: "6.0.0", summary: "Handshakes with the server.", run: cmdHello},
 		{name: "client", arity: -2, flags: []string{"stale"}, group: "connection", since: "2.4.0", summary: "A container for client connection commands.", run: cmdClient},
 		{name: "readonly", arity: 1, flags: []string{"fast", "stale"}, group: "cluster", since: "3.0.0", summary: "Enables read-only queries for a connection to a replica; raftkv still redirects reads to the leader.", run: func(c *call) { c.ok() }},

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"strconv"
 	"strings"
@@ -71,12 +72,11 @@ func cmdHello(c *call) {
 		opt := strings.ToLower(string(args[0]))
 		switch {
 		case opt == "auth" && len(args) >= 3:
-			// No password is configured: the default user has none, as in
-			// a Redis without requirepass.
-			if string(args[1]) != "default" {
-				c.conn.WriteError("WRONGPASS invalid username-password pair or user is disabled.")
+			if !c.s.passwordOK(args[1], args[2]) {
+				c.conn.WriteError(wrongPass)
 				return
 			}
+			c.cl.authed = true
 			args = args[3:]
 		case opt == "setname" && len(args) >= 2:
 			if !validClientName(args[1]) {
@@ -89,6 +89,10 @@ func cmdHello(c *call) {
 			c.conn.WriteError(fmt.Sprintf("ERR Syntax error in HELLO option '%s'", args[0]))
 			return
 		}
+	}
+	if !c.cl.authed {
+		c.conn.WriteError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		return
 	}
 	if setName {
 		c.cl.name = string(name)
@@ -113,6 +117,43 @@ func cmdHello(c *call) {
 	c.conn.WriteBulkString(role)
 	c.conn.WriteBulkString("modules")
 	c.conn.WriteArray(0)
+}
+
+const wrongPass = "WRONGPASS invalid username-password pair or user is disabled."
+
+// passwordOK checks a user and password: the only user is "default", whose
+// password is RequirePass (any password when none is set, as Redis's
+// nopass default user).
+func (s *Server) passwordOK(user, pass []byte) bool {
+	if string(user) != "default" {
+		return false
+	}
+	return s.cfg.RequirePass == "" || subtle.ConstantTimeCompare(pass, []byte(s.cfg.RequirePass)) == 1
+}
+
+// cmdAuth serves AUTH [username] password.
+func cmdAuth(c *call) {
+	switch len(c.args) {
+	case 2:
+		if c.s.cfg.RequirePass == "" {
+			c.conn.WriteError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+			return
+		}
+		if !c.s.passwordOK([]byte("default"), c.args[1]) {
+			c.conn.WriteError(wrongPass)
+			return
+		}
+	case 3:
+		if !c.s.passwordOK(c.args[1], c.args[2]) {
+			c.conn.WriteError(wrongPass)
+			return
+		}
+	default:
+		c.syntaxError()
+		return
+	}
+	c.cl.authed = true
+	c.ok()
 }
 
 // RedisVersion is the Redis version raftkv reports: the level of the

@@ -47,6 +47,9 @@ type Config struct {
 	Version string
 	// ConfigFile is reported by INFO as config_file.
 	ConfigFile string
+	// RequirePass, when set, is the password of the default user: a
+	// client must AUTH (or HELLO ... AUTH) before other commands.
+	RequirePass string
 }
 
 // Server serves the Redis protocol for one node.
@@ -186,11 +189,14 @@ type client struct {
 	watched []fsm.Watched
 	// proto is the protocol version HELLO chose: 2 or 3.
 	proto int
+	// authed says the client may run commands: it authenticated, or no
+	// password is required.
+	authed bool
 }
 
 func (s *Server) accept(conn redcon.Conn) bool {
 	s.clients.Add(1)
-	conn.SetContext(&client{id: s.clientID.Add(1), proto: 2})
+	conn.SetContext(&client{id: s.clientID.Add(1), proto: 2, authed: s.cfg.RequirePass == ""})
 	s.logger.Debug("client connected", "addr", conn.RemoteAddr())
 	return true
 }
@@ -222,6 +228,13 @@ func (s *Server) serve(conn redcon.Conn, cmd redcon.Command) {
 func (s *Server) dispatch(conn redcon.Conn, cmd redcon.Command) {
 	name := strings.ToLower(string(cmd.Args[0]))
 	cl := conn.Context().(*client)
+	if !cl.authed && name != "auth" && name != "hello" && name != "quit" {
+		conn.WriteError("NOAUTH Authentication required.")
+		if cl.tx != nil {
+			cl.tx.failed = true
+		}
+		return
+	}
 	if cl.tx != nil && !txControl[name] {
 		s.queue(conn, cl, name, cmd.Args)
 		return

@@ -104,7 +104,12 @@ type cluster struct {
 	rates []float64
 	last  uint64 // the highest node ID given out
 	mu    sync.Mutex
+	// password is the nodes' --requirepass, if extra sets one.
+	password string
 }
+
+// passwords maps a node's RESP address to its --requirepass, for info.
+var passwords sync.Map
 
 // startCluster starts n raftkv server processes and waits for a leader.
 // extra flags are passed to every node.
@@ -121,6 +126,11 @@ func startSkewedCluster(t testing.TB, n int, rates []float64, extra ...string) *
 	t.Helper()
 	ports := freePorts(t, 2*n)
 	c := &cluster{t: t, extra: extra, last: uint64(n), rates: rates}
+	for i, a := range extra {
+		if a == "--requirepass" && i+1 < len(extra) {
+			c.password = extra[i+1]
+		}
+	}
 	var peers []string
 	base := t.TempDir()
 	for i := 0; i < n; i++ {
@@ -189,6 +199,7 @@ func (c *cluster) start(p *proc) {
 	if p.join != "" {
 		cmd.Args = append(cmd.Args, "--join", p.join)
 	}
+	passwords.Store(p.respAddr, c.password)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
@@ -284,7 +295,7 @@ func (c *cluster) signal(p *proc, sig syscall.Signal) {
 
 // client returns a plain go-redis client for p.
 func (c *cluster) client(p *proc) *redis.Client {
-	cl := redis.NewClient(&redis.Options{Addr: p.respAddr, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 10 * time.Second})
+	cl := redis.NewClient(&redis.Options{Addr: p.respAddr, Password: c.password, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 10 * time.Second})
 	c.t.Cleanup(func() { cl.Close() })
 	return cl
 }
@@ -293,6 +304,7 @@ func (c *cluster) client(p *proc) *redis.Client {
 func (c *cluster) clusterClient(seed *proc) *redis.ClusterClient {
 	cl := redis.NewClusterClient(&redis.ClusterOptions{
 		Addrs:        []string{seed.respAddr},
+		Password:     c.password,
 		MaxRedirects: 8,
 		DialTimeout:  time.Second,
 		ReadTimeout:  10 * time.Second,
@@ -309,7 +321,9 @@ func info(addr string) map[string]string {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(2 * time.Second))
-	cl := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second})
+	pw, _ := passwords.Load(addr)
+	password, _ := pw.(string)
+	cl := redis.NewClient(&redis.Options{Addr: addr, Password: password, MaxRetries: -1, DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second})
 	defer cl.Close()
 	s, err := cl.Info(context.Background(), "server", "replication", "keyspace").Result()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ func runAdmin(name string, args []string) error {
 	fs := flag.NewFlagSet("raftkv "+name, flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:6380", "RESP address of any node")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the answer")
+	password := fs.String("password", os.Getenv("RAFTKV_REQUIREPASS"), "the cluster's password (its --requirepass); defaults to $RAFTKV_REQUIREPASS")
 	var (
 		to                 *uint64
 		id                 *uint64
@@ -72,7 +74,7 @@ func runAdmin(name string, args []string) error {
 	// is retried that may have run.
 	target, hops := *addr, 0
 	for {
-		cl := redis.NewClient(&redis.Options{Addr: target, MaxRetries: -1, ReadTimeout: *timeout})
+		cl := redis.NewClient(&redis.Options{Addr: target, Password: *password, MaxRetries: -1, ReadTimeout: *timeout})
 		v, err := cl.Do(ctx, cmd...).Result()
 		cl.Close()
 		if err != nil {

@@ -29,6 +29,7 @@ func runCluster(args []string) error {
 	respPort := fs.Int("port", 6380, "RESP port of node 1; node i listens on port+i-1")
 	peerPort := fs.Int("peer-port", 16380, "Raft transport port of node 1; node i listens on peer-port+i-1")
 	logLevel := fs.String("log-level", "info", "log level of the nodes (trace, debug, info, warn, error)")
+	requirePass := fs.String("requirepass", os.Getenv("RAFTKV_REQUIREPASS"), "password clients must give (AUTH); off when empty; defaults to $RAFTKV_REQUIREPASS")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: raftkv cluster [flags]\n\nStarts a local cluster of N nodes, one process each.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -74,6 +75,7 @@ func runCluster(args []string) error {
 		cfg.Peers = peers
 		cfg.DataDir = nodeDir
 		cfg.LogLevel = *logLevel
+		cfg.RequirePass = *requirePass
 		if p.ID == 1 {
 			// Node 1 campaigns first, so that port 6380 is the usual leader.
 			cfg.FirstElectionTimeout = 3 * cfg.HeartbeatInterval

@@ -267,6 +267,7 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 		LeaderWait:      2 * cfg.ElectionTimeout,
 		Version:         fullVersion(),
 		ConfigFile:      cfg.ConfigFile,
+		RequirePass:     cfg.RequirePass,
 	})
 	if err != nil {
 		return nil, err
@@ -322,7 +323,7 @@ func (n *node) join(cfg *conf.Config, logger hclog.Logger) {
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		cl := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ReadTimeout: 2 * time.Minute})
+		cl := redis.NewClient(&redis.Options{Addr: addr, Password: cfg.RequirePass, MaxRetries: -1, ReadTimeout: 2 * time.Minute})
 		err := cl.Do(ctx, "RAFT.NODE", "ADD", cfg.ID, peerAddr, respAddr).Err()
 		cl.Close()
 		cancel()
