@@ -71,6 +71,9 @@ type Server struct {
 	inflight atomic.Int64
 	// cursors are the resume points of SCAN and its kin.
 	cursors cursorTable
+	// conns are the connected clients, by ID.
+	connsMu sync.Mutex
+	conns   map[int64]*client
 }
 
 // New checks cfg and fills its defaults.
@@ -178,12 +181,21 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 	return &limitedConn{Conn: c, lim: l.lim, logger: l.logger}, nil
 }
 
-// client is the per-connection state.
+// client is the per-connection state. Fields under mu are also read by
+// other connections (CLIENT LIST, KILL): the connection's goroutine
+// writes them holding mu. The others are its own.
 type client struct {
-	id   int64
-	name string
-	lib  string
-	ver  string
+	id      int64
+	conn    redcon.Conn
+	created time.Time
+
+	mu      sync.Mutex
+	name    string
+	lib     string
+	ver     string
+	lastCmd string
+	lastAt  time.Time
+
 	// tx is the open MULTI, if any; watched the keys WATCH read.
 	tx      *txState
 	watched []fsm.Watched
@@ -196,13 +208,26 @@ type client struct {
 
 func (s *Server) accept(conn redcon.Conn) bool {
 	s.clients.Add(1)
-	conn.SetContext(&client{id: s.clientID.Add(1), proto: 2, authed: s.cfg.RequirePass == ""})
+	now := time.Now()
+	cl := &client{id: s.clientID.Add(1), conn: conn, created: now, lastAt: now, proto: 2, authed: s.cfg.RequirePass == ""}
+	conn.SetContext(cl)
+	s.connsMu.Lock()
+	if s.conns == nil {
+		s.conns = make(map[int64]*client)
+	}
+	s.conns[cl.id] = cl
+	s.connsMu.Unlock()
 	s.logger.Debug("client connected", "addr", conn.RemoteAddr())
 	return true
 }
 
 func (s *Server) closed(conn redcon.Conn, err error) {
 	s.clients.Add(-1)
+	if cl, ok := conn.Context().(*client); ok {
+		s.connsMu.Lock()
+		delete(s.conns, cl.id)
+		s.connsMu.Unlock()
+	}
 	s.logger.Debug("client disconnected", "addr", conn.RemoteAddr(), "error", err)
 }
 
@@ -228,6 +253,9 @@ func (s *Server) serve(conn redcon.Conn, cmd redcon.Command) {
 func (s *Server) dispatch(conn redcon.Conn, cmd redcon.Command) {
 	name := strings.ToLower(string(cmd.Args[0]))
 	cl := conn.Context().(*client)
+	cl.mu.Lock()
+	cl.lastCmd, cl.lastAt = name, time.Now()
+	cl.mu.Unlock()
 	if !cl.authed && name != "auth" && name != "hello" && name != "quit" {
 		conn.WriteError("NOAUTH Authentication required.")
 		if cl.tx != nil {

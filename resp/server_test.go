@@ -578,3 +578,50 @@ func TestPipelinedWrites(t *testing.T) {
 		t.Fatalf("batches %v: the first four writes should have gone as one run", f.batches)
 	}
 }
+
+// TestClientListAndKill: CLIENT LIST shows every connection with its
+// name, CLIENT KILL closes the one it names (by ID or address) and counts
+// it, and CLIENT NO-EVICT is accepted.
+func TestClientListAndKill(t *testing.T) {
+	f := newFake()
+	s, cl := startServer(t, f)
+	ctx := context.Background()
+	other := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, Protocol: 2, PoolSize: 1})
+	defer other.Close()
+	if err := other.Do(ctx, "CLIENT", "SETNAME", "worker").Err(); err != nil {
+		t.Fatal(err)
+	}
+	otherID, err := other.Do(ctx, "CLIENT", "ID").Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := cl.Do(ctx, "CLIENT", "LIST").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(list, "id="+strconv.FormatInt(otherID, 10)+" ") || !strings.Contains(list, " name=worker ") || strings.Count(list, "\n") < 2 {
+		t.Fatalf("CLIENT LIST:\n%s", list)
+	}
+	if one, _ := cl.Do(ctx, "CLIENT", "LIST", "ID", otherID).Text(); strings.Count(one, "\n") != 1 || !strings.Contains(one, "name=worker") {
+		t.Fatalf("CLIENT LIST ID %d:\n%s", otherID, one)
+	}
+	if err := cl.Do(ctx, "CLIENT", "LIST", "TYPE", "bogus").Err(); err == nil || err.Error() != "ERR Unknown client type 'bogus'" {
+		t.Fatalf("CLIENT LIST TYPE bogus: %v", err)
+	}
+	if n, err := cl.Do(ctx, "CLIENT", "KILL", "ID", otherID).Int64(); err != nil || n != 1 {
+		t.Fatalf("CLIENT KILL ID: %d, %v", n, err)
+	}
+	// go-redis dials again: the connection it answers on is a new one.
+	if id, err := other.Do(ctx, "CLIENT", "ID").Int64(); err == nil && id == otherID {
+		t.Fatal("the killed connection still answers")
+	}
+	if n, err := cl.Do(ctx, "CLIENT", "KILL", "ADDR", "1.2.3.4:5", "SKIPME", "yes").Int64(); err != nil || n != 0 {
+		t.Fatalf("CLIENT KILL ADDR nobody: %d, %v", n, err)
+	}
+	if err := cl.Do(ctx, "CLIENT", "KILL", "1.2.3.4:5").Err(); err == nil || err.Error() != "ERR No such client" {
+		t.Fatalf("CLIENT KILL old form, nobody: %v", err)
+	}
+	if v, err := cl.Do(ctx, "CLIENT", "NO-EVICT", "on").Text(); err != nil || v != "OK" {
+		t.Fatalf("CLIENT NO-EVICT on: %q, %v", v, err)
+	}
+}
