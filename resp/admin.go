@@ -223,7 +223,7 @@ func portOf(addr string) string {
 
 // cmdInfo answers INFO [section ...].
 func cmdInfo(c *call) {
-	sections := []string{"server", "clients", "replication", "keyspace", "cluster"}
+	sections := []string{"server", "clients", "persistence", "replication", "keyspace", "cluster"}
 	want := map[string]bool{}
 	for _, a := range c.args[1:] {
 		switch s := strings.ToLower(string(a)); s {
@@ -270,6 +270,21 @@ func cmdInfo(c *call) {
 		case "clients":
 			b.WriteString("# Clients\r\n")
 			line("connected_clients", c.s.clients.Load())
+		case "persistence":
+			// Every write is in the Raft log, fsynced before it is
+			// acknowledged (Redis's AOF with appendfsync always); the data
+			// set on disk is the snapshot, and the log holds the entries
+			// applied since it was compacted.
+			b.WriteString("# Persistence\r\n")
+			snap := c.s.backend.SnapshotInfo()
+			line("loading", 0)
+			line("rdb_changes_since_last_save", snap.LogEntries)
+			line("rdb_bgsave_in_progress", 0)
+			line("aof_enabled", 1)
+			line("aof_rewrite_in_progress", 0)
+			line("raft_snapshot_index", snap.Index)
+			line("raft_snapshot_term", snap.Term)
+			line("raft_data_size", snap.Size)
 		case "replication":
 			b.WriteString("# Replication\r\n")
 			writeReplication(line, st)

@@ -408,7 +408,8 @@ func TestInfoAndCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"redis_version:7.2.0", "raftkv_version:test", "process_id:", "run_id:", "tcp_port:", "uptime_in_seconds:",
-		"config_file:", "role:master", "raft_role:leader", "raft_term:3", "raft_leader_id:1", "db0:keys=1,", "connected_clients:1"} {
+		"config_file:", "role:master", "raft_role:leader", "raft_term:3", "raft_leader_id:1", "db0:keys=1,", "connected_clients:1",
+		"# Persistence", "aof_enabled:1", "rdb_changes_since_last_save:3", "raft_snapshot_index:7"} {
 		if !strings.Contains(info, want) {
 			t.Errorf("INFO lacks %q:\n%s", want, info)
 		}
