@@ -538,26 +538,37 @@ func (a applier) incrByFloat(key, incr []byte) (Result, error) {
 	if err != nil || refused.Err != nil {
 		return refused, err
 	}
+	text, refusal := addFloatText(old.Value, found, incr, ErrNotFloat)
+	if refusal != nil {
+		return Result{Err: refusal}, nil
+	}
+	return Result{Value: text}, a.keepTTL(key, old, text)
+}
+
+// addFloatText adds incr to old (0 when not found) in long double
+// arithmetic and returns the sum in Redis's format, or Redis's refusal in
+// its order: a stored value that is not a number (notFloat), an increment
+// that is not one, then an infinite operand or sum.
+func addFloatText(old []byte, found bool, incr []byte, notFloat error) ([]byte, error) {
 	v, vInf := new(big.Float).SetPrec(longDoublePrec), false
 	if found {
 		var ok bool
-		if v, vInf, ok = ParseLongDouble(old.Value); !ok {
-			return Result{Err: ErrNotFloat}, nil
+		if v, vInf, ok = ParseLongDouble(old); !ok {
+			return nil, notFloat
 		}
 	}
 	d, dInf, ok := ParseLongDouble(incr)
 	if !ok {
-		return Result{Err: ErrNotFloat}, nil
+		return nil, ErrNotFloat
 	}
 	if vInf || dInf {
-		return Result{Err: ErrNaNOrInf}, nil
+		return nil, ErrNaNOrInf
 	}
 	sum, ok := addLongDouble(v, d)
 	if !ok {
-		return Result{Err: ErrNaNOrInf}, nil
+		return nil, ErrNaNOrInf
 	}
-	text := []byte(FormatLongDouble(sum))
-	return Result{Value: text}, a.keepTTL(key, old, text)
+	return []byte(FormatLongDouble(sum)), nil
 }
 
 // getDel deletes a string key and returns its value.

@@ -109,7 +109,7 @@ func (n *node) dumpAt(t testing.TB, now int64) string {
 		case engine.TypeString:
 			fmt.Fprintf(&buf, "%q=%q", k, r.Value)
 		case engine.TypeHash:
-			l, err := HashLen(r)
+			l, err := ElemCount(r)
 			if err != nil {
 				return err
 			}
@@ -123,14 +123,14 @@ func (n *node) dumpAt(t testing.TB, now int64) string {
 			fmt.Fprintf(&buf, "%q=list(%d)", k, m.Len)
 			lists = append(lists, bytes.Clone(k))
 		case engine.TypeZSet:
-			l, err := ZSetLen(r)
+			l, err := ElemCount(r)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(&buf, "%q=zset(%d)", k, l)
 			zsets = append(zsets, bytes.Clone(k))
 		case engine.TypeSet:
-			l, err := SetLen(r)
+			l, err := ElemCount(r)
 			if err != nil {
 				return err
 			}

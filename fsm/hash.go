@@ -3,7 +3,6 @@ package fsm
 import (
 	"errors"
 	"math"
-	"math/big"
 	"strconv"
 
 	"github.com/raftkv/raftkv/engine"
@@ -42,9 +41,6 @@ func EncodeHIncrBy(key, field []byte, delta int64) []byte {
 func EncodeHIncrByFloat(key, field, incr []byte) []byte {
 	return encode(OpHIncrByFloat, key, field, incr)
 }
-
-// HashLen returns the field count a hash record holds.
-func HashLen(r engine.Record) (int64, error) { return countOf(r) }
 
 // hash opens key as a hash (a new, empty one when it is missing or
 // expired); a key of another type is refused with WRONGTYPE.
@@ -124,15 +120,20 @@ func (a applier) hdel(key []byte, fields [][]byte) (Result, error) {
 	return Result{Int: removed}, a.saveHash(key, h)
 }
 
+// hashField opens key as a hash and reads one of its fields.
+func (a applier) hashField(key, field []byte) (h counted, old []byte, exists bool, refused Result, err error) {
+	if h, refused, err = a.hash(key); err != nil || refused.Err != nil {
+		return h, nil, false, refused, err
+	}
+	old, exists, err = a.b.Elem(engine.TypeHash, key, field)
+	return h, old, exists, Result{}, err
+}
+
 // hincrBy adds delta to a field's integer value (0 when missing).
 func (a applier) hincrBy(key, field []byte, delta int64) (Result, error) {
-	h, refused, err := a.hash(key)
+	h, old, exists, refused, err := a.hashField(key, field)
 	if err != nil || refused.Err != nil {
 		return refused, err
-	}
-	old, exists, err := a.b.Elem(engine.TypeHash, key, field)
-	if err != nil {
-		return Result{}, err
 	}
 	var v int64
 	if exists {
@@ -154,33 +155,14 @@ func (a applier) hincrBy(key, field []byte, delta int64) (Result, error) {
 // hincrByFloat adds incr to a field's value in long double arithmetic, as
 // INCRBYFLOAT does; Value is the new text.
 func (a applier) hincrByFloat(key, field, incr []byte) (Result, error) {
-	h, refused, err := a.hash(key)
+	h, old, exists, refused, err := a.hashField(key, field)
 	if err != nil || refused.Err != nil {
 		return refused, err
 	}
-	old, exists, err := a.b.Elem(engine.TypeHash, key, field)
-	if err != nil {
-		return Result{}, err
+	text, refusal := addFloatText(old, exists, incr, ErrHashNotFloat)
+	if refusal != nil {
+		return Result{Err: refusal}, nil
 	}
-	v, vInf := new(big.Float).SetPrec(longDoublePrec), false
-	if exists {
-		var ok bool
-		if v, vInf, ok = ParseLongDouble(old); !ok {
-			return Result{Err: ErrHashNotFloat}, nil
-		}
-	}
-	d, dInf, ok := ParseLongDouble(incr)
-	if !ok {
-		return Result{Err: ErrNotFloat}, nil
-	}
-	if vInf || dInf {
-		return Result{Err: ErrNaNOrInf}, nil
-	}
-	sum, ok := addLongDouble(v, d)
-	if !ok {
-		return Result{Err: ErrNaNOrInf}, nil
-	}
-	text := []byte(FormatLongDouble(sum))
 	if _, err := a.setField(key, &h, field, text); err != nil {
 		return Result{}, err
 	}

@@ -28,17 +28,15 @@ func EncodeSRem(key []byte, members [][]byte) []byte {
 // EncodeSPop encodes SPOP key [count]: count < 0 when not given.
 func EncodeSPop(key []byte, count int64) []byte { return encode(OpSPop, key, int64Arg(count)) }
 
-// countOf decodes the count a hash or set record holds.
-func countOf(r engine.Record) (int64, error) {
+// ElemCount decodes the element count a hash, set or sorted set record
+// holds.
+func ElemCount(r engine.Record) (int64, error) {
 	n, k := binary.Uvarint(r.Value)
 	if k <= 0 || k != len(r.Value) || n > math.MaxInt64 {
 		return 0, fmt.Errorf("%w: %s record %x", engine.ErrCorrupt, r.Type, r.Value)
 	}
 	return int64(n), nil
 }
-
-// SetLen returns the member count a set record holds.
-func SetLen(r engine.Record) (int64, error) { return countOf(r) }
 
 // counted is an open hash or set: its record as it will be written back,
 // and its element count.
@@ -60,7 +58,7 @@ func (a applier) counted(key []byte, t engine.Type) (counted, Result, error) {
 	case r.Type != t:
 		return counted{}, Result{Err: ErrWrongType}, nil
 	}
-	n, err := countOf(r)
+	n, err := ElemCount(r)
 	return counted{rec: r, n: n, found: true}, Result{}, err
 }
 

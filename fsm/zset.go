@@ -61,9 +61,6 @@ func EncodeZPop(key []byte, max bool, count int64) []byte {
 	return encode(OpZPop, key, []byte{side}, int64Arg(count))
 }
 
-// ZSetLen returns the member count a sorted set record holds.
-func ZSetLen(r engine.Record) (int64, error) { return countOf(r) }
-
 // ScoreKey is a score as 8 bytes whose byte order is numeric order; -0
 // sorts as 0.
 func ScoreKey(f float64) []byte {

@@ -242,9 +242,7 @@ func cmdGetSet(c *call) {
 
 // cmdSetNX serves SETNX key value: 1 if it set the key, 0 if it existed.
 func cmdSetNX(c *call) {
-	if r, ok := c.write(c.args[1], fsm.EncodeSetIf(c.args[1], c.args[2], fsm.SetNX, 0)); ok {
-		c.conn.WriteInt64(r.Int)
-	}
+	c.writeInt(fsm.EncodeSetIf(c.args[1], c.args[2], fsm.SetNX, 0))
 }
 
 // writeOld answers with the value a SET replaced, or nil if none.
@@ -257,9 +255,7 @@ func (c *call) writeOld(r fsm.Result) {
 }
 
 func cmdAppend(c *call) {
-	if r, ok := c.write(c.args[1], fsm.EncodeAppend(c.args[1], c.args[2])); ok {
-		c.conn.WriteInt64(r.Int)
-	}
+	c.writeInt(fsm.EncodeAppend(c.args[1], c.args[2]))
 }
 
 func cmdGetDel(c *call) {
@@ -363,9 +359,7 @@ func cmdSetRange(c *call) {
 		c.conn.WriteError(fsm.ErrTooLong.Error())
 		return
 	}
-	if r, ok := c.write(c.args[1], fsm.EncodeSetRange(c.args[1], offset, c.args[3])); ok {
-		c.conn.WriteInt64(r.Int)
-	}
+	c.writeInt(fsm.EncodeSetRange(c.args[1], offset, c.args[3]))
 }
 
 // cmdMGet serves MGET: one read confirmation for every key. A key that
@@ -444,9 +438,7 @@ func cmdDecrBy(c *call) {
 }
 
 func (c *call) incrBy(delta int64) {
-	if r, ok := c.write(c.args[1], fsm.EncodeIncrBy(c.args[1], delta)); ok {
-		c.conn.WriteInt64(r.Int)
-	}
+	c.writeInt(fsm.EncodeIncrBy(c.args[1], delta))
 }
 
 func cmdIncrByFloat(c *call) {
@@ -460,9 +452,7 @@ func cmdIncrByFloat(c *call) {
 }
 
 func cmdDel(c *call) {
-	if r, ok := c.write(c.args[1], fsm.EncodeDel(c.args[1:]...)); ok {
-		c.conn.WriteInt64(r.Int)
-	}
+	c.writeInt(fsm.EncodeDel(c.args[1:]...))
 }
 
 func cmdType(c *call) {
@@ -550,6 +540,14 @@ func (c *call) write(key, cmd []byte) (fsm.Result, bool) {
 		return r, false
 	}
 	return r, true
+}
+
+// writeInt replicates a write on the command's key and answers its
+// integer result.
+func (c *call) writeInt(cmd []byte) {
+	if r, ok := c.write(c.args[1], cmd); ok {
+		c.conn.WriteInt64(r.Int)
+	}
 }
 
 // read routes a read of key to the leader and waits until it may be

@@ -189,16 +189,12 @@ func cmdExpire(c *call) {
 		}
 		when += c.now()
 	}
-	if r, ok := c.write(c.args[1], fsm.EncodeExpire(c.args[1], when, flags)); ok {
-		c.conn.WriteInt64(r.Int)
-	}
+	c.writeInt(fsm.EncodeExpire(c.args[1], when, flags))
 }
 
 // cmdPersist serves PERSIST key.
 func cmdPersist(c *call) {
-	if r, ok := c.write(c.args[1], fsm.EncodePersist(c.args[1])); ok {
-		c.conn.WriteInt64(r.Int)
-	}
+	c.writeInt(fsm.EncodePersist(c.args[1]))
 }
 
 // cmdTTL serves TTL, PTTL, EXPIRETIME and PEXPIRETIME key: -2 for a

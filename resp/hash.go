@@ -27,21 +27,42 @@ func (c *call) view() (View, error) {
 	return c.s.backend.View()
 }
 
+// openView waits until this node may serve a read (routing on key), then
+// opens a view; when it returns false the client has been answered. The
+// caller closes the view.
+func (c *call) openView(key []byte) (View, bool) {
+	if !c.read(key) {
+		return nil, false
+	}
+	v, err := c.view()
+	if err != nil {
+		c.backendError(key, err, false)
+		return nil, false
+	}
+	return v, true
+}
+
 // txView reads the batch EXEC is applying; it is not the reader's to
 // close.
 type txView struct{ fsm.Reader }
 
 func (txView) Close() error { return nil }
 
-// readHash is readTyped for a hash, with n its field count.
-func (c *call) readHash(missing func(), fn func(v View, n int64) error) {
-	c.readTyped(engine.TypeHash, missing, func(v View, r engine.Record) error {
-		n, err := fsm.HashLen(r)
+// readCounted is readTyped for a hash, set or sorted set (type t), with
+// n its element count.
+func (c *call) readCounted(t engine.Type, missing func(), fn func(v View, n int64) error) {
+	c.readTyped(t, missing, func(v View, r engine.Record) error {
+		n, err := fsm.ElemCount(r)
 		if err != nil {
 			return err
 		}
 		return fn(v, n)
 	})
+}
+
+// readHash is readCounted for a hash.
+func (c *call) readHash(missing func(), fn func(v View, n int64) error) {
+	c.readCounted(engine.TypeHash, missing, fn)
 }
 
 func cmdHSet(c *call) {
@@ -60,15 +81,11 @@ func cmdHSet(c *call) {
 }
 
 func cmdHSetNX(c *call) {
-	if r, ok := c.write(c.args[1], fsm.EncodeHSetNX(c.args[1], c.args[2], c.args[3])); ok {
-		c.conn.WriteInt64(r.Int)
-	}
+	c.writeInt(fsm.EncodeHSetNX(c.args[1], c.args[2], c.args[3]))
 }
 
 func cmdHDel(c *call) {
-	if r, ok := c.write(c.args[1], fsm.EncodeHDel(c.args[1], c.args[2:])); ok {
-		c.conn.WriteInt64(r.Int)
-	}
+	c.writeInt(fsm.EncodeHDel(c.args[1], c.args[2:]))
 }
 
 func cmdHIncrBy(c *call) {
@@ -77,9 +94,7 @@ func cmdHIncrBy(c *call) {
 		c.conn.WriteError(fsm.ErrNotInteger.Error())
 		return
 	}
-	if r, ok := c.write(c.args[1], fsm.EncodeHIncrBy(c.args[1], c.args[2], delta)); ok {
-		c.conn.WriteInt64(r.Int)
-	}
+	c.writeInt(fsm.EncodeHIncrBy(c.args[1], c.args[2], delta))
 }
 
 func cmdHIncrByFloat(c *call) {

@@ -17,12 +17,8 @@ import (
 // fails.
 func (c *call) readTyped(t engine.Type, missing func(), fn func(v View, r engine.Record) error) {
 	key := c.args[1]
-	if !c.read(key) {
-		return
-	}
-	v, err := c.view()
-	if err != nil {
-		c.backendError(key, err, false)
+	v, ok := c.openView(key)
+	if !ok {
 		return
 	}
 	defer v.Close()
@@ -68,9 +64,7 @@ func cmdPush(c *call) {
 	if strings.HasSuffix(name, "x") {
 		flags |= fsm.PushX
 	}
-	if r, ok := c.write(c.args[1], fsm.EncodePush(c.args[1], flags, c.args[2:])); ok {
-		c.conn.WriteInt64(r.Int)
-	}
+	c.writeInt(fsm.EncodePush(c.args[1], flags, c.args[2:]))
 }
 
 // cmdPop serves LPOP and RPOP key [count]: one element (or nil) without a
@@ -132,9 +126,7 @@ func cmdLSet(c *call) {
 
 func cmdLRem(c *call) {
 	if n, ok := c.intArgs(c.args[2]); ok {
-		if r, ok := c.write(c.args[1], fsm.EncodeLRem(c.args[1], n[0], c.args[3])); ok {
-			c.conn.WriteInt64(r.Int)
-		}
+		c.writeInt(fsm.EncodeLRem(c.args[1], n[0], c.args[3]))
 	}
 }
 

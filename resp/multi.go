@@ -95,12 +95,8 @@ func cmdWatch(c *call) {
 		c.conn.WriteError("ERR WATCH inside MULTI is not allowed")
 		return
 	}
-	if !c.read(c.args[1]) {
-		return
-	}
-	v, err := c.view()
-	if err != nil {
-		c.backendError(c.args[1], err, false)
+	v, ok := c.openView(c.args[1])
+	if !ok {
 		return
 	}
 	defer v.Close()

@@ -142,18 +142,14 @@ var errEnough = errors.New("enough")
 // cmdKeys lists the live keys that match a pattern, in byte order.
 func cmdKeys(c *call) {
 	pattern := c.args[1]
-	if !c.read(nil) {
-		return
-	}
-	v, err := c.view()
-	if err != nil {
-		c.backendError(nil, err, false)
+	v, ok := c.openView(nil)
+	if !ok {
 		return
 	}
 	defer v.Close()
 	all := string(pattern) == "*"
 	var out [][]byte
-	err = v.Keys(globPrefix(pattern), func(k []byte, r engine.Record) error {
+	err := v.Keys(globPrefix(pattern), func(k []byte, r engine.Record) error {
 		if !bytes.HasPrefix(k, globPrefix(pattern)) {
 			return errEnough
 		}
@@ -189,12 +185,11 @@ func cmdScan(c *call) {
 		return
 	}
 	o, ok := c.parseScanOpts(c.args[2:], true)
-	if !ok || !c.read(nil) {
+	if !ok {
 		return
 	}
-	v, err := c.view()
-	if err != nil {
-		c.backendError(nil, err, false)
+	v, ok := c.openView(nil)
+	if !ok {
 		return
 	}
 	defer v.Close()
@@ -205,7 +200,7 @@ func cmdScan(c *call) {
 	var out [][]byte
 	var resume []byte
 	examined := int64(0)
-	err = v.Keys(from, func(k []byte, r engine.Record) error {
+	err := v.Keys(from, func(k []byte, r engine.Record) error {
 		if examined == o.count {
 			resume = bytes.Clone(k)
 			return errEnough
@@ -231,12 +226,8 @@ func cmdScan(c *call) {
 // point of the key space (wrapping around), so keys after wide gaps come
 // up more often than others.
 func cmdRandomKey(c *call) {
-	if !c.read(nil) {
-		return
-	}
-	v, err := c.view()
-	if err != nil {
-		c.backendError(nil, err, false)
+	v, ok := c.openView(nil)
+	if !ok {
 		return
 	}
 	defer v.Close()
@@ -250,7 +241,7 @@ func cmdRandomKey(c *call) {
 		found = bytes.Clone(k)
 		return errEnough
 	}
-	err = v.Keys(b[:], take)
+	err := v.Keys(b[:], take)
 	if err == nil {
 		err = v.Keys(nil, take)
 	}
@@ -283,7 +274,7 @@ func cmdElemScan(c *call) {
 		if !ok {
 			return nil
 		}
-		n, err := fsm.SetLen(r) // hashes, sets and sorted sets all count their elements
+		n, err := fsm.ElemCount(r)
 		if err != nil {
 			return err
 		}

@@ -13,32 +13,19 @@ import (
 // Sets: writes are one log entry per command; reads take one view.
 
 func cmdSAdd(c *call) {
-	if r, ok := c.write(c.args[1], fsm.EncodeSAdd(c.args[1], c.args[2:])); ok {
-		c.conn.WriteInt64(r.Int)
-	}
+	c.writeInt(fsm.EncodeSAdd(c.args[1], c.args[2:]))
 }
 
 func cmdSRem(c *call) {
-	if r, ok := c.write(c.args[1], fsm.EncodeSRem(c.args[1], c.args[2:])); ok {
-		c.conn.WriteInt64(r.Int)
-	}
+	c.writeInt(fsm.EncodeSRem(c.args[1], c.args[2:]))
 }
 
 // cmdSPop serves SPOP key [count]: the members are drawn when the entry
 // applies, alike on every replica.
 func cmdSPop(c *call) {
-	count := int64(-1)
-	switch {
-	case len(c.args) > 3:
-		c.syntaxError()
+	count, ok := c.popCount()
+	if !ok {
 		return
-	case len(c.args) == 3:
-		n, ok := fsm.ParseInt(c.args[2])
-		if !ok || n < 0 {
-			c.conn.WriteError("ERR value is out of range, must be positive")
-			return
-		}
-		count = n
 	}
 	r, ok := c.write(c.args[1], fsm.EncodeSPop(c.args[1], count))
 	switch {
@@ -52,6 +39,24 @@ func cmdSPop(c *call) {
 	}
 }
 
+// popCount parses the optional count of SPOP, ZPOPMIN and ZPOPMAX (-1
+// when not given), answering Redis's errors itself.
+func (c *call) popCount() (int64, bool) {
+	switch {
+	case len(c.args) > 3:
+		c.syntaxError()
+		return 0, false
+	case len(c.args) == 3:
+		n, ok := fsm.ParseInt(c.args[2])
+		if !ok || n < 0 {
+			c.conn.WriteError("ERR value is out of range, must be positive")
+			return 0, false
+		}
+		return n, true
+	}
+	return -1, true
+}
+
 func (c *call) writeBulks(vals [][]byte) {
 	c.conn.WriteArray(len(vals))
 	for _, v := range vals {
@@ -59,15 +64,9 @@ func (c *call) writeBulks(vals [][]byte) {
 	}
 }
 
-// readSet is readTyped for a set, with n its member count.
+// readSet is readCounted for a set.
 func (c *call) readSet(missing func(), fn func(v View, n int64) error) {
-	c.readTyped(engine.TypeSet, missing, func(v View, r engine.Record) error {
-		n, err := fsm.SetLen(r)
-		if err != nil {
-			return err
-		}
-		return fn(v, n)
-	})
+	c.readCounted(engine.TypeSet, missing, fn)
 }
 
 func cmdSCard(c *call) {
@@ -179,12 +178,8 @@ func cmdSRandMember(c *call) {
 func cmdSetOp(c *call) {
 	op := strings.ToLower(string(c.args[0]))
 	keys := c.args[1:]
-	if !c.read(keys[0]) {
-		return
-	}
-	v, err := c.view()
-	if err != nil {
-		c.backendError(keys[0], err, false)
+	v, ok := c.openView(keys[0])
+	if !ok {
 		return
 	}
 	defer v.Close()

@@ -82,29 +82,18 @@ func cmdZAdd(c *call) {
 }
 
 func cmdZRem(c *call) {
-	if r, ok := c.write(c.args[1], fsm.EncodeZRem(c.args[1], c.args[2:])); ok {
-		c.conn.WriteInt64(r.Int)
-	}
+	c.writeInt(fsm.EncodeZRem(c.args[1], c.args[2:]))
 }
 
 // cmdZPop serves ZPOPMIN and ZPOPMAX key [count]: member, score pairs.
 func cmdZPop(c *call) {
-	count := int64(-1)
-	switch {
-	case len(c.args) > 3:
-		c.syntaxError()
+	count, ok := c.popCount()
+	if !ok {
 		return
-	case len(c.args) == 3:
-		n, ok := fsm.ParseInt(c.args[2])
-		switch {
-		case !ok || n < 0:
-			c.conn.WriteError("ERR value is out of range, must be positive")
-			return
-		case n == 0:
-			c.conn.WriteArray(0)
-			return
-		}
-		count = n
+	}
+	if count == 0 {
+		c.conn.WriteArray(0) // before the key is looked at, as Redis does
+		return
 	}
 	max := strings.EqualFold(string(c.args[0]), "zpopmax")
 	if r, ok := c.write(c.args[1], fsm.EncodeZPop(c.args[1], max, count)); ok {
@@ -112,15 +101,20 @@ func cmdZPop(c *call) {
 	}
 }
 
-// readZSet is readTyped for a sorted set, with n its member count.
+// readZSet is readCounted for a sorted set.
 func (c *call) readZSet(missing func(), fn func(v View, n int64) error) {
-	c.readTyped(engine.TypeZSet, missing, func(v View, r engine.Record) error {
-		n, err := fsm.ZSetLen(r)
-		if err != nil {
-			return err
-		}
-		return fn(v, n)
-	})
+	c.readCounted(engine.TypeZSet, missing, fn)
+}
+
+// memberScore reads the score of the command's member (args[2]) of the
+// sorted set args[1]; found is false when it is not a member.
+func (c *call) memberScore(v View) (score float64, found bool, err error) {
+	sv, found, err := v.Elem(engine.TypeZSet, c.args[1], c.args[2])
+	if err != nil || !found {
+		return 0, false, err
+	}
+	score, err = fsm.ScoreOf(sv)
+	return score, err == nil, err
 }
 
 func cmdZCard(c *call) {
@@ -132,13 +126,12 @@ func cmdZCard(c *call) {
 
 func cmdZScore(c *call) {
 	c.readZSet(c.null, func(v View, _ int64) error {
-		sv, found, err := v.Elem(engine.TypeZSet, c.args[1], c.args[2])
-		if err != nil || !found {
+		score, found, err := c.memberScore(v)
+		switch {
+		case err != nil:
+		case !found:
 			c.null()
-			return err
-		}
-		score, err := fsm.ScoreOf(sv)
-		if err == nil {
+		default:
 			c.double([]byte(fsm.FormatScore(score)))
 		}
 		return err
@@ -150,13 +143,11 @@ func cmdZScore(c *call) {
 func cmdZRank(c *call) {
 	rev := strings.EqualFold(string(c.args[0]), "zrevrank")
 	c.readZSet(c.null, func(v View, n int64) error {
-		sv, found, err := v.Elem(engine.TypeZSet, c.args[1], c.args[2])
+		score, found, err := c.memberScore(v)
 		if err != nil || !found {
-			c.null()
-			return err
-		}
-		score, err := fsm.ScoreOf(sv)
-		if err != nil {
+			if err == nil {
+				c.null()
+			}
 			return err
 		}
 		var rank int64

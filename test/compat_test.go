@@ -102,6 +102,8 @@ func TestCompatWithRedis(t *testing.T) {
 		{"FLUSHDB", "BOGUS"}, {"FLUSHALL", "SYNC", "x"}, {"FLUSHDB"}, {"DBSIZE"}, {"GET", "k"}, {"EXISTS", "k"},
 		{"SET", "k", "v"}, {"FLUSHALL", "ASYNC"}, {"DBSIZE"}, {"SET", "k", "v"}, {"FLUSHDB", "sync"}, {"MGET", "k"},
 		{"TIME", "x"},
+		// AUTH without a password set (TestRequirePass covers one set).
+		{"AUTH", "x"}, {"AUTH", "default", "x"}, {"AUTH", "nobody", "x"}, {"AUTH"}, {"AUTH", "a", "b", "c"},
 		// Expiry: every time compared is exact (whole seconds of a fresh
 		// TTL, or absolute times).
 		{"SET", "e", "v", "EX", "100"}, {"TTL", "e"}, {"SET", "e", "v2", "KEEPTTL"}, {"TTL", "e"}, {"GET", "e"},
@@ -267,7 +269,7 @@ func TestCompatWithRedis(t *testing.T) {
 		{"MULTI"}, {"DBSIZE"}, {"FLUSHDB"}, {"DBSIZE"}, {"EXEC"},
 		// Listing keys (compared as sets: Redis lists them in no order).
 		{"KEYS", "*"}, {"RANDOMKEY"}, {"SCAN", "0"}, {"MSET", "user:1", "a", "user:2", "b", "user:10", "c", "usr:3", "d", "u*x", "e", "", "empty"},
-		{"HSET", "uh", "f", "v"}, {"SADD", "us", "m"}, {"ZADD", "uz", "1", "m"}, {"RPUSH", "ul", "x"}, {"SET", "gone", "v", "PX", "1"},
+		{"HSET", "uh", "f", "v"}, {"SADD", "us", "m"}, {"ZADD", "uz", "1", "m"}, {"RPUSH", "ul", "x"}, {"SET", "gone", "v", "PXAT", "1"},
 		{"KEYS", "*"}, {"KEYS", "user:*"}, {"KEYS", "user:?"}, {"KEYS", "us[er]*"}, {"KEYS", "u[^s]*"}, {"KEYS", "u[a-s]*"}, {"KEYS", `u\*x`}, {"KEYS", "u*x"},
 		{"KEYS", "nomatch*"}, {"KEYS", "user:1"}, {"KEYS", "[u"}, {"KEYS", ""}, {"KEYS", "*:*"}, {"KEYS"}, {"KEYS", "a", "b"},
 		{"SCAN", "0", "COUNT", "1000"}, {"SCAN", "0", "COUNT", "1000", "MATCH", "user:*"}, {"SCAN", "0", "COUNT", "1000", "TYPE", "hash"},
