@@ -85,7 +85,12 @@ func (b *ApplyBatch) Put(key []byte, r Record) error {
 			return err
 		}
 	}
-	if err := b.b.Set(keyRecordKey(key), encodeRecord(r), nil); err != nil {
+	// Written in place into the batch: no encoded copy of the value.
+	op := b.b.SetDeferred(2+len(key), recordLen(r))
+	op.Key[0], op.Key[1] = prefixData, subKey
+	copy(op.Key[2:], key)
+	putRecord(op.Value, r)
+	if err := op.Finish(); err != nil {
 		return fmt.Errorf("apply batch set: %w", err)
 	}
 	if !st.exists {
@@ -189,8 +194,25 @@ func (b *ApplyBatch) state(key []byte) (keyState, error) {
 	if st, known := b.known[string(key)]; known {
 		return st, nil
 	}
-	_, _, err := b.Key(key)
-	return b.known[string(key)], err
+	// Only the header is needed: no copy of the value.
+	var st keyState
+	v, closer, err := b.b.Get(keyRecordKey(key))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return st, fmt.Errorf("apply batch get: %w", err)
+	default:
+		r, derr := decodeRecord(v)
+		if cerr := closer.Close(); derr == nil {
+			derr = cerr
+		}
+		if derr != nil {
+			return st, fmt.Errorf("apply batch get %q: %w", key, derr)
+		}
+		st = keyState{exists: true, typ: r.Type, expire: r.Expire}
+	}
+	b.known[string(key)] = st
+	return st, nil
 }
 
 // Commit writes the batch together with applied as the applied index,

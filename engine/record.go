@@ -65,19 +65,24 @@ const (
 // 8-byte big-endian expiry follows, then the value to the end.
 const recordExpires = 0x80
 
-func encodeRecord(r Record) []byte {
-	n := 1 + len(r.Value)
+// recordLen is the length of r encoded.
+func recordLen(r Record) int {
 	if r.Expire != 0 {
-		n += 8
+		return 9 + len(r.Value)
 	}
-	b := make([]byte, 0, n)
+	return 1 + len(r.Value)
+}
+
+// putRecord encodes r into b, of recordLen(r) bytes.
+func putRecord(b []byte, r Record) {
 	if r.Expire == 0 {
-		b = append(b, byte(r.Type))
-	} else {
-		b = append(b, byte(r.Type)|recordExpires)
-		b = binary.BigEndian.AppendUint64(b, uint64(r.Expire))
+		b[0] = byte(r.Type)
+		copy(b[1:], r.Value)
+		return
 	}
-	return append(b, r.Value...)
+	b[0] = byte(r.Type) | recordExpires
+	binary.BigEndian.PutUint64(b[1:9], uint64(r.Expire))
+	copy(b[9:], r.Value)
 }
 
 // decodeRecord decodes v; the Value aliases v.

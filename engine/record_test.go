@@ -18,7 +18,9 @@ func TestRecordEncoding(t *testing.T) {
 		{Type: TypeHash, Expire: -5},
 		{Type: TypeZSet, Expire: 1<<62 + 3, Value: []byte{0x80, 0}},
 	} {
-		got, err := decodeRecord(encodeRecord(r))
+		enc := make([]byte, recordLen(r))
+		putRecord(enc, r)
+		got, err := decodeRecord(enc)
 		if err != nil || got.Type != r.Type || got.Expire != r.Expire || !bytes.Equal(got.Value, r.Value) {
 			t.Errorf("%+v came back as %+v, %v", r, got, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -1434,5 +1435,60 @@ func TestMulti(t *testing.T) {
 	}
 	if after := a.dump(t); after[strings.IndexByte(after, '\n'):] != before[strings.IndexByte(before, '\n'):] {
 		t.Fatalf("an aborted transaction changed the data:\n%s\n%s", before, after)
+	}
+}
+
+// TestMillionFieldHash: a hash of 1,000,000 fields is read back field by
+// field from a view without the hash ever being loaded whole (the bytes
+// allocated while reading all of it stay a small fraction of its size),
+// and DEL removes all of it.
+func TestMillionFieldHash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 1,000,000-field hash; -short leaves it out")
+	}
+	n := openNode(t, vfs.NewMem())
+	const batches, per = 1000, 1000
+	next := uint64(1)
+	for b := range batches {
+		pairs := make([][]byte, 0, 2*per)
+		for i := range per {
+			pairs = append(pairs, fmt.Appendf(nil, "field:%07d", b*per+i), fmt.Appendf(nil, "value:%07d", b*per+i))
+		}
+		n.apply(t, entries(next, EncodeHSet(k("big"), pairs))...)
+		next++
+	}
+	r, _, _ := n.fsm.Key(k("big"))
+	if c, err := ElemCount(r); err != nil || c != batches*per {
+		t.Fatalf("the record counts %d fields, %v", c, err)
+	}
+	v, err := n.e.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	count, size := 0, 0
+	err = v.Elems(engine.TypeHash, k("big"), nil, nil, func(f, val []byte) error {
+		count++
+		size += len(f) + len(val)
+		return nil
+	})
+	runtime.ReadMemStats(&after)
+	v.Close()
+	if err != nil || count != batches*per {
+		t.Fatalf("read %d fields, %v", count, err)
+	}
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("read %d fields (%d bytes) allocating %d bytes", count, size, allocated)
+	if allocated > uint64(size)/10 {
+		t.Fatalf("reading %d bytes of fields allocated %d bytes: the hash was loaded whole", size, allocated)
+	}
+	n.apply(t, entries(next, EncodeDel(k("big")))...)
+	v, _ = n.e.View()
+	defer v.Close()
+	left := 0
+	v.Elems(engine.TypeHash, k("big"), nil, nil, func(_, _ []byte) error { left++; return nil })
+	if left != 0 || n.fsm.KeyCount() != 0 {
+		t.Fatalf("after DEL: %d fields, %d keys", left, n.fsm.KeyCount())
 	}
 }
