@@ -37,3 +37,37 @@ func BenchmarkApplyBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "entries/s")
 }
+
+// BenchmarkZPopMin measures popping the lowest member of a sorted set of
+// 100,000, one pop per entry, as a queue ordered by score does. Each pop
+// scans the score index from its start over the tombstones of the pops
+// before it, so the cost per pop grows with -benchtime (see
+// BENCHMARKS.md).
+func BenchmarkZPopMin(b *testing.B) {
+	n := openNode(b, vfs.NewMem())
+	var index uint64
+	const members = 100_000
+	for lo := 0; lo < members; lo += 1000 {
+		scores := make([]float64, 0, 1000)
+		ms := make([][]byte, 0, 1000)
+		for i := lo; i < lo+1000; i++ {
+			scores, ms = append(scores, float64(i)), append(ms, fmt.Appendf(nil, "m%d", i))
+		}
+		index++
+		if _, err := n.fsm.Apply([]raft.Entry{{Index: index, Term: 1, Data: EncodeZAdd([]byte("z"), 0, scores, ms)}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	pops := 0
+	for b.Loop() {
+		if pops == members {
+			b.Fatal("the set is empty: lower -benchtime")
+		}
+		index++
+		if _, err := n.fsm.Apply([]raft.Entry{{Index: index, Term: 1, Data: EncodeZPop([]byte("z"), false, -1)}}); err != nil {
+			b.Fatal(err)
+		}
+		pops++
+	}
+}
