@@ -58,8 +58,10 @@
 // record and its element range with one range tombstone: O(1) at write
 // time, reclaimed by compaction, and never seen by a later reader, a
 // snapshot or the digest. That is what a per-key version number buys
-// stores without range deletion; pebble has it. A hash's, a set's or a
-// sorted set's record value is its element count (uvarint); a list's is the
+// stores without range deletion; pebble has it. A hash's or a set's record
+// value is its element count (uvarint); a sorted set's is its count and,
+// once members were popped, two marks in its score index that scans start
+// from, past the pops' tombstones (fsm.ZSetMeta); a list's is the
 // sequence number of its first element (varint) and its length (uvarint),
 // its elements sitting at consecutive sequence numbers (8 bytes big-endian,
 // sign bit flipped), so LINDEX is a point read and LRANGE a bounded scan. RENAME of a hash

@@ -1492,3 +1492,32 @@ func TestMillionFieldHash(t *testing.T) {
 		t.Fatalf("after DEL: %d fields, %d keys", left, n.fsm.KeyCount())
 	}
 }
+
+// TestZPopMarks: pops move the sorted set's marks past what they removed,
+// and a member added behind a mark clears it, so it is popped next.
+func TestZPopMarks(t *testing.T) {
+	n := openNode(t, vfs.NewMem())
+	z := k("z")
+	res := n.apply(t, entries(1,
+		EncodeZAdd(z, 0, []float64{1, 2, 3, 4, 5}, [][]byte{k("a"), k("b"), k("c"), k("d"), k("e")}),
+		EncodeZPop(z, false, 2), // a, b: the low mark is past b
+		EncodeZPop(z, true, 1),  // e: the high mark is at e
+		EncodeZAdd(z, 0, []float64{0, 9}, [][]byte{k("low"), k("high")}),
+		EncodeZPop(z, false, 1), // low, added behind the low mark
+		EncodeZPop(z, true, 1),  // high, added past the high mark
+		EncodeZPop(z, false, 5), // c, d
+	)...)
+	want := []string{"", "a 1 b 2", "e 5", "", "low 0", "high 9", "c 3 d 4"}
+	for i, w := range want {
+		var got []string
+		for _, v := range res[i].(Result).Values {
+			got = append(got, string(v))
+		}
+		if strings.Join(got, " ") != w {
+			t.Fatalf("entry %d popped %q, want %q", i+1, got, w)
+		}
+	}
+	if n.fsm.KeyCount() != 0 {
+		t.Fatal("the emptied sorted set is still a key")
+	}
+}

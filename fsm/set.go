@@ -31,6 +31,10 @@ func EncodeSPop(key []byte, count int64) []byte { return encode(OpSPop, key, int
 // ElemCount decodes the element count a hash, set or sorted set record
 // holds.
 func ElemCount(r engine.Record) (int64, error) {
+	if r.Type == engine.TypeZSet {
+		m, err := ZSetOf(r)
+		return m.Len, err
+	}
 	n, k := binary.Uvarint(r.Value)
 	if k <= 0 || k != len(r.Value) || n > math.MaxInt64 {
 		return 0, fmt.Errorf("%w: %s record %x", engine.ErrCorrupt, r.Type, r.Value)
@@ -44,6 +48,8 @@ type counted struct {
 	rec   engine.Record
 	n     int64
 	found bool
+	// low and high are a sorted set's score index marks (see ZSetMeta).
+	low, high []byte
 }
 
 // counted opens key as a hash or set of type t (a new, empty one when
@@ -58,6 +64,10 @@ func (a applier) counted(key []byte, t engine.Type) (counted, Result, error) {
 	case r.Type != t:
 		return counted{}, Result{Err: ErrWrongType}, nil
 	}
+	if t == engine.TypeZSet {
+		m, err := ZSetOf(r)
+		return counted{rec: r, n: m.Len, found: true, low: m.Low, high: m.High}, Result{}, err
+	}
 	n, err := ElemCount(r)
 	return counted{rec: r, n: n, found: true}, Result{}, err
 }
@@ -68,7 +78,11 @@ func (a applier) saveCounted(key []byte, c counted) error {
 	if c.n == 0 {
 		return a.b.Delete(key)
 	}
-	c.rec.Value = binary.AppendUvarint(nil, uint64(c.n))
+	if c.rec.Type == engine.TypeZSet {
+		c.rec.Value = ZSetMeta{Len: c.n, Low: c.low, High: c.high}.encode()
+	} else {
+		c.rec.Value = binary.AppendUvarint(nil, uint64(c.n))
+	}
 	return a.b.Put(key, c.rec)
 }
 

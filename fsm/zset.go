@@ -61,6 +61,74 @@ func EncodeZPop(key []byte, max bool, count int64) []byte {
 	return encode(OpZPop, key, []byte{side}, int64Arg(count))
 }
 
+// ZSetMeta is what a sorted set's record holds: its member count and two
+// marks in its score index. Popped members leave tombstones at the ends of
+// the index that a scan from an end would step over one by one, ever more
+// of them; the marks let scans start past them.
+//
+// Invariant: every live index entry sorts after Low (when set) and before
+// High (when set). ZPOPMIN moves Low to the last entry it popped, ZPOPMAX
+// moves High to the last it popped, and an entry added at or beyond a
+// mark clears that mark.
+type ZSetMeta struct {
+	Len       int64
+	Low, High []byte
+}
+
+// ZSetOf decodes a sorted set's record: uvarint count, then, if any, each
+// mark as a uvarint length and its bytes (Low, then High).
+func ZSetOf(r engine.Record) (ZSetMeta, error) {
+	bad := fmt.Errorf("%w: sorted set record %x", engine.ErrCorrupt, r.Value)
+	b := r.Value
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > math.MaxInt64 {
+		return ZSetMeta{}, bad
+	}
+	m := ZSetMeta{Len: int64(n)}
+	b = b[k:]
+	if len(b) == 0 {
+		return m, nil
+	}
+	for _, mark := range []*[]byte{&m.Low, &m.High} {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return ZSetMeta{}, bad
+		}
+		if l > 0 {
+			*mark = b[k : k+int(l)]
+		}
+		b = b[k+int(l):]
+	}
+	if len(b) != 0 {
+		return ZSetMeta{}, bad
+	}
+	return m, nil
+}
+
+func (m ZSetMeta) encode() []byte {
+	b := binary.AppendUvarint(nil, uint64(m.Len))
+	if m.Low == nil && m.High == nil {
+		return b
+	}
+	for _, mark := range [][]byte{m.Low, m.High} {
+		b = binary.AppendUvarint(b, uint64(len(mark)))
+		b = append(b, mark...)
+	}
+	return b
+}
+
+// From and To bound a scan of the score index to where live entries can
+// be: the element to start at (nil: the first) and the one to stop
+// before (nil: past the last).
+func (m ZSetMeta) From() []byte {
+	if m.Low == nil {
+		return nil
+	}
+	return append(bytes.Clone(m.Low), 0)
+}
+
+func (m ZSetMeta) To() []byte { return m.High }
+
 // ScoreKey is a score as 8 bytes whose byte order is numeric order; -0
 // sorts as 0.
 func ScoreKey(f float64) []byte {
@@ -145,7 +213,7 @@ func (a applier) zadd(key []byte, flags byte, pairs [][]byte) (Result, error) {
 			if flags&ZAddXX != 0 {
 				continue
 			}
-			if err := a.putMember(key, member, score); err != nil {
+			if err := a.putMember(key, &z, member, score); err != nil {
 				return Result{}, err
 			}
 			z.n++
@@ -176,7 +244,7 @@ func (a applier) zadd(key []byte, flags byte, pairs [][]byte) (Result, error) {
 		if err := a.b.DeleteElem(engine.ScoreIndex, key, indexEntry(cur, member)); err != nil {
 			return Result{}, err
 		}
-		if err := a.putMember(key, member, next); err != nil {
+		if err := a.putMember(key, &z, member, next); err != nil {
 			return Result{}, err
 		}
 		changed++
@@ -194,11 +262,20 @@ func (a applier) zadd(key []byte, flags byte, pairs [][]byte) (Result, error) {
 	return res, a.saveCounted(key, z)
 }
 
-func (a applier) putMember(key, member []byte, score float64) error {
+// putMember writes a member and its index entry, clearing a mark of z's
+// that the entry would fall behind.
+func (a applier) putMember(key []byte, z *counted, member []byte, score float64) error {
 	if err := a.b.PutElem(engine.TypeZSet, key, member, scoreValue(score)); err != nil {
 		return err
 	}
-	return a.b.PutElem(engine.ScoreIndex, key, indexEntry(score, member), scoreValue(score))
+	e := indexEntry(score, member)
+	if z.low != nil && bytes.Compare(e, z.low) <= 0 {
+		z.low = nil
+	}
+	if z.high != nil && bytes.Compare(e, z.high) >= 0 {
+		z.high = nil
+	}
+	return a.b.PutElem(engine.ScoreIndex, key, e, scoreValue(score))
 }
 
 func (a applier) removeMember(key, member []byte, score float64) error {
@@ -256,7 +333,8 @@ func (a applier) zpop(key []byte, max bool, count int64) (Result, error) {
 	if max {
 		iter = a.b.ElemsRev
 	}
-	err = iter(engine.ScoreIndex, key, nil, nil, func(e, _ []byte) error {
+	meta := ZSetMeta{Low: z.low, High: z.high}
+	err = iter(engine.ScoreIndex, key, meta.From(), meta.To(), func(e, _ []byte) error {
 		if int64(len(entries)) == n {
 			return errStop
 		}
@@ -288,6 +366,15 @@ func (a applier) zpop(key []byte, max bool, count int64) (Result, error) {
 		}
 		z.n--
 		res.Values = append(res.Values, member, []byte(FormatScore(score)))
+	}
+	// Every entry up to the last popped (or from it, popping the
+	// highest) is gone: later scans start past them.
+	if len(entries) > 0 {
+		if last := entries[len(entries)-1]; max {
+			z.high = last
+		} else {
+			z.low = last
+		}
 	}
 	return res, a.saveCounted(key, z)
 }

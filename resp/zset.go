@@ -101,9 +101,27 @@ func cmdZPop(c *call) {
 	}
 }
 
-// readZSet is readCounted for a sorted set.
-func (c *call) readZSet(missing func(), fn func(v View, n int64) error) {
-	c.readCounted(engine.TypeZSet, missing, fn)
+// readZSet is readTyped for a sorted set, with its count and marks.
+func (c *call) readZSet(missing func(), fn func(v View, m fsm.ZSetMeta) error) {
+	c.readTyped(engine.TypeZSet, missing, func(v View, r engine.Record) error {
+		m, err := fsm.ZSetOf(r)
+		if err != nil {
+			return err
+		}
+		return fn(v, m)
+	})
+}
+
+// within narrows a scan of the score index, from one element up to
+// another (nil: open), to where m's marks say live entries can be.
+func within(m fsm.ZSetMeta, from, to []byte) ([]byte, []byte) {
+	if lo := m.From(); lo != nil && (from == nil || bytes.Compare(from, lo) < 0) {
+		from = lo
+	}
+	if hi := m.To(); hi != nil && (to == nil || bytes.Compare(to, hi) > 0) {
+		to = hi
+	}
+	return from, to
 }
 
 // memberScore reads the score of the command's member (args[2]) of the
@@ -118,14 +136,14 @@ func (c *call) memberScore(v View) (score float64, found bool, err error) {
 }
 
 func cmdZCard(c *call) {
-	c.readZSet(func() { c.conn.WriteInt(0) }, func(_ View, n int64) error {
-		c.conn.WriteInt64(n)
+	c.readZSet(func() { c.conn.WriteInt(0) }, func(_ View, m fsm.ZSetMeta) error {
+		c.conn.WriteInt64(m.Len)
 		return nil
 	})
 }
 
 func cmdZScore(c *call) {
-	c.readZSet(c.null, func(v View, _ int64) error {
+	c.readZSet(c.null, func(v View, _ fsm.ZSetMeta) error {
 		score, found, err := c.memberScore(v)
 		switch {
 		case err != nil:
@@ -142,7 +160,7 @@ func cmdZScore(c *call) {
 // counted from the lowest (or highest).
 func cmdZRank(c *call) {
 	rev := strings.EqualFold(string(c.args[0]), "zrevrank")
-	c.readZSet(c.null, func(v View, n int64) error {
+	c.readZSet(c.null, func(v View, m fsm.ZSetMeta) error {
 		score, found, err := c.memberScore(v)
 		if err != nil || !found {
 			if err == nil {
@@ -151,12 +169,13 @@ func cmdZRank(c *call) {
 			return err
 		}
 		var rank int64
-		err = v.Elems(engine.ScoreIndex, c.args[1], nil, append(fsm.ScoreKey(score), c.args[2]...), func(_, _ []byte) error {
+		from, to := within(m, nil, append(fsm.ScoreKey(score), c.args[2]...))
+		err = v.Elems(engine.ScoreIndex, c.args[1], from, to, func(_, _ []byte) error {
 			rank++
 			return nil
 		})
 		if rev {
-			rank = n - 1 - rank
+			rank = m.Len - 1 - rank
 		}
 		if err == nil {
 			c.conn.WriteInt64(rank)
@@ -314,8 +333,8 @@ func cmdZRange(c *call) {
 			return
 		}
 	}
-	c.readZSet(func() { c.conn.WriteArray(0) }, func(v View, n int64) error {
-		out, err := z.collect(v, c.args[1], n)
+	c.readZSet(func() { c.conn.WriteArray(0) }, func(v View, m fsm.ZSetMeta) error {
+		out, err := z.collect(v, c.args[1], m)
 		if err == nil && z.withScores {
 			c.writeScored(out, true)
 		} else if err == nil {
@@ -330,7 +349,8 @@ var errDone = errors.New("done")
 
 // collect scans the score index for the range: members, with their
 // scores when asked.
-func (z *zrange) collect(v View, key []byte, n int64) ([][]byte, error) {
+func (z *zrange) collect(v View, key []byte, m fsm.ZSetMeta) ([][]byte, error) {
+	n := m.Len
 	var out [][]byte
 	skip, take := z.offset, z.limit
 	if z.by == "rank" {
@@ -362,6 +382,7 @@ func (z *zrange) collect(v View, key []byte, n int64) ([][]byte, error) {
 	if z.by == "score" && z.rev && !math.IsInf(z.max.v, 1) {
 		to = fsm.ScoreKey(math.Nextafter(z.max.v, math.Inf(1)))
 	}
+	from, to = within(m, from, to)
 	err := iter(engine.ScoreIndex, key, from, to, func(e, sv []byte) error {
 		member := e[8:]
 		score, err := fsm.ScoreOf(sv)
@@ -412,9 +433,10 @@ func cmdZCount(c *call) {
 		c.conn.WriteError("ERR min or max is not a float")
 		return
 	}
-	c.readZSet(func() { c.conn.WriteInt(0) }, func(v View, _ int64) error {
+	c.readZSet(func() { c.conn.WriteInt(0) }, func(v View, m fsm.ZSetMeta) error {
 		var count int64
-		err := v.Elems(engine.ScoreIndex, c.args[1], fsm.ScoreKey(z.min.v), nil, func(_, sv []byte) error {
+		from, to := within(m, fsm.ScoreKey(z.min.v), nil)
+		err := v.Elems(engine.ScoreIndex, c.args[1], from, to, func(_, sv []byte) error {
 			score, err := fsm.ScoreOf(sv)
 			if err != nil {
 				return err

@@ -252,6 +252,9 @@ func TestCompatWithRedis(t *testing.T) {
 		{"ZREVRANGE", "zv", "0", "1", "BYSCORE"}, {"ZREVRANGE", "zv", "0", "1", "LIMIT", "0", "1"}, {"ZREVRANGE", "nokey", "0", "1"}, {"ZREVRANGE", "zv", "0"},
 		{"ZREVRANGEBYSCORE", "zv", "+inf", "-inf"}, {"ZREVRANGEBYSCORE", "zv", "2", "(1", "WITHSCORES"}, {"ZREVRANGEBYSCORE", "zv", "3", "1", "LIMIT", "1", "1"},
 		{"ZREVRANGEBYSCORE", "zv", "1", "3"}, {"ZREVRANGEBYSCORE", "zv", "3", "1", "REV"}, {"ZREVRANGEBYSCORE", "zv", "x", "1"}, {"ZRANGEBYSCORE", "zv", "1", "3", "BYLEX"},
+		{"ZADD", "zq", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e"}, {"ZPOPMIN", "zq"}, {"ZPOPMAX", "zq"}, {"ZRANGE", "zq", "0", "-1", "WITHSCORES"},
+		{"ZRANK", "zq", "c"}, {"ZREVRANK", "zq", "b"}, {"ZCOUNT", "zq", "-inf", "+inf"}, {"ZREVRANGE", "zq", "0", "-1"}, {"ZRANGEBYSCORE", "zq", "-inf", "+inf"},
+		{"ZADD", "zq", "0", "z", "9", "y"}, {"ZRANGE", "zq", "0", "-1"}, {"ZRANK", "zq", "b"}, {"ZREVRANGE", "zq", "0", "0"}, {"ZPOPMIN", "zq", "2"}, {"ZPOPMAX", "zq", "2"}, {"ZRANGE", "zq", "0", "-1"},
 		{"SET", "zr2", "x"}, {"TYPE", "zr2"}, {"ZADD", "zr3", "1", "a"}, {"DEL", "zr3"}, {"ZRANGE", "zr3", "0", "-1"},
 		// Transactions.
 		{"MULTI"}, {"SET", "ta", "1"}, {"INCR", "ta"}, {"GET", "ta"}, {"HSET", "ta", "f", "v"}, {"LPUSH", "tl", "x", "y"}, {"LRANGE", "tl", "0", "-1"},
