@@ -151,16 +151,31 @@ func flagSet(name string, c *Config) *flag.FlagSet {
 // named by --config (or RAFTKV_CONFIG), then validates it. It returns
 // flag.ErrHelp unchanged for -h.
 func Parse(name string, args []string) (*Config, error) {
+	return parse(name, args, true)
+}
+
+// CheckFile reads and validates a config file alone, as `raftkv config
+// check` does: no flags, and the environment left out, so that a setting
+// missing from the file is not hidden by a variable of this shell.
+func CheckFile(path string) (*Config, error) {
+	c, err := parse("raftkv config check", []string{"--config", path}, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+func parse(name string, args []string, env bool) (*Config, error) {
 	c := Default()
 	fs := flagSet(name, c)
 	// The flag package would print the whole usage with every error; one
 	// sentence is clearer, and -h still prints it.
 	fs.SetOutput(io.Discard)
-	err := ff.Parse(fs, args,
-		ff.WithEnvVarPrefix(EnvPrefix),
-		ff.WithConfigFileFlag("config"),
-		ff.WithConfigFileParser(yamlParser(fs)),
-	)
+	opts := []ff.Option{ff.WithConfigFileFlag("config"), ff.WithConfigFileParser(yamlParser(fs))}
+	if env {
+		opts = append(opts, ff.WithEnvVarPrefix(EnvPrefix))
+	}
+	err := ff.Parse(fs, args, opts...)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(os.Stderr)

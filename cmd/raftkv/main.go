@@ -4,6 +4,8 @@
 //	raftkv cluster [-n 3]    run a local cluster of N nodes, one process each
 //	raftkv status            print a node's Raft state
 //	raftkv transfer-leader   hand leadership to another node
+//	raftkv config check F    validate a config file
+//	raftkv health            check that a node answers (for a HEALTHCHECK)
 //	raftkv version           print the version
 package main
 
@@ -30,6 +32,9 @@ Usage:
                             add a node to the cluster
   raftkv node remove --id ID [--addr]
                             remove a node from the cluster
+  raftkv config check FILE  validate a config file, naming any bad setting
+  raftkv health [--addr] [--password]
+                            exit 0 if the node answers PING, 1 if not
   raftkv version            print the version
 `
 
@@ -52,6 +57,14 @@ func main() {
 			os.Exit(2)
 		}
 		err = runAdmin("node "+os.Args[2], os.Args[3:])
+	case "config":
+		if len(os.Args) != 4 || os.Args[2] != "check" {
+			fmt.Fprintf(os.Stderr, "raftkv: usage: raftkv config check FILE\n")
+			os.Exit(2)
+		}
+		err = runConfigCheck(os.Args[3])
+	case "health":
+		err = runHealth(os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println("raftkv", fullVersion())
 	case "help", "-h", "--help":
