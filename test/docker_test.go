@@ -115,6 +115,11 @@ func startDockerCluster(t *testing.T, n int) *dockerCluster {
 	for _, nd := range c.nodes {
 		c.run(nd)
 	}
+	// The image's HEALTHCHECK (raftkv health) reports a serving node.
+	waitUntil(t, 30*time.Second, 200*time.Millisecond, "the first container to report healthy", func() bool {
+		out, err := docker("inspect", "-f", "{{.State.Health.Status}}", c.nodes[0].name)
+		return err == nil && strings.TrimSpace(out) == "healthy"
+	})
 	return c
 }
 
