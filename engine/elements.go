@@ -214,14 +214,23 @@ func (b *ApplyBatch) DeleteElems(t Type, key, from, to []byte) error {
 	return nil
 }
 
+// ElemTypes lists the element families of a key of type t, as element
+// calls name them: none for a string, a sorted set's members and its score
+// index, the type itself otherwise.
+func ElemTypes(t Type) []Type {
+	switch t {
+	case TypeString:
+		return nil
+	case TypeZSet:
+		return []Type{TypeZSet, ScoreIndex}
+	}
+	return []Type{t}
+}
+
 // dropElems removes every element key had as a key of type t: one range
 // tombstone per family, whatever their number.
 func (b *ApplyBatch) dropElems(t Type, key []byte) error {
-	types := []Type{t}
-	if t == TypeZSet {
-		types = append(types, ScoreIndex)
-	}
-	for _, t := range types {
+	for _, t := range ElemTypes(t) {
 		sub, ok := family(t)
 		if !ok {
 			continue
@@ -278,23 +287,8 @@ func (v *View) Keys(from []byte, fn func(key []byte, r Record) error) error {
 
 // KeyCount is the number of keys in the view.
 func (v *View) KeyCount() uint64 {
-	n, _ := v.count(keyKeyCount)
+	n, _ := getUint64(v.snap, keyKeyCount)
 	return n
-}
-
-func (v *View) count(key []byte) (uint64, error) {
-	b, closer, err := v.snap.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer closer.Close()
-	if len(b) != 8 {
-		return 0, fmt.Errorf("%w: count of %d bytes", ErrCorrupt, len(b))
-	}
-	return binary.BigEndian.Uint64(b), nil
 }
 
 // Close releases the view.

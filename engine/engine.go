@@ -206,19 +206,19 @@ func Open(dir string, o Options) (*Engine, error) {
 
 // load reads what the Engine keeps in memory from the database.
 func (e *Engine) load() error {
-	applied, err := e.getUint64(keyApplied)
+	applied, err := getUint64(e.db, keyApplied)
 	if err != nil {
 		return fmt.Errorf("read applied index: %w", err)
 	}
-	count, err := e.getUint64(keyKeyCount)
+	count, err := getUint64(e.db, keyKeyCount)
 	if err != nil {
 		return fmt.Errorf("read key count: %w", err)
 	}
-	expires, err := e.getUint64(keyExpires)
+	expires, err := getUint64(e.db, keyExpires)
 	if err != nil {
 		return fmt.Errorf("read count of keys with an expiry: %w", err)
 	}
-	clock, err := e.getUint64(keyClock)
+	clock, err := getUint64(e.db, keyClock)
 	if err != nil {
 		return fmt.Errorf("read clock: %w", err)
 	}
@@ -387,9 +387,10 @@ func (e *Engine) rlock() error {
 	return nil
 }
 
-// getUint64 reads an 8-byte big-endian value; a missing key reads as 0.
-func (e *Engine) getUint64(key []byte) (uint64, error) {
-	v, closer, err := e.db.Get(key)
+// getUint64 reads an 8-byte big-endian value from r (the database or a
+// snapshot); a missing key reads as 0.
+func getUint64(r pebble.Reader, key []byte) (uint64, error) {
+	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, nil
 	}

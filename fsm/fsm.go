@@ -634,22 +634,12 @@ func (a applier) rename(key, newKey []byte, nx bool) (Result, error) {
 	if _, exists, err := a.key(newKey); err != nil || (nx && exists) {
 		return Result{}, err
 	}
-	// A sorted set's elements are in two families: members and the score
-	// index.
-	var families []engine.Type
-	switch r.Type {
-	case engine.TypeString:
-	case engine.TypeZSet:
-		families = []engine.Type{engine.TypeZSet, engine.ScoreIndex}
-	default:
-		families = []engine.Type{r.Type}
-	}
 	type elem struct {
 		t    engine.Type
 		e, v []byte
 	}
 	var elems []elem
-	for _, t := range families {
+	for _, t := range engine.ElemTypes(r.Type) {
 		err := a.b.Elems(t, key, nil, nil, func(e, v []byte) error {
 			elems = append(elems, elem{t, bytes.Clone(e), bytes.Clone(v)})
 			return nil

@@ -159,15 +159,10 @@ func KeyDigest(r Reader, key []byte, now int64) ([sha1.Size]byte, error) {
 	binary.BigEndian.PutUint64(hdr[9:], uint64(len(rec.Value)))
 	h.Write(hdr[:])
 	h.Write(rec.Value)
-	var families []engine.Type
-	switch rec.Type {
-	case engine.TypeString:
-	case engine.TypeZSet:
-		families = []engine.Type{engine.TypeZSet}
-	default:
-		families = []engine.Type{rec.Type}
-	}
-	for _, t := range families {
+	for _, t := range engine.ElemTypes(rec.Type) {
+		if t == engine.ScoreIndex {
+			continue // derived from the members
+		}
 		err := r.Elems(t, key, nil, nil, func(e, v []byte) error {
 			var lens [16]byte
 			binary.BigEndian.PutUint64(lens[:], uint64(len(e)))

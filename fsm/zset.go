@@ -32,8 +32,7 @@ const (
 
 // Redis's refusals of sorted set commands.
 var (
-	ErrNotValidFloat = errors.New("ERR value is not a valid float")
-	ErrScoreNaN      = errors.New("ERR resulting score is not a number (NaN)")
+	ErrScoreNaN = errors.New("ERR resulting score is not a number (NaN)")
 )
 
 // EncodeZAdd encodes ZADD key with flags and score-member pairs (ZINCRBY

@@ -191,12 +191,8 @@ func init() {
 }
 
 func cmdGet(c *call) {
-	switch v, found, ok := c.readValue(); {
-	case !ok:
-	case !found:
-		c.null()
-	default:
-		c.conn.WriteBulk(v)
+	if v, found, ok := c.readValue(); ok {
+		c.writeBulkOrNull(v, found)
 	}
 }
 

@@ -124,11 +124,10 @@ type txCmd struct {
 	write bool
 	// For a write: its encoding once the handler asked to replicate it,
 	// and where the handler waits for the result.
-	enc    []byte
-	encc   chan []byte
-	resc   chan txOutcome
-	done   chan struct{}
-	waited bool
+	enc  []byte
+	encc chan []byte
+	resc chan txOutcome
+	done chan struct{}
 }
 
 type txOutcome struct {

@@ -64,7 +64,7 @@ func cmdZAdd(c *call) {
 	for j := 0; j < len(pairs); j += 2 {
 		f, ok := fsm.ParseScore(pairs[j])
 		if !ok {
-			c.conn.WriteError(fsm.ErrNotValidFloat.Error())
+			c.conn.WriteError(fsm.ErrNotFloat.Error())
 			return
 		}
 		scores, members = append(scores, f), append(members, pairs[j+1])
