@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"cmp"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -256,6 +257,7 @@ func cmdInfo(c *call) {
 			up := time.Since(c.s.started)
 			line("redis_version", RedisVersion)
 			line("raftkv_version", c.s.cfg.Version)
+			line("raftkv_git_sha1", cmp.Or(c.s.cfg.Commit, "00000000"))
 			line("redis_mode", "cluster")
 			line("os", runtime.GOOS+" "+runtime.GOARCH)
 			line("arch_bits", strconv.IntSize)

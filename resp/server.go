@@ -43,8 +43,10 @@ type Config struct {
 	// LeaderWait is how long a command waits for a leader to be known
 	// before it is answered -CLUSTERDOWN. Default 2s.
 	LeaderWait time.Duration
-	// Version is raftkv's version, reported by INFO.
+	// Version is raftkv's version, and Commit the commit it was built
+	// from (empty when unknown), reported by INFO.
 	Version string
+	Commit  string
 	// ConfigFile is reported by INFO as config_file.
 	ConfigFile string
 	// RequirePass, when set, is the password of the default user: a

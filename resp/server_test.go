@@ -407,7 +407,7 @@ func TestInfoAndCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"redis_version:7.2.0", "raftkv_version:test", "process_id:", "run_id:", "tcp_port:", "uptime_in_seconds:",
+	for _, want := range []string{"redis_version:7.2.0", "raftkv_version:test", "raftkv_git_sha1:", "process_id:", "run_id:", "tcp_port:", "uptime_in_seconds:",
 		"config_file:", "role:master", "raft_role:leader", "raft_term:3", "raft_leader_id:1", "db0:keys=1,", "connected_clients:1",
 		"# Persistence", "aof_enabled:1", "rdb_changes_since_last_save:3", "raft_snapshot_index:7"} {
 		if !strings.Contains(info, want) {

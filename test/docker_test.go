@@ -37,6 +37,33 @@ func command(name string, args ...string) (string, error) {
 	return strings.TrimSpace(out.String()), nil
 }
 
+// requireDocker skips the test when no Docker engine runs here.
+func requireDocker(t *testing.T) {
+	t.Helper()
+	if _, err := docker("info", "--format", "{{.ServerVersion}}"); err != nil {
+		t.Skipf("skipping: no Docker engine is running here (%v)", err)
+	}
+}
+
+// buildImage builds the Dockerfile's prebuilt target, from the binary
+// TestMain built with CGO_ENABLED=0, as image, removed when t ends. The
+// context holds only the binary, as a user's would after go build.
+func buildImage(t *testing.T, image string) {
+	t.Helper()
+	ctxDir := t.TempDir()
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "raftkv"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := docker("build", "-q", "--target", "prebuilt", "-f", "../Dockerfile", "-t", image, ctxDir); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { docker("rmi", "-f", image) })
+}
+
 type dockerNode struct {
 	id   uint64
 	name string
@@ -63,9 +90,7 @@ type dockerCluster struct {
 // the test when no Docker engine runs.
 func startDockerCluster(t *testing.T, n int) *dockerCluster {
 	t.Helper()
-	if _, err := docker("info", "--format", "{{.ServerVersion}}"); err != nil {
-		t.Skipf("skipping: no Docker engine is running here (%v)", err)
-	}
+	requireDocker(t)
 	if _, err := exec.LookPath("nsenter"); err != nil {
 		t.Fatalf("the Docker back end cuts links with nsenter and iptables: %v", err)
 	}
@@ -74,31 +99,16 @@ func startDockerCluster(t *testing.T, n int) *dockerCluster {
 	}
 	tag := fmt.Sprintf("%d-%d", os.Getpid(), rand.IntN(1<<20))
 	c := &dockerCluster{t: t, tag: tag, image: "raftkv-test:" + tag, network: "raftkv-test-" + tag, last: uint64(n)}
+	// Containers go before the image: cleanups run last first.
+	buildImage(t, c.image)
 	t.Cleanup(c.remove)
-
-	// The image, from the binary TestMain built with CGO_ENABLED=0.
-	ctxDir := t.TempDir()
-	data, err := os.ReadFile(binary)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(ctxDir, "raftkv"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	dockerfile, err := os.ReadFile("../Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), dockerfile, 0o644)
-	if _, err := docker("build", "-q", "-t", c.image, ctxDir); err != nil {
-		t.Fatal(err)
-	}
 
 	// A private network with fixed addresses, so that MOVED names an
 	// address this host reaches.
 	for attempt := 0; ; attempt++ {
 		c.subnet = fmt.Sprintf("172.%d.%d", 20+rand.IntN(12), rand.IntN(250))
-		if _, err = docker("network", "create", "--subnet", c.subnet+".0/24", c.network); err == nil {
+		_, err := docker("network", "create", "--subnet", c.subnet+".0/24", c.network)
+		if err == nil {
 			break
 		}
 		if attempt == 5 {
@@ -153,7 +163,6 @@ func (c *dockerCluster) remove() {
 		docker("rm", "-f", "-v", nd.name)
 	}
 	docker("network", "rm", c.network)
-	docker("rmi", "-f", c.image)
 }
 
 func (c *dockerCluster) must(args ...string) {

@@ -21,8 +21,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// binary is the raftkv binary built once for every test in this package.
+// binary is the raftkv binary built once for every test in this package,
+// stamped with this version and commit as a release build is.
 var binary string
+
+const (
+	buildVersion = "0.0.0-test"
+	buildCommit  = "0123456789abcdef0123456789abcdef01234567"
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "raftkv-test-bin")
@@ -42,7 +48,7 @@ func TestMain(m *testing.M) {
 		}
 		return nil
 	})
-	build := exec.Command("go", "build", "-o", binary, "../cmd/raftkv")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version="+buildVersion+" -X main.commit="+buildCommit, "-o", binary, "../cmd/raftkv")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build raftkv: %v\n%s", err, out)

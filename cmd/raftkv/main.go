@@ -17,8 +17,15 @@ import (
 	"runtime/debug"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
+// version and commit are set at build time:
+//
+//	go build -ldflags "-X main.version=1.2.3 -X main.commit=$(git rev-parse HEAD)" ./cmd/raftkv
+//
+// Without commit, the revision Go records from a git checkout is used.
+var (
+	version = "0.1.0-dev"
+	commit  = ""
+)
 
 const usage = `raftkv: a Redis-compatible key-value store replicated with Raft.
 
@@ -84,12 +91,23 @@ func main() {
 
 // fullVersion is the version with the commit it was built from, when known.
 func fullVersion() string {
+	if c := buildCommit(); len(c) >= 12 {
+		return version + " (" + c[:12] + ")"
+	}
+	return version
+}
+
+// buildCommit is the commit the binary was built from, or "".
+func buildCommit() string {
+	if commit != "" {
+		return commit
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				return version + " (" + s.Value[:12] + ")"
+			if s.Key == "vcs.revision" {
+				return s.Value
 			}
 		}
 	}
-	return version
+	return ""
 }

@@ -265,7 +265,8 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 		MaxQueryBuffer:  cfg.MaxQueryBuffer,
 		RequestTimeout:  cfg.RequestTimeout,
 		LeaderWait:      2 * cfg.ElectionTimeout,
-		Version:         fullVersion(),
+		Version:         version,
+		Commit:          buildCommit(),
 		ConfigFile:      cfg.ConfigFile,
 		RequirePass:     cfg.RequirePass,
 	})
