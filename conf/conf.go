@@ -60,15 +60,38 @@ type Config struct {
 	// VerifyOnStart reads every stored byte at start, so that a node
 	// whose files are damaged refuses to start.
 	VerifyOnStart bool
-	LogLevel      string
-	LogJSON       bool
+	// UnsafeNoFsync acknowledges writes without waiting for the disk.
+	UnsafeNoFsync bool
+	// MaxClients bounds the client connections served at once.
+	MaxClients int
+	LogLevel   string
+	LogJSON    bool
 	// PprofAddr, when set, serves Go's /debug/pprof profiles there.
 	PprofAddr string
+	// MetricsAddr, when set, serves Prometheus metrics at /metrics there.
+	MetricsAddr string
 	// RequirePass, when set, is the password clients must give (AUTH, or
 	// HELLO's AUTH) before any other command, as Redis's requirepass. The
 	// node gives it too when it asks the cluster to add it (--join): every
 	// node of a cluster has the same one.
 	RequirePass string
+	// ClusterID names the cluster; peers refuse a node of another one.
+	// Empty: the ID recorded at this node's first start, or on the first
+	// start one derived from --peers (founding members) or asked of the
+	// cluster (--join).
+	ClusterID string
+	// TLS on the RESP port: the node's certificate and key, the CA that
+	// signs clients' certificates, and whether clients must present one
+	// (yes, optional or no), as Redis's tls-* settings.
+	TLSCertFile    string
+	TLSKeyFile     string
+	TLSCACertFile  string
+	TLSAuthClients string
+	// Mutual TLS between peers: this node's certificate and key, and the
+	// cluster CA that signs every member's.
+	PeerTLSCertFile   string
+	PeerTLSKeyFile    string
+	PeerTLSCACertFile string
 	// ConfigFile is the YAML file the configuration was read from, if any.
 	ConfigFile string
 }
@@ -92,6 +115,8 @@ func Default() *Config {
 		CacheSize:              128 << 20,
 		VerifyOnStart:          true,
 		LogLevel:               "info",
+		TLSAuthClients:         "yes",
+		MaxClients:             10000,
 	}
 }
 
@@ -135,10 +160,21 @@ func flagSet(name string, c *Config) *flag.FlagSet {
 	fs.Int64Var(&c.MaxQueryBuffer, "max-query-buffer", c.MaxQueryBuffer, "most bytes of one unfinished command a client may send before it is disconnected (Redis client-query-buffer-limit)")
 	fs.Int64Var(&c.CacheSize, "cache-size", c.CacheSize, "bytes of recently read data blocks kept in memory by the storage engine (at least 1 MiB); reads and the existence checks of writes to keys not in it read the disk")
 	fs.BoolVar(&c.VerifyOnStart, "verify-on-start", c.VerifyOnStart, "read every stored byte at start to check its checksum, so that a node with damaged files refuses to start (0.6 s for 512 MiB when the files are in the page cache; a cold disk's read speed sets it)")
+	fs.BoolVar(&c.UnsafeNoFsync, "unsafe-no-fsync", c.UnsafeNoFsync, "acknowledge writes without waiting for the disk (fsync): a power loss on a majority can lose acknowledged writes; for tests and benchmarks only")
+	fs.IntVar(&c.MaxClients, "maxclients", c.MaxClients, "most client connections served at once; more are refused with -ERR max number of clients reached (Redis maxclients)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: trace, debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "write logs as JSON lines")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "host:port to serve Prometheus metrics on, at /metrics (off when empty)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "host:port to serve Go's /debug/pprof profiles on (off when empty; keep it on a private address)")
 	fs.StringVar(&c.RequirePass, "requirepass", c.RequirePass, "password clients must give with AUTH before other commands, as Redis's requirepass (off when empty); prefer RAFTKV_REQUIREPASS or the config file to keep it out of the process list")
+	fs.StringVar(&c.ClusterID, "cluster-id", c.ClusterID, "name of the cluster; peers refuse messages from a node of another cluster (default: recorded at first start, derived then from --peers, or asked of the cluster with --join)")
+	fs.StringVar(&c.TLSCertFile, "tls-cert-file", c.TLSCertFile, "certificate (PEM) for TLS on the RESP port; with --tls-key-file, clients must connect with TLS (redis-cli --tls)")
+	fs.StringVar(&c.TLSKeyFile, "tls-key-file", c.TLSKeyFile, "private key (PEM) of --tls-cert-file")
+	fs.StringVar(&c.TLSCACertFile, "tls-ca-cert-file", c.TLSCACertFile, "CA certificate (PEM) that signs clients' certificates")
+	fs.StringVar(&c.TLSAuthClients, "tls-auth-clients", c.TLSAuthClients, "whether RESP clients must present a certificate signed by --tls-ca-cert-file: yes, optional or no")
+	fs.StringVar(&c.PeerTLSCertFile, "peer-tls-cert-file", c.PeerTLSCertFile, "certificate (PEM) of this node for mutual TLS between peers, naming the host of its peer address")
+	fs.StringVar(&c.PeerTLSKeyFile, "peer-tls-key-file", c.PeerTLSKeyFile, "private key (PEM) of --peer-tls-cert-file")
+	fs.StringVar(&c.PeerTLSCACertFile, "peer-tls-ca-cert-file", c.PeerTLSCACertFile, "cluster CA certificate (PEM): a peer whose certificate it did not sign is refused")
 	fs.StringVar(&c.ConfigFile, "config", c.ConfigFile, "YAML file of settings, keys named as these flags")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\nEvery flag may also be set as an environment variable (--resp-addr as %s_RESP_ADDR)\nor as a key of the --config file (resp-addr: ...). Flags win over the environment,\nwhich wins over the file.\n\nFlags:\n", name, EnvPrefix)
@@ -376,6 +412,9 @@ func (c *Config) Validate() error {
 	if c.MaxQueryBuffer <= 0 {
 		return fmt.Errorf("invalid --max-query-buffer %d: must be positive", c.MaxQueryBuffer)
 	}
+	if c.MaxClients <= 0 {
+		return fmt.Errorf("invalid --maxclients %d: must be positive", c.MaxClients)
+	}
 	if c.CacheSize < 1<<20 {
 		return fmt.Errorf("invalid --cache-size %d: must be at least 1 MiB (1048576)", c.CacheSize)
 	}
@@ -384,12 +423,22 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("invalid --pprof-addr: %w", err)
 		}
 	}
+	if c.MetricsAddr != "" {
+		if err := checkAddr(c.MetricsAddr); err != nil {
+			return fmt.Errorf("invalid --metrics-addr: %w", err)
+		}
+	}
 	switch c.LogLevel {
 	case "trace", "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("invalid --log-level %q: must be trace, debug, info, warn or error", c.LogLevel)
 	}
-	return nil
+	for _, r := range c.ClusterID {
+		if r <= ' ' || r > '~' || r == ',' {
+			return fmt.Errorf("invalid --cluster-id %q: use printable ASCII without spaces or commas", c.ClusterID)
+		}
+	}
+	return c.validateTLS()
 }
 
 // fileConfig is the YAML form written by WriteFile.
@@ -412,10 +461,21 @@ type fileConfig struct {
 	MaxQueryBuffer       int64      `yaml:"max-query-buffer"`
 	CacheSize            int64      `yaml:"cache-size"`
 	VerifyOnStart        bool       `yaml:"verify-on-start"`
+	UnsafeNoFsync        bool       `yaml:"unsafe-no-fsync,omitempty"`
+	MaxClients           int        `yaml:"maxclients"`
 	LogLevel             string     `yaml:"log-level"`
 	LogJSON              bool       `yaml:"log-json"`
 	PprofAddr            string     `yaml:"pprof-addr,omitempty"`
+	MetricsAddr          string     `yaml:"metrics-addr,omitempty"`
 	RequirePass          string     `yaml:"requirepass,omitempty"`
+	ClusterID            string     `yaml:"cluster-id,omitempty"`
+	TLSCertFile          string     `yaml:"tls-cert-file,omitempty"`
+	TLSKeyFile           string     `yaml:"tls-key-file,omitempty"`
+	TLSCACertFile        string     `yaml:"tls-ca-cert-file,omitempty"`
+	TLSAuthClients       string     `yaml:"tls-auth-clients,omitempty"`
+	PeerTLSCertFile      string     `yaml:"peer-tls-cert-file,omitempty"`
+	PeerTLSKeyFile       string     `yaml:"peer-tls-key-file,omitempty"`
+	PeerTLSCACertFile    string     `yaml:"peer-tls-ca-cert-file,omitempty"`
 }
 
 type filePeer struct {
@@ -433,8 +493,10 @@ func WriteFile(path string, c *Config) error {
 		FirstElectionTimeout: c.FirstElectionTimeout.String(), RequestTimeout: c.RequestTimeout.String(),
 		SnapshotEntries: c.SnapshotEntries, SnapshotCatchUp: c.SnapshotCatchUpEntries,
 		MaxBulkLen: c.MaxBulkLen, MaxInlineLen: c.MaxInlineLen, MaxMultibulkLen: c.MaxMultibulkLen,
-		MaxQueryBuffer: c.MaxQueryBuffer, CacheSize: c.CacheSize, VerifyOnStart: c.VerifyOnStart, LogLevel: c.LogLevel, LogJSON: c.LogJSON, PprofAddr: c.PprofAddr,
-		RequirePass: c.RequirePass,
+		MaxQueryBuffer: c.MaxQueryBuffer, CacheSize: c.CacheSize, VerifyOnStart: c.VerifyOnStart, UnsafeNoFsync: c.UnsafeNoFsync, MaxClients: c.MaxClients, LogLevel: c.LogLevel, LogJSON: c.LogJSON, PprofAddr: c.PprofAddr, MetricsAddr: c.MetricsAddr,
+		RequirePass: c.RequirePass, ClusterID: c.ClusterID,
+		TLSCertFile: c.TLSCertFile, TLSKeyFile: c.TLSKeyFile, TLSCACertFile: c.TLSCACertFile, TLSAuthClients: c.TLSAuthClients,
+		PeerTLSCertFile: c.PeerTLSCertFile, PeerTLSKeyFile: c.PeerTLSKeyFile, PeerTLSCACertFile: c.PeerTLSCACertFile,
 	}
 	for _, p := range c.Peers {
 		fc.Peers = append(fc.Peers, filePeer(p))

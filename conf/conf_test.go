@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raftkv/raftkv/test/testcert"
 )
 
 const peers3 = "1=127.0.0.1:16380/127.0.0.1:6380,2=127.0.0.1:16381/127.0.0.1:6381,3=127.0.0.1:16382/127.0.0.1:6382"
@@ -101,6 +104,7 @@ func TestValidationNamesTheSetting(t *testing.T) {
 		{append(base, "--max-bulk-len", "0"), "invalid --max-bulk-len"},
 		{append(base, "--max-inline-len", "-1"), "invalid --max-inline-len"},
 		{append(base, "--max-multibulk-len", "0"), "invalid --max-multibulk-len"},
+		{append(base, "--maxclients", "0"), "invalid --maxclients 0"},
 		{append(base, "--log-level", "loud"), "invalid --log-level \"loud\""},
 		{append(base, "--data-dir", ""), "missing --data-dir"},
 		{[]string{"--id", "1", "--peers", "1=127.0.0.1:16380/127.0.0.1:6380,1=127.0.0.1:16381/127.0.0.1:6381"}, "ID 1 is listed twice"},
@@ -110,6 +114,13 @@ func TestValidationNamesTheSetting(t *testing.T) {
 		{[]string{"--id", "one"}, "-id"},
 		{append(base, "extra"), "unexpected argument \"extra\""},
 		{[]string{"--id", "4", "--peers", peers3, "--join", "127.0.0.1:6380", "--resp-addr", "0.0.0.0:6383", "--peer-addr", "10.0.0.4:16380"}, "--resp-addr 0.0.0.0:6383 is not an address clients can be sent to"},
+		{append(base, "--cluster-id", "two words"), "invalid --cluster-id \"two words\""},
+		{append(base, "--tls-cert-file", "c.pem"), "--tls-cert-file and --tls-key-file go together"},
+		{append(base, "--tls-cert-file", "c.pem", "--tls-key-file", "k.pem"), "missing --tls-ca-cert-file"},
+		{append(base, "--tls-cert-file", "c.pem", "--tls-key-file", "k.pem", "--tls-auth-clients", "no"), "invalid --tls-cert-file c.pem or --tls-key-file k.pem"},
+		{append(base, "--tls-auth-clients", "maybe"), "invalid --tls-auth-clients \"maybe\""},
+		{append(base, "--peer-tls-cert-file", "c.pem", "--peer-tls-key-file", "k.pem"), "--peer-tls-cert-file, --peer-tls-key-file and --peer-tls-ca-cert-file go together"},
+		{append(base, "--peer-tls-cert-file", "c.pem", "--peer-tls-key-file", "k.pem", "--peer-tls-ca-cert-file", "ca.pem"), "invalid --peer-tls-cert-file c.pem or --peer-tls-key-file k.pem"},
 	} {
 		_, err := Parse("test", tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -164,5 +175,45 @@ func TestPeersRoundTrip(t *testing.T) {
 	}
 	if got := FormatPeers(ps); got != peers3 {
 		t.Fatalf("FormatPeers(ParsePeers(%q)) = %q", peers3, got)
+	}
+}
+
+func TestTLSSettings(t *testing.T) {
+	ca := testcert.NewCA(t, "conf")
+	f := ca.Issue("node")
+	base := []string{"--id", "1", "--peers", peers3}
+	c, err := Parse("test", append(base, "--tls-cert-file", f.CertFile, "--tls-key-file", f.KeyFile, "--tls-ca-cert-file", ca.CertFile,
+		"--tls-auth-clients", "optional", "--peer-tls-cert-file", f.CertFile, "--peer-tls-key-file", f.KeyFile, "--peer-tls-ca-cert-file", ca.CertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := c.RespTLS()
+	if err != nil || rt == nil || rt.ClientAuth != tls.VerifyClientCertIfGiven || rt.ClientCAs == nil {
+		t.Fatalf("RespTLS() = %+v, %v", rt, err)
+	}
+	pt, err := c.PeerTLS()
+	if err != nil || pt == nil || pt.ClientAuth != tls.RequireAndVerifyClientCert || pt.RootCAs == nil || pt.ClientCAs == nil {
+		t.Fatalf("PeerTLS() = %+v, %v", pt, err)
+	}
+	if ct, err := c.ClientTLS(); err != nil || ct == nil || len(ct.Certificates) != 1 || ct.RootCAs == nil {
+		t.Fatalf("ClientTLS() = %+v, %v", ct, err)
+	}
+	// Off by default.
+	c, err = Parse("test", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt, _ := c.RespTLS(); rt != nil {
+		t.Fatal("RESP TLS on without settings")
+	}
+	if pt, _ := c.PeerTLS(); pt != nil {
+		t.Fatal("peer TLS on without settings")
+	}
+	// A CA file that holds no certificate is named.
+	junk := filepath.Join(t.TempDir(), "junk.pem")
+	os.WriteFile(junk, []byte("not a certificate"), 0o644)
+	_, err = Parse("test", append(base, "--peer-tls-cert-file", f.CertFile, "--peer-tls-key-file", f.KeyFile, "--peer-tls-ca-cert-file", junk))
+	if err == nil || !strings.Contains(err.Error(), "invalid --peer-tls-ca-cert-file "+junk+": no PEM certificate") {
+		t.Fatalf("junk CA: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -79,6 +80,7 @@ func (e *Engine) Compact(index uint64) error {
 	}
 	e.first, e.snap = index+1, meta
 	e.cache.compacted(index)
+	e.compactions.Add(1)
 	return nil
 }
 
@@ -118,3 +120,19 @@ func (e *Engine) DataSize() uint64 {
 	}
 	return n
 }
+
+// Stats are the engine's running figures.
+type Stats struct {
+	// Compactions counts log compactions (snapshots taken), Installs the
+	// snapshots received from a leader and installed.
+	Compactions, Installs uint64
+}
+
+// Stats returns the engine's figures since it opened.
+func (e *Engine) Stats() Stats {
+	return Stats{Compactions: e.compactions.Load(), Installs: e.installs.Load()}
+}
+
+// FsyncLatency is the histogram of the write-ahead log's fsyncs, in
+// nanoseconds, as pebble records it.
+func (e *Engine) FsyncLatency() prometheus.Histogram { return e.fsyncLatency }

@@ -8,6 +8,8 @@
 // Every key family starts with a one-byte prefix, so each family is a
 // contiguous, bounded key range:
 //
+//	'C'                 cluster ID, as given at the node's first start; outside
+//	                    the range a received snapshot replaces
 //	'a'                 applied index: 8-byte big-endian uint64
 //	'd' ...             the data set, below
 //	'e'                 number of keys with an expiry: 8-byte big-endian

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ var ErrCorrupt = errors.New("engine: corrupt stored value")
 
 // Key family prefixes; see doc.go for the layout.
 const (
+	prefixCluster  = 'C'
 	prefixApplied  = 'a'
 	prefixData     = 'd'
 	prefixExpires  = 'e'
@@ -40,6 +42,7 @@ const (
 )
 
 var (
+	keyCluster  = []byte{prefixCluster}
 	keyApplied  = []byte{prefixApplied}
 	keyHard     = []byte{prefixHard}
 	keyKeyCount = []byte{prefixKeyCount}
@@ -59,6 +62,10 @@ type Options struct {
 	// CacheSize is pebble's block cache size in bytes; 0 keeps pebble's
 	// default.
 	CacheSize int64
+	// UnsafeNoSync makes Save and SaveAsync return without waiting for
+	// the disk: a crash of the machine (not of the process) can then lose
+	// writes that were acknowledged. For tests and benchmarks only.
+	UnsafeNoSync bool
 	// Verify makes Open read every stored byte, so that a damaged file
 	// (a checksum that does not match) stops Open with ErrCorrupt instead
 	// of failing a read later. Its cost grows with the data: 0.6 s for
@@ -105,8 +112,16 @@ type Engine struct {
 	// 'dc' keys as last committed.
 	applied  atomic.Uint64
 	keyCount atomic.Uint64
-	expires  atomic.Uint64
-	clock    atomic.Int64
+
+	// fsyncLatency is pebble's histogram of WAL fsyncs, in nanoseconds;
+	// compactions and installs count log compactions (snapshots taken)
+	// and snapshots installed.
+	fsyncLatency prometheus.Histogram
+	noSync       bool // Options.UnsafeNoSync
+	compactions  atomic.Uint64
+	installs     atomic.Uint64
+	expires      atomic.Uint64
+	clock        atomic.Int64
 }
 
 var _ raft.AsyncLogStore = (*Engine)(nil)
@@ -190,7 +205,8 @@ func Open(dir string, o Options) (*Engine, error) {
 	// database's own options.
 	wopts := opts.Clone()
 	wopts.EnsureDefaults()
-	e := &Engine{db: db, logger: logger, dir: dir, fs: wopts.FS, writerOpts: wopts.MakeWriterOptions(0, db.TableFormat())}
+	e := &Engine{db: db, logger: logger, dir: dir, fs: wopts.FS, writerOpts: wopts.MakeWriterOptions(0, db.TableFormat()),
+		fsyncLatency: db.Metrics().LogWriter.FsyncLatency, noSync: o.UnsafeNoSync}
 	if err := e.removeStaging(); err != nil {
 		_ = db.Close()
 		return nil, err

@@ -174,7 +174,7 @@ func (e *Engine) readEntries(lo, hi, maxSize uint64) ([]raft.Entry, error) {
 // LastIndex()+1; they replace every held entry from ents[0].Index on.
 func (e *Engine) Save(hs raft.HardState, ents []raft.Entry, sync bool) error {
 	opts := pebble.NoSync
-	if sync {
+	if sync && !e.noSync {
 		opts = pebble.Sync
 	}
 	b, err := e.save(hs, ents, func(b *pebble.Batch) error { return b.Commit(opts) })
@@ -190,6 +190,9 @@ func (e *Engine) Save(hs raft.HardState, ents []raft.Entry, sync bool) error {
 // A write committed later, an apply batch say, can never be durable
 // without this one: the log is replayed in order.
 func (e *Engine) SaveAsync(hs raft.HardState, ents []raft.Entry) (wait func() error, err error) {
+	if e.noSync {
+		return func() error { return nil }, e.Save(hs, ents, false)
+	}
 	b, err := e.save(hs, ents, func(b *pebble.Batch) error { return e.db.ApplyNoSyncWait(b, pebble.Sync) })
 	if err != nil || b == nil {
 		return func() error { return nil }, err

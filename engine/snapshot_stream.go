@@ -343,6 +343,7 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 	e.cache.reset()
 	e.applied.Store(meta.Index)
 	e.keyCount.Store(n)
+	e.installs.Add(1)
 	e.expires.Store(expires)
 	e.clock.Store(clock)
 	return nil

@@ -197,6 +197,9 @@ func TestMembersTravelWithSnapshots(t *testing.T) {
 	if got, err := src.Members(); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Members() = %+v, %v", got, err)
 	}
+	if err := src.SetClusterID("src-cluster"); err != nil {
+		t.Fatal(err)
+	}
 	snap, err := src.OpenSnapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -207,6 +210,10 @@ func TestMembersTravelWithSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := openMem(t, vfs.NewMem())
+	// The cluster ID is the receiver's own: a snapshot does not carry it.
+	if err := dst.SetClusterID("dst-cluster"); err != nil {
+		t.Fatal(err)
+	}
 	b = dst.NewApplyBatch()
 	b.SetMembers([]Member{{ID: 9, PeerAddr: "x", RespAddr: "y"}})
 	b.Commit(1)
@@ -216,6 +223,9 @@ func TestMembersTravelWithSnapshots(t *testing.T) {
 	}
 	if got, err := dst.Members(); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("after install: %+v, %v", got, err)
+	}
+	if id, err := dst.ClusterID(); err != nil || id != "dst-cluster" {
+		t.Fatalf("after install, ClusterID() = %q, %v; want the receiver's own", id, err)
 	}
 	if cs := ConfState(want); !reflect.DeepEqual(cs, raft.ConfState{Voters: []uint64{1}, Learners: []uint64{4}}) {
 		t.Fatalf("ConfState = %+v", cs)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/raftkv/raftkv/peer/peerpb"
 	"github.com/raftkv/raftkv/raft"
@@ -45,8 +46,11 @@ func (t *Transport) sendSnapshot(p *peerLink, m raft.Message) {
 		log := t.logger.With("peer", p.id)
 		meta, n, err := t.streamSnapshot(client, m)
 		if err != nil {
+			t.snaps.sendFailures.Add(1)
 			log.Warn("sending snapshot failed", "index", meta.Index, "error", err)
 		} else {
+			t.snaps.sent.Add(1)
+			t.snaps.sentBytes.Add(uint64(n))
 			log.Info("snapshot sent", "index", meta.Index, "term", meta.Term, "bytes", n)
 			status.Reject = false
 		}
@@ -144,6 +148,8 @@ func (s *server) Snapshot(stream peerpb.Raft_SnapshotServer) error {
 	if err := f.Close(); err != nil {
 		return fail(err)
 	}
+	t.snaps.received.Add(1)
+	t.snaps.receivedBytes.Add(uint64(n))
 	t.logger.Info("snapshot received", "from", hdr.From, "index", hdr.Index, "term", hdr.LogTerm, "bytes", n)
 	t.cfg.Handler(raft.Message{Type: raft.MsgSnap, From: hdr.From, To: hdr.To, Term: hdr.Term,
 		Index: hdr.Index, LogTerm: hdr.LogTerm, Context: []byte(path),
@@ -168,4 +174,23 @@ func CleanSnapshotDir(dir, keep string) error {
 		}
 	}
 	return nil
+}
+
+// snapshotCounters count the snapshots a transport sent and received.
+type snapshotCounters struct {
+	sent, sentBytes, sendFailures, received, receivedBytes atomic.Uint64
+}
+
+// SnapshotStats are the snapshots a transport sent and received since it
+// started.
+type SnapshotStats struct {
+	Sent, SentBytes, SendFailures, Received, ReceivedBytes uint64
+}
+
+// SnapshotStats returns the transport's snapshot figures.
+func (t *Transport) SnapshotStats() SnapshotStats {
+	return SnapshotStats{
+		Sent: t.snaps.sent.Load(), SentBytes: t.snaps.sentBytes.Load(), SendFailures: t.snaps.sendFailures.Load(),
+		Received: t.snaps.received.Load(), ReceivedBytes: t.snaps.receivedBytes.Load(),
+	}
 }

@@ -31,7 +31,7 @@ func TestSnapshotStream(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789abcdef"), 3<<20/16+7) // a little over 3 MiB: several chunks
 	snap := &fakeSnap{meta: raft.SnapshotMeta{Index: 500, Term: 4}, data: data}
 	var in1, in2 inbox
-	t1, err := New(Config{ID: 1, ListenAddr: addrs[1], Peers: addrs, Handler: in1.handle,
+	t1, err := New(Config{ID: 1, ListenAddr: addrs[1], Peers: addrs, Handler: in1.handle, ClusterID: "test",
 		OpenSnapshot: func() (Snapshot, error) { return snap, nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +39,7 @@ func TestSnapshotStream(t *testing.T) {
 	t1.Start()
 	defer t1.Close()
 	dir := t.TempDir()
-	t2, err := New(Config{ID: 2, ListenAddr: addrs[2], Peers: addrs, Handler: in2.handle, SnapshotDir: dir})
+	t2, err := New(Config{ID: 2, ListenAddr: addrs[2], Peers: addrs, Handler: in2.handle, SnapshotDir: dir, ClusterID: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

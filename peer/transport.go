@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +15,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/raftkv/raftkv/peer/peerpb"
@@ -59,6 +59,15 @@ type Config struct {
 	// SnapshotDir is where received snapshots are written before they are
 	// installed.
 	SnapshotDir string
+	// ClusterID names the cluster: every stream carries it, and a stream
+	// from a node of another cluster is refused before any of its
+	// messages is read, so that two clusters wired together by mistake
+	// cannot disturb each other. Required.
+	ClusterID string
+	// TLS, when set, secures peer connections both ways: it must hold this
+	// node's certificate, the CA that signs every member's (RootCAs and
+	// ClientCAs) and require client certificates. Nil means plaintext.
+	TLS *tls.Config
 }
 
 // PeerStats describes the link to one peer.
@@ -84,6 +93,9 @@ type Transport struct {
 	wg     sync.WaitGroup
 	start  sync.Once
 	close  sync.Once
+
+	refusals refusalLog
+	snaps    snapshotCounters
 }
 
 var _ raft.Transport = (*Transport)(nil)
@@ -111,6 +123,8 @@ func New(cfg Config) (*Transport, error) {
 		return nil, errors.New("peer: Handler is required")
 	case cfg.ListenAddr == "":
 		return nil, errors.New("peer: ListenAddr is required")
+	case cfg.ClusterID == "":
+		return nil, errors.New("peer: ClusterID is required")
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = defaultQueueSize
@@ -147,6 +161,8 @@ func (t *Transport) Start() error {
 			return
 		}
 		t.srv = grpc.NewServer(
+			grpc.Creds(t.serverCreds()),
+			grpc.StreamInterceptor(t.checkCluster),
 			grpc.MaxRecvMsgSize(maxMsgSize),
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		)
@@ -310,7 +326,8 @@ func (t *Transport) runPeer(p *peerLink) {
 	defer t.wg.Done()
 	log := t.logger.With("peer", p.id, "addr", p.addr)
 	conn, err := grpc.NewClient(p.addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(t.clientCreds()),
+		grpc.WithStreamInterceptor(t.sendCluster),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(maxMsgSize)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
 		// gRPC's own reconnect backoff grows to two minutes by default: a
@@ -334,16 +351,17 @@ func (t *Transport) runPeer(p *peerLink) {
 	for {
 		var broken <-chan struct{}
 		if s.stream != nil {
-			broken = s.stream.Context().Done()
+			broken = s.watch.done
 		}
 		var m raft.Message
 		select {
 		case <-p.ctx.Done():
 			return
 		case <-broken:
-			// The stream ended while idle (the peer went away): notice now,
-			// and reopen before the next message needs it.
-			s.fail(errors.New("stream ended"))
+			// The stream ended while idle (the peer went away, or refused
+			// this node): notice now, and reopen before the next message
+			// needs it.
+			s.fail(s.ended())
 			if err := s.open(); err != nil {
 				s.fail(err)
 			}
@@ -362,7 +380,8 @@ func (t *Transport) runPeer(p *peerLink) {
 				break drain
 			}
 		}
-		if err := s.send(batch); err != nil {
+		err := s.send(batch)
+		if err != nil {
 			p.dropped.Add(uint64(len(batch.Messages)))
 			s.fail(err)
 			continue
@@ -390,6 +409,7 @@ type sender struct {
 	log    hclog.Logger
 	client peerpb.RaftClient
 	stream peerpb.Raft_StreamClient
+	watch  *streamWatch // the current stream's end
 	cancel context.CancelFunc
 	wait   time.Duration // the next backoff
 	ever   bool          // connected at least once
@@ -403,8 +423,48 @@ func (s *sender) open() error {
 		cancel()
 		return err
 	}
-	s.stream, s.cancel = st, cancel
+	// The peer answers a stream only when it ends it: refusing this node,
+	// going away, or after CloseSend. Waiting for that answer beside the
+	// sends notices the end at once, even while there is nothing to send.
+	w := &streamWatch{done: make(chan struct{})}
+	go func() {
+		w.err = st.RecvMsg(new(peerpb.Ack))
+		close(w.done)
+	}()
+	s.stream, s.cancel, s.watch = st, cancel, w
+	// A peer that accepts the stream says so with its headers; one that
+	// refuses this node ends it without. Until then the link does not
+	// count as connected.
+	timer := time.AfterFunc(acceptWait, cancel)
+	md, err := st.Header()
+	timer.Stop()
+	if err == nil && len(md.Get(clusterHeader)) == 0 {
+		err = s.ended()
+	}
+	if err != nil {
+		s.closeStream()
+		return err
+	}
 	return nil
+}
+
+// acceptWait bounds how long a new stream waits for the peer to accept it.
+const acceptWait = 5 * time.Second
+
+// streamWatch reports the end of one stream: err is set when done closes.
+type streamWatch struct {
+	done chan struct{}
+	err  error
+}
+
+// ended waits for the current stream's end and says why: the peer's
+// status if it gave one.
+func (s *sender) ended() error {
+	<-s.watch.done
+	if err := s.watch.err; err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return errors.New("stream ended")
 }
 
 func (s *sender) closeStream() {
@@ -433,7 +493,7 @@ func (s *sender) send(b *peerpb.Batch) error {
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) && s.stream != nil {
-			_, err = s.stream.CloseAndRecv()
+			err = s.ended()
 		}
 		return err
 	}
@@ -453,6 +513,11 @@ func (s *sender) send(b *peerpb.Batch) error {
 // waits before the next attempt.
 func (s *sender) fail(err error) {
 	s.closeStream()
+	if refused(err) {
+		// Not a network fault but a configuration one: say so, whether
+		// or not the peer was ever reached.
+		s.t.refusals.log(s.log, "to "+s.p.addr, "the peer refused this node", "error", err)
+	}
 	if s.p.connected.Swap(false) || !s.lost {
 		if s.ever {
 			s.log.Warn("peer connection lost", "error", err)

@@ -59,7 +59,7 @@ func freeAddr(t *testing.T) string {
 
 func newTransport(t *testing.T, id uint64, addr string, peers map[uint64]string, in *inbox) *Transport {
 	t.Helper()
-	tr, err := New(Config{ID: id, ListenAddr: addr, Peers: peers, Handler: in.handle, QueueSize: 256})
+	tr, err := New(Config{ID: id, ListenAddr: addr, Peers: peers, Handler: in.handle, QueueSize: 256, ClusterID: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -224,12 +224,19 @@ func portOf(addr string) string {
 
 // cmdInfo answers INFO [section ...].
 func cmdInfo(c *call) {
-	sections := []string{"server", "clients", "persistence", "replication", "keyspace", "cluster"}
+	// The default sections, then those only asked for by name or with
+	// "all", as Redis's commandstats.
+	sections := []string{"server", "clients", "persistence", "stats", "replication", "keyspace", "cluster", "commandstats"}
+	defaults := sections[:len(sections)-1]
 	want := map[string]bool{}
 	for _, a := range c.args[1:] {
 		switch s := strings.ToLower(string(a)); s {
-		case "all", "everything", "default":
+		case "all", "everything":
 			for _, s := range sections {
+				want[s] = true
+			}
+		case "default":
+			for _, s := range defaults {
 				want[s] = true
 			}
 		default:
@@ -237,7 +244,7 @@ func cmdInfo(c *call) {
 		}
 	}
 	if len(want) == 0 {
-		for _, s := range sections {
+		for _, s := range defaults {
 			want[s] = true
 		}
 	}
@@ -287,9 +294,32 @@ func cmdInfo(c *call) {
 			line("raft_snapshot_index", snap.Index)
 			line("raft_snapshot_term", snap.Term)
 			line("raft_data_size", snap.Size)
+		case "stats":
+			b.WriteString("# Stats\r\n")
+			var calls, failed uint64
+			for i := range c.s.stats.cmds {
+				calls += c.s.stats.cmds[i].calls.Load()
+				failed += c.s.stats.cmds[i].failed.Load()
+			}
+			line("total_connections_received", c.s.stats.connections.Load())
+			line("total_commands_processed", calls)
+			line("total_error_replies", failed)
+		case "commandstats":
+			b.WriteString("# Commandstats\r\n")
+			for i := range c.s.stats.cmds {
+				cs := &c.s.stats.cmds[i]
+				calls := cs.calls.Load()
+				if calls == 0 {
+					continue
+				}
+				usec := cs.nanos.Load() / 1000
+				line("cmdstat_"+c.s.stats.name(i), fmt.Sprintf("calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=0,failed_calls=%d",
+					calls, usec, float64(usec)/float64(calls), cs.failed.Load()))
+			}
 		case "replication":
 			b.WriteString("# Replication\r\n")
 			writeReplication(line, st)
+			line("raft_cluster_id", c.s.cfg.ClusterID)
 		case "keyspace":
 			b.WriteString("# Keyspace\r\n")
 			if st.Keys > 0 {

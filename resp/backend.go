@@ -2,6 +2,7 @@ package resp
 
 import (
 	"context"
+	"io"
 
 	"github.com/raftkv/raftkv/engine"
 	"github.com/raftkv/raftkv/fsm"
@@ -92,6 +93,9 @@ type Backend interface {
 	SnapshotInfo() SnapshotInfo
 	// Snapshot takes a snapshot now and returns its index.
 	Snapshot(ctx context.Context) (uint64, error)
+	// Backup writes a snapshot of the data as it is now to a temporary
+	// file and returns it open, with its size; closing it removes it.
+	Backup(ctx context.Context) (io.ReadCloser, int64, error)
 	// AddNode adds a node (a learner first, a voter once caught up);
 	// RemoveNode removes one. Leader only.
 	AddNode(ctx context.Context, id uint64, peerAddr, respAddr string) error

@@ -25,6 +25,8 @@ type command struct {
 	// args documents the arguments for COMMAND DOCS (redis-cli's hints).
 	args []arg
 	run  func(c *call)
+	// idx is the command's place in commandNames.
+	idx int
 }
 
 // arg is one documented argument: its name, its type (key, string,
@@ -51,6 +53,9 @@ func (cmd *command) arityOK(n int) bool {
 // commands is the command table, by lower-case name. Filled in init so
 // that handlers may refer to it (COMMAND lists it).
 var commands map[string]*command
+
+// commandNames are the table's command names, by command.idx.
+var commandNames []string
 
 func init() {
 	table := []*command{
@@ -181,12 +186,16 @@ func init() {
 		{name: "raft.info", arity: 1, flags: []string{"admin", "stale"}, group: "raft", since: "0.1.0", summary: "Returns this node's Raft state.", run: cmdRaftInfo},
 		{name: "raft.transfer_leader", arity: -1, flags: []string{"admin"}, group: "raft", since: "0.1.0", summary: "Hands leadership to a node, or to the most up-to-date follower.", args: []arg{{name: "id", typ: "integer", optional: true}}, run: cmdRaftTransferLeader},
 		{name: "raft.snapshot", arity: 1, flags: []string{"admin"}, group: "raft", since: "0.1.0", summary: "Takes a snapshot now: compacts this node's log up to its applied index.", run: cmdRaftSnapshot},
+		{name: "raft.backup", arity: 1, flags: []string{"admin"}, group: "raft", since: "0.1.0", summary: "Returns a snapshot of the data, for raftkv backup: a bulk string holding every write acknowledged before it.", run: cmdRaftBackup},
 		{name: "raft.node", arity: -3, flags: []string{"admin"}, group: "raft", since: "0.1.0", summary: "Adds (ADD <id> <peer-addr> <resp-addr>) or removes (REMOVE <id>) a node.", run: cmdRaftNode},
 		{name: "cluster", arity: -2, flags: []string{"stale"}, group: "cluster", since: "3.0.0", summary: "A container for Redis Cluster commands.", run: cmdCluster},
 	}
 	commands = make(map[string]*command, len(table))
-	for _, c := range table {
+	commandNames = make([]string, len(table))
+	for i, c := range table {
+		c.idx = i
 		commands[c.name] = c
+		commandNames[i] = c.name
 	}
 }
 

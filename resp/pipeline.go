@@ -2,6 +2,7 @@ package resp
 
 import (
 	"strings"
+	"time"
 
 	"github.com/tidwall/redcon"
 
@@ -38,7 +39,8 @@ func batchable(args [][]byte) ([]byte, bool) {
 // serveRun serves first, a batchable write, together with the batchable
 // writes queued behind it; the commands after the run are then served one
 // by one. It returns false, having consumed nothing, when there is no run.
-func (s *Server) serveRun(conn redcon.Conn, first redcon.Command, enc []byte) bool {
+// Each command's figures count from start, the first's arrival.
+func (s *Server) serveRun(conn *errConn, first redcon.Command, enc []byte, start time.Time) bool {
 	if next := conn.PeekPipeline(); len(next) == 0 {
 		return false
 	} else if _, ok := batchable(next[0].Args); !ok {
@@ -68,21 +70,24 @@ func (s *Server) serveRun(conn redcon.Conn, first redcon.Command, enc []byte) bo
 		vals, errs := s.backend.ProposeMany(ctx, encs)
 		cancel()
 		for j, cmd := range run {
+			before := conn.errors.Load()
 			c := &call{s: s, conn: conn, args: cmd.Args, cl: cl}
 			if errs[j] != nil {
 				c.backendError(cmd.Args[1], errs[j], true)
-				continue
+			} else {
+				c.replyWrite(result(vals[j]))
 			}
-			c.replyWrite(result(vals[j]))
+			s.stats.record(indexOf(strings.ToLower(string(cmd.Args[0]))), time.Since(start), conn.errors.Load() != before)
 		}
 	} else {
 		// route answered the first; the others get their own answer.
+		s.stats.record(indexOf(strings.ToLower(string(first.Args[0]))), time.Since(start), true)
 		for _, cmd := range run[1:] {
-			s.dispatch(conn, cmd)
+			s.dispatchTimed(conn, cmd, time.Now())
 		}
 	}
 	for _, cmd := range rest {
-		s.dispatch(conn, cmd)
+		s.dispatchTimed(conn, cmd, time.Now())
 	}
 	return true
 }

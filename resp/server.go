@@ -3,9 +3,11 @@ package resp
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -43,10 +45,16 @@ type Config struct {
 	// LeaderWait is how long a command waits for a leader to be known
 	// before it is answered -CLUSTERDOWN. Default 2s.
 	LeaderWait time.Duration
+	// MaxClients bounds the connections served at once; 0 means no bound.
+	MaxClients int
 	// Version is raftkv's version, and Commit the commit it was built
 	// from (empty when unknown), reported by INFO.
 	Version string
 	Commit  string
+	// ClusterID is the cluster's name, reported by INFO and RAFT.INFO.
+	ClusterID string
+	// TLS, when set, makes the port speak TLS only.
+	TLS *tls.Config
 	// ConfigFile is reported by INFO as config_file.
 	ConfigFile string
 	// RequirePass, when set, is the password of the default user: a
@@ -67,6 +75,7 @@ type Server struct {
 	closeMu sync.Once
 
 	clients  atomic.Int64
+	stats    *stats
 	clientID atomic.Int64
 	// inflight counts commands being served, so that Close can let them
 	// finish.
@@ -114,6 +123,7 @@ func New(cfg Config) (*Server, error) {
 		backend: cfg.Backend,
 		logger:  cfg.Logger,
 		runID:   hex.EncodeToString(id),
+		stats:   newStats(),
 		done:    make(chan struct{}),
 	}, nil
 }
@@ -123,6 +133,9 @@ func (s *Server) Start() error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return err
+	}
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
 	s.ln = &limitedListener{Listener: ln, lim: limits{
 		maxBulk:      s.cfg.MaxBulkLen,
@@ -189,6 +202,7 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 type client struct {
 	id      int64
 	conn    redcon.Conn
+	out     *errConn // conn, counting error replies
 	created time.Time
 
 	mu      sync.Mutex
@@ -209,9 +223,18 @@ type client struct {
 }
 
 func (s *Server) accept(conn redcon.Conn) bool {
+	if max := s.cfg.MaxClients; max > 0 && s.clients.Load() >= int64(max) {
+		// As Redis: the client reads the reason, then the connection
+		// closes (redcon closes it when accept says no).
+		conn.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
+		io.WriteString(conn.NetConn(), "-ERR max number of clients reached\r\n")
+		s.logger.Debug("client refused: max number of clients reached", "addr", conn.RemoteAddr())
+		return false
+	}
 	s.clients.Add(1)
 	now := time.Now()
-	cl := &client{id: s.clientID.Add(1), conn: conn, created: now, lastAt: now, proto: 2, authed: s.cfg.RequirePass == ""}
+	s.stats.connections.Add(1)
+	cl := &client{id: s.clientID.Add(1), conn: conn, out: &errConn{Conn: conn}, created: now, lastAt: now, proto: 2, authed: s.cfg.RequirePass == ""}
 	conn.SetContext(cl)
 	s.connsMu.Lock()
 	if s.conns == nil {
@@ -243,16 +266,26 @@ func (s *Server) serve(conn redcon.Conn, cmd redcon.Command) {
 			conn.WriteError("ERR internal error")
 		}
 	}()
-	if conn.Context().(*client).tx == nil {
-		if enc, ok := batchable(cmd.Args); ok && s.serveRun(conn, cmd, enc) {
+	start := time.Now()
+	cl := conn.Context().(*client)
+	if cl.tx == nil {
+		if enc, ok := batchable(cmd.Args); ok && s.serveRun(cl.out, cmd, enc, start) {
 			return
 		}
 	}
-	s.dispatch(conn, cmd)
+	s.dispatchTimed(cl.out, cmd, start)
 }
 
-// dispatch runs one command through the command table.
-func (s *Server) dispatch(conn redcon.Conn, cmd redcon.Command) {
+// dispatchTimed dispatches cmd and counts it in the server's figures.
+func (s *Server) dispatchTimed(conn *errConn, cmd redcon.Command, start time.Time) {
+	before := conn.errors.Load()
+	idx := s.dispatch(conn, cmd)
+	s.stats.record(idx, time.Since(start), conn.errors.Load() != before)
+}
+
+// dispatch runs one command through the command table, and returns the
+// command's idx (-1 if it is not in the table).
+func (s *Server) dispatch(conn redcon.Conn, cmd redcon.Command) int {
 	name := strings.ToLower(string(cmd.Args[0]))
 	cl := conn.Context().(*client)
 	cl.mu.Lock()
@@ -263,28 +296,37 @@ func (s *Server) dispatch(conn redcon.Conn, cmd redcon.Command) {
 		if cl.tx != nil {
 			cl.tx.failed = true
 		}
-		return
+		return indexOf(name)
 	}
 	if cl.tx != nil && !txControl[name] {
 		s.queue(conn, cl, name, cmd.Args)
-		return
+		return indexOf(name)
 	}
 	c, ok := commands[name]
 	if !ok {
 		conn.WriteError(unknownCommand(cmd.Args))
-		return
+		return -1
 	}
 	if !c.arityOK(len(cmd.Args)) {
 		if c.name == "exec" {
 			// Redis discards the transaction, and says so.
 			cl.tx, cl.watched = nil, nil
 			conn.WriteError("EXECABORT Transaction discarded because of: " + strings.TrimPrefix(wrongArity(c.name), "ERR "))
-			return
+			return c.idx
 		}
 		conn.WriteError(wrongArity(c.name))
-		return
+		return c.idx
 	}
 	c.run(&call{s: s, conn: conn, args: cmd.Args, cl: cl})
+	return c.idx
+}
+
+// indexOf is the idx of the command named name, or -1.
+func indexOf(name string) int {
+	if c, ok := commands[name]; ok {
+		return c.idx
+	}
+	return -1
 }
 
 // wrongArity is Redis's error for a command given the wrong number of

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -170,6 +171,11 @@ func (f *fakeBackend) SnapshotInfo() SnapshotInfo {
 }
 
 func (f *fakeBackend) Snapshot(ctx context.Context) (uint64, error) { return 10, nil }
+
+func (f *fakeBackend) Backup(ctx context.Context) (io.ReadCloser, int64, error) {
+	data := "RKVSNAP2 fake backup"
+	return io.NopCloser(strings.NewReader(data)), int64(len(data)), nil
+}
 
 func (f *fakeBackend) AddNode(ctx context.Context, id uint64, peerAddr, respAddr string) error {
 	f.mu.Lock()
@@ -624,5 +630,59 @@ func TestClientListAndKill(t *testing.T) {
 	}
 	if v, err := cl.Do(ctx, "CLIENT", "NO-EVICT", "on").Text(); err != nil || v != "OK" {
 		t.Fatalf("CLIENT NO-EVICT on: %q, %v", v, err)
+	}
+}
+
+// TestMaxClients: past --maxclients a connection is told why and closed,
+// as by Redis; once a client leaves, a new one is served.
+func TestMaxClients(t *testing.T) {
+	f := newFake()
+	s, err := New(Config{Addr: "127.0.0.1:0", Backend: f, LeaderWait: 300 * time.Millisecond, RequestTimeout: time.Second, MaxClients: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	ping := func(c net.Conn, r *bufio.Reader) string {
+		c.Write([]byte("PING\r\n"))
+		line, _ := r.ReadString('\n')
+		return strings.TrimSpace(line)
+	}
+	c1, r1 := dial()
+	defer c1.Close()
+	c2, r2 := dial()
+	if got := ping(c1, r1) + ping(c2, r2); got != "+PONG+PONG" {
+		t.Fatalf("first two clients: %q", got)
+	}
+	c3, r3 := dial()
+	defer c3.Close()
+	if line, _ := r3.ReadString('\n'); strings.TrimSpace(line) != "-ERR max number of clients reached" {
+		t.Fatalf("third client read %q", line)
+	}
+	if _, err := r3.ReadString('\n'); err == nil {
+		t.Fatal("the refused connection stayed open")
+	}
+	c2.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		c4, r4 := dial()
+		got := ping(c4, r4)
+		c4.Close()
+		if got == "+PONG" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a client left, a new one got %q", got)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/raftkv/raftkv/conf"
 )
 
 // binary is the raftkv binary built once for every test in this package,
@@ -110,12 +113,15 @@ type cluster struct {
 	rates []float64
 	last  uint64 // the highest node ID given out
 	mu    sync.Mutex
-	// password is the nodes' --requirepass, if extra sets one.
+	// password is the nodes' --requirepass, if extra sets one, and tls
+	// how clients connect when extra turns TLS on for the RESP port.
 	password string
+	tls      *tls.Config
 }
 
-// passwords maps a node's RESP address to its --requirepass, for info.
-var passwords sync.Map
+// passwords maps a node's RESP address to its --requirepass, and
+// clientTLS to the TLS configuration that connects to it, for info.
+var passwords, clientTLS sync.Map
 
 // startCluster starts n raftkv server processes and waits for a leader.
 // extra flags are passed to every node.
@@ -130,13 +136,40 @@ func startCluster(t testing.TB, n int, extra ...string) *cluster {
 // whose clock is fast or slow.
 func startSkewedCluster(t testing.TB, n int, rates []float64, extra ...string) *cluster {
 	t.Helper()
+	c := newCluster(t, n, rates, extra...)
+	c.launch()
+	return c
+}
+
+// newCluster lays out a cluster of n nodes (addresses, folders) without
+// starting it; launch starts it.
+func newCluster(t testing.TB, n int, rates []float64, extra ...string) *cluster {
+	t.Helper()
 	ports := freePorts(t, 2*n)
 	c := &cluster{t: t, extra: extra, last: uint64(n), rates: rates}
+	var tc conf.Config
 	for i, a := range extra {
-		if a == "--requirepass" && i+1 < len(extra) {
+		if i+1 == len(extra) {
+			break
+		}
+		switch a {
+		case "--requirepass":
 			c.password = extra[i+1]
+		case "--tls-cert-file":
+			tc.TLSCertFile = extra[i+1]
+		case "--tls-key-file":
+			tc.TLSKeyFile = extra[i+1]
+		case "--tls-ca-cert-file":
+			tc.TLSCACertFile = extra[i+1]
 		}
 	}
+	// With TLS on the RESP port, the test's clients present the nodes'
+	// own certificate, which the test CA issued for clients too.
+	tlsCfg, err := tc.ClientTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.tls = tlsCfg
 	var peers []string
 	base := t.TempDir()
 	for i := 0; i < n; i++ {
@@ -151,6 +184,13 @@ func startSkewedCluster(t testing.TB, n int, rates []float64, extra ...string) *
 		peers = append(peers, fmt.Sprintf("%d=%s/%s", p.id, p.peerAddr, p.respAddr))
 	}
 	c.peers = strings.Join(peers, ",")
+	return c
+}
+
+// launch starts every node of c and waits for a leader.
+func (c *cluster) launch() {
+	t := c.t
+	t.Helper()
 	for _, p := range c.nodes {
 		c.start(p)
 	}
@@ -167,7 +207,6 @@ func startSkewedCluster(t testing.TB, n int, rates []float64, extra ...string) *
 		}
 	})
 	c.waitLeader(10 * time.Second)
-	return c
 }
 
 func lastLines(b []byte, n int) []byte {
@@ -206,6 +245,9 @@ func (c *cluster) start(p *proc) {
 		cmd.Args = append(cmd.Args, "--join", p.join)
 	}
 	passwords.Store(p.respAddr, c.password)
+	if c.tls != nil {
+		clientTLS.Store(p.respAddr, c.tls)
+	}
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
@@ -301,7 +343,7 @@ func (c *cluster) signal(p *proc, sig syscall.Signal) {
 
 // client returns a plain go-redis client for p.
 func (c *cluster) client(p *proc) *redis.Client {
-	cl := redis.NewClient(&redis.Options{Addr: p.respAddr, Password: c.password, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 10 * time.Second})
+	cl := redis.NewClient(&redis.Options{Addr: p.respAddr, Password: c.password, TLSConfig: c.tls, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 10 * time.Second})
 	c.t.Cleanup(func() { cl.Close() })
 	return cl
 }
@@ -311,6 +353,7 @@ func (c *cluster) clusterClient(seed *proc) *redis.ClusterClient {
 	cl := redis.NewClusterClient(&redis.ClusterOptions{
 		Addrs:        []string{seed.respAddr},
 		Password:     c.password,
+		TLSConfig:    c.tls,
 		MaxRedirects: 8,
 		DialTimeout:  time.Second,
 		ReadTimeout:  10 * time.Second,
@@ -329,7 +372,9 @@ func info(addr string) map[string]string {
 	conn.SetDeadline(time.Now().Add(2 * time.Second))
 	pw, _ := passwords.Load(addr)
 	password, _ := pw.(string)
-	cl := redis.NewClient(&redis.Options{Addr: addr, Password: password, MaxRetries: -1, DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second})
+	tc, _ := clientTLS.Load(addr)
+	tlsCfg, _ := tc.(*tls.Config)
+	cl := redis.NewClient(&redis.Options{Addr: addr, Password: password, TLSConfig: tlsCfg, MaxRetries: -1, DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second})
 	defer cl.Close()
 	s, err := cl.Info(context.Background(), "server", "replication", "keyspace").Result()
 	if err != nil {

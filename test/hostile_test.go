@@ -29,7 +29,8 @@ func TestHostileClients(t *testing.T) {
 		t.Fatalf("this test opens %d connections and needs a hard open-file limit above %d (have %d, %v)", conns, conns+1000, lim.Max, err)
 	}
 	const queryLimit = 8 << 20
-	c := startCluster(t, 3, "--max-query-buffer", strconv.Itoa(queryLimit))
+	const maxClients = conns + 50
+	c := startCluster(t, 3, "--max-query-buffer", strconv.Itoa(queryLimit), "--maxclients", strconv.Itoa(maxClients))
 	lead := c.waitLeader(10 * time.Second)
 	addr := lead.respAddr
 	ctx := context.Background()
@@ -148,6 +149,26 @@ func TestHostileClients(t *testing.T) {
 	_, v, _ := strings.Cut(s, "connected_clients:")
 	if got, _ := strconv.Atoi(strings.TrimSpace(v)); err != nil || got <= conns {
 		t.Fatalf("INFO clients with %d connections open (and one more): %q, %v", conns, s, err)
+	}
+	// Past --maxclients, a connection is told so, as by Redis.
+	var refused int
+	for range 100 {
+		conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, conn)
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		io.WriteString(conn, "PING\r\n")
+		switch l, err := bufio.NewReader(conn).ReadString('\n'); {
+		case l == "-ERR max number of clients reached\r\n":
+			refused++
+		case err != nil || l != "+PONG\r\n":
+			t.Fatalf("a connection near --maxclients read %q, %v", l, err)
+		}
+	}
+	if refused < 50 {
+		t.Fatalf("%d of 100 connections past %d were refused", refused, maxClients)
 	}
 	alive("10,000 connections")
 	t.Logf("with %d connections open: %s", conns, memory(t, lead))

@@ -164,7 +164,11 @@ func TestScan(t *testing.T) {
 	lead := c.waitLeader(10 * time.Second)
 	cl := c.client(lead)
 	const n = 1000
-	pipe := cl.Pipeline()
+	// 4,000 pipelined writes, most answered one Raft round each: more
+	// than the usual read timeout on a loaded machine.
+	slow := redis.NewClient(&redis.Options{Addr: lead.respAddr, ReadTimeout: 2 * time.Minute})
+	defer slow.Close()
+	pipe := slow.Pipeline()
 	for i := range n {
 		pipe.Set(ctx, fmt.Sprintf("key:%04d", i), i, 0)
 		pipe.HSet(ctx, "h", fmt.Sprintf("f%04d", i), i)

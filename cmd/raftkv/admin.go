@@ -20,6 +20,7 @@ func runAdmin(name string, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:6380", "RESP address of any node")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the answer")
 	password := fs.String("password", os.Getenv("RAFTKV_REQUIREPASS"), "the cluster's password (its --requirepass); defaults to $RAFTKV_REQUIREPASS")
+	tlsf := addTLSFlags(fs)
 	var (
 		to                 *uint64
 		id                 *uint64
@@ -44,6 +45,10 @@ func runAdmin(name string, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
+	}
+	tlsCfg, err := tlsf.config()
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	cmd := []any{"RAFT.INFO"}
 	switch name {
@@ -74,7 +79,7 @@ func runAdmin(name string, args []string) error {
 	// is retried that may have run.
 	target, hops := *addr, 0
 	for {
-		cl := redis.NewClient(&redis.Options{Addr: target, Password: *password, MaxRetries: -1, ReadTimeout: *timeout})
+		cl := redis.NewClient(&redis.Options{Addr: target, Password: *password, TLSConfig: tlsCfg, MaxRetries: -1, ReadTimeout: *timeout})
 		v, err := cl.Do(ctx, cmd...).Result()
 		cl.Close()
 		if err != nil {

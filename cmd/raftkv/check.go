@@ -31,16 +31,21 @@ func runHealth(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:6380", "RESP address of the node")
 	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for the answer")
 	password := fs.String("password", os.Getenv("RAFTKV_REQUIREPASS"), "the node's --requirepass; defaults to $RAFTKV_REQUIREPASS")
+	tlsf := addTLSFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("health: unexpected argument %q", fs.Arg(0))
 	}
+	tlsCfg, err := tlsf.config()
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	redis.SetLogger(quietLogger{})
-	cl := redis.NewClient(&redis.Options{Addr: *addr, Password: *password, MaxRetries: -1, DialTimeout: *timeout, ReadTimeout: *timeout, Protocol: 2})
+	cl := redis.NewClient(&redis.Options{Addr: *addr, Password: *password, TLSConfig: tlsCfg, MaxRetries: -1, DialTimeout: *timeout, ReadTimeout: *timeout, Protocol: 2})
 	defer cl.Close()
 	if err := cl.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("health: %s does not answer: %w", *addr, err)

@@ -6,6 +6,9 @@
 //	raftkv transfer-leader   hand leadership to another node
 //	raftkv config check F    validate a config file
 //	raftkv health            check that a node answers (for a HEALTHCHECK)
+//	raftkv backup            write a snapshot of the cluster's data to a file
+//	raftkv restore           fill a new node's data folder from a backup
+//	raftkv recover           disaster recovery from a survivor's data
 //	raftkv version           print the version
 package main
 
@@ -42,6 +45,13 @@ Usage:
   raftkv config check FILE  validate a config file, naming any bad setting
   raftkv health [--addr] [--password]
                             exit 0 if the node answers PING, 1 if not
+  raftkv backup --out FILE [--addr]
+                            write a snapshot of the cluster's data to FILE
+  raftkv restore --from FILE [server flags]
+                            fill a new node's empty --data-dir from a backup
+  raftkv recover --from-data-dir DIR [server flags]
+                            disaster recovery: a new one-node cluster from the
+                            data of a node whose majority is lost for good
   raftkv version            print the version
 `
 
@@ -72,6 +82,12 @@ func main() {
 		err = runConfigCheck(os.Args[3])
 	case "health":
 		err = runHealth(os.Args[2:])
+	case "backup":
+		err = runBackup(os.Args[2:])
+	case "restore":
+		err = runRestore(os.Args[2:])
+	case "recover":
+		err = runRecover(os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println("raftkv", fullVersion())
 	case "help", "-h", "--help":

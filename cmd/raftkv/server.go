@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
@@ -41,6 +42,16 @@ func runServer(args []string) error {
 	n, err := startNode(cfg, logger)
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsAddr != "" {
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		addr, err := serveMetrics(ctx, cfg.MetricsAddr, n.registry(), logger.Named("metrics"))
+		if err != nil {
+			n.close()
+			return fmt.Errorf("listen for metrics on %s: %w", cfg.MetricsAddr, err)
+		}
+		logger.Info("serving metrics", "addr", "http://"+addr+"/metrics")
 	}
 	if cfg.PprofAddr != "" {
 		// net/http/pprof registers its handlers on the default mux.
@@ -155,13 +166,16 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	n := &node{id: cfg.ID}
+	if cfg.UnsafeNoFsync {
+		logger.Warn("--unsafe-no-fsync: writes are acknowledged before they are on disk; a power loss can lose them")
+	}
 	defer func() {
 		if err != nil {
 			n.close()
 		}
 	}()
 	dbDir := filepath.Join(cfg.DataDir, "db")
-	if n.eng, err = engine.Open(dbDir, engine.Options{Logger: logger.Named("engine"), Verify: cfg.VerifyOnStart, CacheSize: cfg.CacheSize}); err != nil {
+	if n.eng, err = engine.Open(dbDir, engine.Options{Logger: logger.Named("engine"), Verify: cfg.VerifyOnStart, CacheSize: cfg.CacheSize, UnsafeNoSync: cfg.UnsafeNoFsync}); err != nil {
 		return nil, fmt.Errorf("open %s: %w", dbDir, err)
 	}
 	if n.sm, err = fsm.New(n.eng, logger.Named("fsm")); err != nil {
@@ -180,7 +194,7 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 	n.sm.Bootstrap(boot)
 	members := n.sm.Members()
 	cs := engine.ConfState(members)
-	n.backend = &backend{sm: n.sm, eng: n.eng, self: cfg.ID}
+	n.backend = &backend{sm: n.sm, eng: n.eng, self: cfg.ID, proposals: newProposalMetrics()}
 	n.backend.setMembers(members)
 
 	// The transport hands messages to the Raft node, which exists only
@@ -194,8 +208,28 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 	if err := peer.CleanSnapshotDir(snapDir, ""); err != nil {
 		return nil, err
 	}
+	if old, _ := filepath.Glob(filepath.Join(snapDir, backupPrefix+"*")); len(old) > 0 {
+		for _, p := range old {
+			os.Remove(p)
+		}
+	}
+	n.backend.backupDir = snapDir
+	clusterID, err := settleClusterID(cfg, n.eng, logger)
+	if err != nil {
+		return nil, err
+	}
+	peerTLS, err := cfg.PeerTLS()
+	if err != nil {
+		return nil, err
+	}
+	respTLS, err := cfg.RespTLS()
+	if err != nil {
+		return nil, err
+	}
 	var rn *raft.Node
 	n.trans, err = peer.New(peer.Config{
+		ClusterID:     clusterID,
+		TLS:           peerTLS,
 		ID:            cfg.ID,
 		ListenAddr:    cfg.PeerAddr,
 		AdvertiseAddr: advertisedPeerAddr(cfg, members),
@@ -263,10 +297,13 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 		MaxInlineLen:    cfg.MaxInlineLen,
 		MaxMultibulkLen: cfg.MaxMultibulkLen,
 		MaxQueryBuffer:  cfg.MaxQueryBuffer,
+		MaxClients:      cfg.MaxClients,
 		RequestTimeout:  cfg.RequestTimeout,
 		LeaderWait:      2 * cfg.ElectionTimeout,
 		Version:         version,
 		Commit:          buildCommit(),
+		ClusterID:       clusterID,
+		TLS:             respTLS,
 		ConfigFile:      cfg.ConfigFile,
 		RequirePass:     cfg.RequirePass,
 	})
@@ -280,7 +317,8 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 		go n.join(cfg, logger)
 	}
 	st := rn.Status()
-	logger.Info("node started", "id", cfg.ID, "resp", n.srv.Addr(), "peer", n.trans.Addr(),
+	logger.Info("node started", "id", cfg.ID, "cluster_id", clusterID, "resp", n.srv.Addr(), "peer", n.trans.Addr(),
+		"resp_tls", respTLS != nil, "peer_tls", peerTLS != nil,
 		"data", cfg.DataDir, "nodes", len(members), "term", st.Term, "applied", st.Applied)
 	return n, nil
 }
@@ -317,6 +355,11 @@ func (n *node) join(cfg *conf.Config, logger hclog.Logger) {
 	peerAddr, respAddr := configuredAddrs(cfg)
 	logger.Info("asking the cluster to add this node", "via", cfg.Join, "peer_addr", peerAddr, "resp_addr", respAddr)
 	addr := cfg.Join
+	tlsCfg, err := cfg.ClientTLS()
+	if err != nil {
+		logger.Error("cannot join", "error", err)
+		return
+	}
 	for attempt := 0; ; attempt++ {
 		select {
 		case <-n.node.Done():
@@ -324,7 +367,7 @@ func (n *node) join(cfg *conf.Config, logger hclog.Logger) {
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		cl := redis.NewClient(&redis.Options{Addr: addr, Password: cfg.RequirePass, MaxRetries: -1, ReadTimeout: 2 * time.Minute})
+		cl := redis.NewClient(&redis.Options{Addr: addr, Password: cfg.RequirePass, TLSConfig: tlsCfg, MaxRetries: -1, ReadTimeout: 2 * time.Minute})
 		err := cl.Do(ctx, "RAFT.NODE", "ADD", cfg.ID, peerAddr, respAddr).Err()
 		cl.Close()
 		cancel()
@@ -403,6 +446,46 @@ type backend struct {
 	self    uint64
 	members atomic.Pointer[[]resp.Member]
 	expirer *expirer
+	// proposals are the figures of Propose and ProposeMany.
+	proposals *proposalMetrics
+	// backupDir holds the files RAFT.BACKUP streams while it does.
+	backupDir string
+}
+
+// backupPrefix names the temporary files of RAFT.BACKUP.
+const backupPrefix = "backup-"
+
+// Backup writes a snapshot of the data to a temporary file, removed when
+// the returned reader is closed.
+func (b *backend) Backup(ctx context.Context) (io.ReadCloser, int64, error) {
+	snap, err := b.eng.OpenSnapshot()
+	if err != nil {
+		return nil, 0, err
+	}
+	defer snap.Close()
+	f, err := os.CreateTemp(b.backupDir, backupPrefix+"*")
+	if err != nil {
+		return nil, 0, err
+	}
+	rc := removeOnClose{f}
+	n, err := snap.WriteTo(f)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		rc.Close()
+		return nil, 0, err
+	}
+	return rc, n, nil
+}
+
+// removeOnClose is a temporary file that goes away once read.
+type removeOnClose struct{ *os.File }
+
+func (f removeOnClose) Close() error {
+	err := f.File.Close()
+	os.Remove(f.Name())
+	return err
 }
 
 func (b *backend) setMembers(ms []engine.Member) {
@@ -453,13 +536,29 @@ func (b *backend) RemoveNode(ctx context.Context, id uint64) error {
 func (b *backend) Snapshot(ctx context.Context) (uint64, error) { return b.node.Snapshot(ctx) }
 
 func (b *backend) Propose(ctx context.Context, cmd []byte) (any, error) {
-	return b.node.Propose(ctx, cmd)
+	start := time.Now()
+	v, err := b.node.Propose(ctx, cmd)
+	failed := 0
+	if err != nil {
+		failed = 1
+	}
+	b.proposals.observe(1, start, failed)
+	return v, err
 }
 
 func (b *backend) ReadBarrier(ctx context.Context) error { return b.node.ReadBarrier(ctx) }
 
 func (b *backend) ProposeMany(ctx context.Context, cmds [][]byte) ([]any, []error) {
-	return b.node.ProposeMany(ctx, cmds)
+	start := time.Now()
+	vals, errs := b.node.ProposeMany(ctx, cmds)
+	failed := 0
+	for _, err := range errs {
+		if err != nil {
+			failed++
+		}
+	}
+	b.proposals.observe(len(cmds), start, failed)
+	return vals, errs
 }
 
 func (b *backend) Progress(ctx context.Context) (map[uint64]uint64, error) {

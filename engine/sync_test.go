@@ -1,0 +1,58 @@
+package engine
+
+import (
+	"path/filepath"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/raftkv/raftkv/raft"
+)
+
+func fsyncs(t *testing.T, e *Engine) uint64 {
+	t.Helper()
+	var m dto.Metric
+	if err := e.FsyncLatency().Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.Histogram.GetSampleCount()
+}
+
+// TestSyncPolicy: saves are fsynced (and the fsync histogram counts
+// them) unless UnsafeNoSync, which still stores everything.
+func TestSyncPolicy(t *testing.T) {
+	for _, unsafe := range []bool{false, true} {
+		e, err := Open(filepath.Join(t.TempDir(), "db"), Options{UnsafeNoSync: unsafe})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := fsyncs(t, e)
+		for i := uint64(1); i <= 20; i++ {
+			ents := []raft.Entry{{Index: i, Term: 1, Data: []byte("x")}}
+			if i%2 == 0 {
+				if err := e.Save(raft.HardState{Term: 1, Commit: i}, ents, true); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			wait, err := e.SaveAsync(raft.HardState{Term: 1, Commit: i}, ents)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if last, err := e.LastIndex(); err != nil || last != 20 {
+			t.Fatalf("unsafe=%v: last index %d, %v", unsafe, last, err)
+		}
+		synced := fsyncs(t, e) - before
+		if unsafe && synced != 0 {
+			t.Errorf("UnsafeNoSync: %d fsyncs for 20 saves", synced)
+		}
+		if !unsafe && synced == 0 {
+			t.Errorf("no fsync recorded for 20 synced saves")
+		}
+		e.Close()
+	}
+}
