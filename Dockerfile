@@ -24,7 +24,9 @@ USER 65532:65532
 VOLUME /data
 EXPOSE 6380 16380
 # Healthy while the node answers PING on its RESP port (the port of the
-# default command; give --addr to match another --resp-addr).
+# default command; give --addr to match another --resp-addr). With TLS on the
+# RESP port, override it in exec form, as the image has no shell: in compose,
+# healthcheck: {test: ["CMD", "/raftkv", "health", "--cacert", "/certs/ca.crt", ...]}
 HEALTHCHECK --interval=2s --timeout=2s --retries=3 CMD ["/raftkv", "health", "--addr", "127.0.0.1:6380", "--timeout", "1s"]
 ENTRYPOINT ["/raftkv"]
 CMD ["server", "--data-dir", "/data", "--resp-addr", "0.0.0.0:6380", "--peer-addr", "0.0.0.0:16380"]
