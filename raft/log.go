@@ -65,8 +65,10 @@ func (l *raftLog) lastTerm() uint64 {
 }
 
 // unpersisted returns the unstable entries not yet handed out to persist.
+// Its capacity ends with them: an append by the caller cannot reach the
+// array entries are appended to.
 func (l *raftLog) unpersisted() []Entry {
-	return l.unstable[l.inProgress+1-l.offset:]
+	return l.unstable[l.inProgress+1-l.offset : len(l.unstable) : len(l.unstable)]
 }
 
 // persisting records that every unstable entry was handed out to persist.
@@ -273,10 +275,10 @@ func (l *raftLog) stableTo(i, t uint64) bool {
 	if i < l.offset || i > l.inProgress || !l.matchTerm(i, t) {
 		return false
 	}
+	// The array's spare capacity stays for the next appends, which land
+	// after every entry handed out so far: none of those is overwritten
+	// (replacing entries always takes a new array, see append).
 	l.unstable = l.unstable[i+1-l.offset:]
-	if len(l.unstable) == 0 {
-		l.unstable = nil
-	}
 	l.offset = i + 1
 	return true
 }

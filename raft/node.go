@@ -113,8 +113,9 @@ type Node struct {
 }
 
 type result struct {
-	val any
-	err error
+	val  any
+	err  error
+	slot int // the proposal's place in its ProposeMany batch
 }
 
 type proposal struct {
@@ -123,6 +124,13 @@ type proposal struct {
 	index uint64
 	term  uint64
 	done  chan result // buffered: the loop never blocks on a caller
+	slot  int         // its place in a ProposeMany batch, which shares done
+}
+
+// finish hands the proposal's outcome to its caller.
+func (p *proposal) finish(r result) {
+	r.slot = p.slot
+	p.done <- r
 }
 
 // asyncWrite is a leader's log write whose sync is awaited by the writer.
@@ -323,12 +331,16 @@ func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
 // Propose's meaning. Entries are appended in the order given.
 func (n *Node) ProposeMany(ctx context.Context, data [][]byte) ([]any, []error) {
 	vals, errs := make([]any, len(data)), make([]error, len(data))
-	ps := make([]*proposal, 0, len(data))
+	// One allocation for the batch's proposals, and one channel they all
+	// answer on, each result naming its slot.
+	ps := make([]proposal, len(data))
+	done := make(chan result, len(data))
+	sent := 0
 	for i, d := range data {
-		p := &proposal{data: d, done: make(chan result, 1)}
+		ps[i] = proposal{data: d, done: done, slot: i}
 		select {
-		case n.propc <- p:
-			ps = append(ps, p)
+		case n.propc <- &ps[i]:
+			sent++
 			continue
 		case <-ctx.Done():
 			errs[i] = ctx.Err()
@@ -341,15 +353,25 @@ func (n *Node) ProposeMany(ctx context.Context, data [][]byte) ([]any, []error) 
 		}
 		break
 	}
-	for i, p := range ps {
+	answered := make([]bool, sent)
+	for got := 0; got < sent; got++ {
+		var err error
 		select {
-		case r := <-p.done:
-			vals[i], errs[i] = r.val, r.err
+		case r := <-done:
+			vals[r.slot], errs[r.slot] = r.val, r.err
+			answered[r.slot] = true
+			continue
 		case <-ctx.Done():
-			errs[i] = ctx.Err()
+			err = ctx.Err()
 		case <-n.donec:
-			errs[i] = ErrStopped
+			err = ErrStopped
 		}
+		for i := range sent {
+			if !answered[i] {
+				errs[i] = err
+			}
+		}
+		break
 	}
 	return vals, errs
 }
@@ -567,14 +589,14 @@ func (n *Node) propose(p *proposal) {
 		index, term, err = n.rn.Propose(p.data)
 	}
 	if err != nil {
-		p.done <- result{err: err}
+		p.finish(result{err: err})
 		return
 	}
 	p.index, p.term = index, term
 	if old, ok := n.waiters[index]; ok {
 		// An older proposal at the same index was truncated away before it
 		// was applied: it can no longer commit.
-		old.done <- result{err: ErrProposalDropped}
+		old.finish(result{err: ErrProposalDropped})
 	}
 	n.waiters[index] = p
 }
@@ -721,14 +743,14 @@ func (n *Node) apply(ents []Entry) error {
 		delete(n.waiters, e.Index)
 		if p.term != e.Term {
 			// Another leader's entry took the slot: ours was never committed.
-			p.done <- result{err: ErrProposalDropped}
+			p.finish(result{err: ErrProposalDropped})
 			continue
 		}
 		var v any
 		if i < len(results) {
 			v = results[i]
 		}
-		p.done <- result{val: v}
+		p.finish(result{val: v})
 	}
 	return nil
 }
@@ -797,7 +819,7 @@ func (n *Node) releaseReads() {
 func (n *Node) failAll(err error) {
 	for idx, p := range n.waiters {
 		delete(n.waiters, idx)
-		p.done <- result{err: err}
+		p.finish(result{err: err})
 	}
 	for seq, b := range n.reads {
 		delete(n.reads, seq)

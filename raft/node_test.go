@@ -107,11 +107,11 @@ func (s *asyncMemStorage) SaveAsync(hs HardState, ents []Entry) (func() error, e
 }
 
 // startNodes starts n nodes whose leaders write their logs asynchronously.
-func startNodes(t *testing.T, n int) (*memRouter, []*Node, []*counterSM) {
+func startNodes(t testing.TB, n int) (*memRouter, []*Node, []*counterSM) {
 	return startNodesWith(t, n, false)
 }
 
-func startNodesWith(t *testing.T, n int, syncWrites bool) (*memRouter, []*Node, []*counterSM) {
+func startNodesWith(t testing.TB, n int, syncWrites bool) (*memRouter, []*Node, []*counterSM) {
 	t.Helper()
 	r := &memRouter{nodes: map[uint64]*Node{}, isolated: map[uint64]bool{}}
 	ids := make([]uint64, n)
@@ -155,7 +155,7 @@ func startNodesWith(t *testing.T, n int, syncWrites bool) (*memRouter, []*Node, 
 
 // waitLeader waits until exactly one of the given nodes is leader and the
 // others follow it.
-func waitLeader(t *testing.T, nodes []*Node) *Node {
+func waitLeader(t testing.TB, nodes []*Node) *Node {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -344,5 +344,78 @@ func TestNodeTransferLeadership(t *testing.T) {
 	}
 	if err := next.TransferLeadership(ctx, lead.id); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("transfer from a follower: %v, want ErrNotLeader", err)
+	}
+}
+
+// TestNodeProposeMany: a batch's results come back per entry, in the
+// order given, from callers racing each other; a follower refuses every
+// entry, a cancelled context fails every entry, and so does a stopped
+// node.
+func TestNodeProposeMany(t *testing.T) {
+	_, nodes, sms := startNodes(t, 3)
+	lead := waitLeader(t, nodes)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			data := [][]byte{[]byte("a"), []byte("b"), []byte("c"), []byte("d"), []byte("e")}
+			for range 20 {
+				vals, errs := lead.ProposeMany(context.Background(), data)
+				for i := range data {
+					if errs[i] != nil {
+						t.Errorf("entry %d: %v", i, errs[i])
+						return
+					}
+					// The counter's running count: one more per entry of
+					// the batch, whatever other callers slipped between.
+					if i > 0 && vals[i].(int) <= vals[i-1].(int) {
+						t.Errorf("results out of order: %v", vals)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	leadIdx := 0
+	for i, n := range nodes {
+		if n == lead {
+			leadIdx = i
+		}
+	}
+	if got := sms[leadIdx].Count(); got != 4*20*5 {
+		t.Fatalf("applied %d entries, want %d", got, 4*20*5)
+	}
+
+	var follower *Node
+	for _, n := range nodes {
+		if n != lead {
+			follower = n
+		}
+	}
+	_, errs := follower.ProposeMany(context.Background(), [][]byte{[]byte("x"), []byte("y")})
+	for i, err := range errs {
+		if !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("follower, entry %d: %v", i, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, errs = lead.ProposeMany(ctx, [][]byte{[]byte("x"), []byte("y"), []byte("z")})
+	for i, err := range errs {
+		if err == nil {
+			continue // the loop may have taken it before the cancellation was seen
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled, entry %d: %v", i, err)
+		}
+	}
+	lead.Stop()
+	_, errs = lead.ProposeMany(context.Background(), [][]byte{[]byte("x"), []byte("y")})
+	for i, err := range errs {
+		if !errors.Is(err, ErrStopped) {
+			t.Fatalf("stopped, entry %d: %v", i, err)
+		}
 	}
 }
