@@ -22,9 +22,14 @@ func toProto(m raft.Message) *peerpb.Message {
 		Context:    m.Context,
 	}
 	if len(m.Entries) > 0 {
+		// Two allocations for any number of entries: the pointers, and
+		// one block of entries they point into.
 		pm.Entries = make([]*peerpb.Entry, len(m.Entries))
+		block := make([]peerpb.Entry, len(m.Entries))
 		for i, e := range m.Entries {
-			pm.Entries[i] = &peerpb.Entry{Term: e.Term, Index: e.Index, Type: uint32(e.Type), Data: e.Data}
+			pe := &block[i]
+			pe.Term, pe.Index, pe.Type, pe.Data = e.Term, e.Index, uint32(e.Type), e.Data
+			pm.Entries[i] = pe
 		}
 	}
 	return pm
