@@ -91,7 +91,9 @@ func checkUndisturbed(t *testing.T, c *cluster, lead *proc, term string) {
 // without disturbing it, and a node restarted with another --cluster-id
 // than its data's refuses to start.
 func TestClusterID(t *testing.T) {
-	c := startCluster(t, 3)
+	// A long election timeout: the term must not move while the rogue
+	// runs, and on a loaded machine a short one could move it anyway.
+	c := startCluster(t, 3, "--election-timeout", "3s")
 	id := c.raftField(c.nodes[0], "cluster_id")
 	if id == "" {
 		t.Fatal("RAFT.INFO has no cluster_id")
@@ -134,7 +136,7 @@ func TestClusterID(t *testing.T) {
 func TestPeerMutualTLS(t *testing.T) {
 	ca := testcert.NewCA(t, "cluster")
 	f := ca.Issue("node")
-	c := startCluster(t, 3, "--peer-tls-cert-file", f.CertFile, "--peer-tls-key-file", f.KeyFile, "--peer-tls-ca-cert-file", ca.CertFile)
+	c := startCluster(t, 3, "--election-timeout", "3s", "--peer-tls-cert-file", f.CertFile, "--peer-tls-key-file", f.KeyFile, "--peer-tls-ca-cert-file", ca.CertFile)
 	lead := c.waitLeader(10 * time.Second)
 	cc := c.clusterClient(lead)
 	ctx := context.Background()
