@@ -18,45 +18,52 @@ import (
 // batchable encodes a write that can join a pipelined run: the plain forms
 // of SET, APPEND and DEL, with a valid arity. Anything else (options,
 // errors, reads) is served on its own, in order.
-func batchable(args [][]byte) ([]byte, bool) {
-	switch strings.ToLower(string(args[0])) {
+func batchable(args [][]byte) (enc []byte, idx int, ok bool) {
+	name := strings.ToLower(string(args[0]))
+	switch name {
 	case "set":
 		if len(args) == 3 {
-			return fsm.EncodeSet(args[1], args[2]), true
+			enc = fsm.EncodeSet(args[1], args[2])
 		}
 	case "append":
 		if len(args) == 3 {
-			return fsm.EncodeAppend(args[1], args[2]), true
+			enc = fsm.EncodeAppend(args[1], args[2])
 		}
 	case "del":
 		if len(args) >= 2 {
-			return fsm.EncodeDel(args[1:]...), true
+			enc = fsm.EncodeDel(args[1:]...)
 		}
 	}
-	return nil, false
+	if enc == nil {
+		return nil, -1, false
+	}
+	return enc, commands[name].idx, true
 }
 
 // serveRun serves first, a batchable write, together with the batchable
 // writes queued behind it; the commands after the run are then served one
 // by one. It returns false, having consumed nothing, when there is no run.
-// Each command's figures count from start, the first's arrival.
-func (s *Server) serveRun(conn *errConn, first redcon.Command, enc []byte, start time.Time) bool {
+// Each command's figures count from start, the first's arrival; idx is
+// the first's command.idx.
+func (s *Server) serveRun(conn *errConn, first redcon.Command, enc []byte, idx int, start time.Time) bool {
 	if next := conn.PeekPipeline(); len(next) == 0 {
 		return false
-	} else if _, ok := batchable(next[0].Args); !ok {
+	} else if _, _, ok := batchable(next[0].Args); !ok {
 		return false
 	}
 	queued := conn.ReadPipeline()
 	run := []redcon.Command{first}
 	encs := [][]byte{enc}
+	idxs := []int{idx}
 	i := 0
 	for ; i < len(queued); i++ {
-		e, ok := batchable(queued[i].Args)
+		e, x, ok := batchable(queued[i].Args)
 		if !ok {
 			break
 		}
 		run = append(run, queued[i])
 		encs = append(encs, e)
+		idxs = append(idxs, x)
 	}
 	rest := queued[i:]
 
@@ -77,11 +84,11 @@ func (s *Server) serveRun(conn *errConn, first redcon.Command, enc []byte, start
 			} else {
 				c.replyWrite(result(vals[j]))
 			}
-			s.stats.record(indexOf(strings.ToLower(string(cmd.Args[0]))), time.Since(start), conn.errors.Load() != before)
+			s.stats.record(idxs[j], time.Since(start), conn.errors.Load() != before)
 		}
 	} else {
 		// route answered the first; the others get their own answer.
-		s.stats.record(indexOf(strings.ToLower(string(first.Args[0]))), time.Since(start), true)
+		s.stats.record(idx, time.Since(start), true)
 		for _, cmd := range run[1:] {
 			s.dispatchTimed(conn, cmd, time.Now())
 		}

@@ -269,7 +269,7 @@ func (s *Server) serve(conn redcon.Conn, cmd redcon.Command) {
 	start := time.Now()
 	cl := conn.Context().(*client)
 	if cl.tx == nil {
-		if enc, ok := batchable(cmd.Args); ok && s.serveRun(cl.out, cmd, enc, start) {
+		if enc, idx, ok := batchable(cmd.Args); ok && s.serveRun(cl.out, cmd, enc, idx, start) {
 			return
 		}
 	}
