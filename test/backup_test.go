@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,6 +68,19 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 
 	nc := newCluster(t, 3, nil)
+	// A restore that fails (a damaged file) leaves the folder empty, so
+	// that it can be run again.
+	damaged := filepath.Join(t.TempDir(), "damaged.backup")
+	if b, err := os.ReadFile(file); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(damaged, b[:len(b)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p0 := nc.nodes[0]
+	if out, err := command(binary, "restore", "--from", damaged, "--id", "1", "--peers", nc.peers,
+		"--resp-addr", p0.respAddr, "--peer-addr", p0.peerAddr, "--data-dir", p0.dataDir); err == nil {
+		t.Fatalf("restore from half a backup succeeded: %s", out)
+	}
 	for _, p := range nc.nodes {
 		out, err := command(binary, "restore", "--from", file, "--id", fmt.Sprint(p.id), "--peers", nc.peers,
 			"--resp-addr", p.respAddr, "--peer-addr", p.peerAddr, "--data-dir", p.dataDir)

@@ -147,7 +147,7 @@ func splitFlag(args []string, name string) (value string, rest []string) {
 // runRestore fills a new node's empty data folder from a backup file. The
 // node's other settings are the server's (flags, environment, --config):
 // the members of the new cluster are its --peers.
-func runRestore(args []string) error {
+func runRestore(args []string) (err error) {
 	from, args := splitFlag(args, "from")
 	if from == "" {
 		return errors.New("restore: usage: raftkv restore --from BACKUP-FILE [server flags: --id, --peers, --data-dir, ...]")
@@ -165,7 +165,7 @@ func runRestore(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
+	defer func() { err = closeOrDiscard(eng, cfg, err) }()
 	meta, err := eng.Restore(f, members(cfg))
 	if err != nil {
 		return err
@@ -184,7 +184,7 @@ func runRestore(args []string) error {
 // that survived the permanent loss of its cluster's majority. Every entry
 // in the survivor's log is applied, committed or not (the majority that
 // knew is gone), onto a copy: the survivor's folder is left as it was.
-func runRecover(args []string) error {
+func runRecover(args []string) (err error) {
 	old, args := splitFlag(args, "from-data-dir")
 	if old == "" {
 		return errors.New("recover: usage: raftkv recover --from-data-dir SURVIVOR-DATA-DIR --id ID --peers ID=PEER/RESP --data-dir NEW-DATA-DIR")
@@ -199,22 +199,22 @@ func runRecover(args []string) error {
 	if abs(old) == abs(cfg.DataDir) {
 		return errors.New("recover: --data-dir must be a new folder, not the survivor's")
 	}
+	if err := checkEmpty(cfg); err != nil {
+		return err
+	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "recover", Level: hclog.Info, Output: os.Stderr})
 	logger.Warn("DISASTER RECOVERY: building a new single-node cluster from a survivor's data; the old cluster must never run again",
 		"survivor", old, "new_data_dir", cfg.DataDir)
 
-	dst, err := openEmpty(cfg)
-	if err != nil {
-		return err
-	}
-	defer dst.Close()
 	src, err := engine.Open(filepath.Join(old, "db"), engine.Options{Logger: logger.Named("survivor"), Verify: true})
 	if err != nil {
 		return fmt.Errorf("recover: open the survivor's data (is its node stopped?): %w", err)
 	}
 	work := filepath.Join(cfg.DataDir, "recover-work")
 	os.RemoveAll(work)
-	err = src.Checkpoint(work)
+	if err = os.MkdirAll(cfg.DataDir, 0o755); err == nil {
+		err = src.Checkpoint(work)
+	}
 	src.Close()
 	if err != nil {
 		return fmt.Errorf("recover: copy the survivor's data: %w", err)
@@ -248,6 +248,11 @@ func runRecover(args []string) error {
 		next += uint64(len(ents))
 	}
 	// Snapshot the copy, as it now stands, into the new node's store.
+	dst, err := openEmpty(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { err = closeOrDiscard(dst, cfg, err) }()
 	snap, err := eng.OpenSnapshot()
 	if err != nil {
 		return err
@@ -278,16 +283,35 @@ func runRecover(args []string) error {
 	return nil
 }
 
-// openEmpty opens the store of cfg's data folder, which must hold none.
-func openEmpty(cfg *conf.Config) (*engine.Engine, error) {
+// checkEmpty refuses a data folder that holds a store.
+func checkEmpty(cfg *conf.Config) error {
 	dbDir := filepath.Join(cfg.DataDir, "db")
 	if ents, err := os.ReadDir(dbDir); err == nil && len(ents) > 0 {
-		return nil, fmt.Errorf("%s already holds data: restore into an empty --data-dir", dbDir)
+		return fmt.Errorf("%s already holds data: restore into an empty --data-dir", dbDir)
+	}
+	return nil
+}
+
+// openEmpty opens the store of cfg's data folder, which must hold none.
+func openEmpty(cfg *conf.Config) (*engine.Engine, error) {
+	if err := checkEmpty(cfg); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
 	}
-	return engine.Open(dbDir, engine.Options{})
+	return engine.Open(filepath.Join(cfg.DataDir, "db"), engine.Options{})
+}
+
+// closeOrDiscard closes a store openEmpty opened and, when the work on it
+// failed, removes it, so that the command can simply be run again.
+func closeOrDiscard(eng *engine.Engine, cfg *conf.Config, err error) error {
+	closeErr := eng.Close()
+	if err != nil {
+		os.RemoveAll(filepath.Join(cfg.DataDir, "db"))
+		return err
+	}
+	return closeErr
 }
 
 func members(cfg *conf.Config) []engine.Member {
