@@ -78,13 +78,13 @@ func (c *Config) respCert() (*tls.Config, *x509.CertPool, error) {
 	if c.TLSCertFile == "" {
 		return nil, nil, nil
 	}
-	cert, err := loadKeyPair("--tls-cert-file", c.TLSCertFile, "--tls-key-file", c.TLSKeyFile)
+	cert, err := LoadKeyPair("--tls-cert-file", c.TLSCertFile, "--tls-key-file", c.TLSKeyFile)
 	if err != nil {
 		return nil, nil, err
 	}
 	var pool *x509.CertPool
 	if c.TLSCACertFile != "" {
-		if pool, err = loadPool("--tls-ca-cert-file", c.TLSCACertFile); err != nil {
+		if pool, err = LoadCertPool("--tls-ca-cert-file", c.TLSCACertFile); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -98,11 +98,11 @@ func (c *Config) PeerTLS() (*tls.Config, error) {
 	if c.PeerTLSCertFile == "" {
 		return nil, nil
 	}
-	cert, err := loadKeyPair("--peer-tls-cert-file", c.PeerTLSCertFile, "--peer-tls-key-file", c.PeerTLSKeyFile)
+	cert, err := LoadKeyPair("--peer-tls-cert-file", c.PeerTLSCertFile, "--peer-tls-key-file", c.PeerTLSKeyFile)
 	if err != nil {
 		return nil, err
 	}
-	pool, err := loadPool("--peer-tls-ca-cert-file", c.PeerTLSCACertFile)
+	pool, err := LoadCertPool("--peer-tls-ca-cert-file", c.PeerTLSCACertFile)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,9 @@ func (c *Config) PeerTLS() (*tls.Config, error) {
 	}, nil
 }
 
-func loadKeyPair(certFlag, certFile, keyFlag, keyFile string) (tls.Certificate, error) {
+// LoadKeyPair loads a certificate and its key, naming the settings they
+// came from in its error.
+func LoadKeyPair(certFlag, certFile, keyFlag, keyFile string) (tls.Certificate, error) {
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return cert, fmt.Errorf("invalid %s %s or %s %s: %w", certFlag, certFile, keyFlag, keyFile, err)
@@ -123,7 +125,9 @@ func loadKeyPair(certFlag, certFile, keyFlag, keyFile string) (tls.Certificate, 
 	return cert, nil
 }
 
-func loadPool(flag, file string) (*x509.CertPool, error) {
+// LoadCertPool loads the PEM certificates of file, naming the setting it
+// came from in its error.
+func LoadCertPool(flag, file string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("invalid %s: %w", flag, err)

@@ -10,9 +10,9 @@ import (
 	"github.com/raftkv/raftkv/raft"
 )
 
-// ReadSnapshotMeta reads the index and term a snapshot stream (a backup
+// readSnapshotMeta reads the index and term a snapshot stream (a backup
 // file) was taken at, from its header, without consuming it.
-func ReadSnapshotMeta(r *bufio.Reader) (raft.SnapshotMeta, error) {
+func readSnapshotMeta(r *bufio.Reader) (raft.SnapshotMeta, error) {
 	hdr, err := r.Peek(len(snapMagic) + 2*binary.MaxVarintLen64)
 	if err != nil && err != io.EOF {
 		return raft.SnapshotMeta{}, err
@@ -38,7 +38,7 @@ func (e *Engine) Restore(r io.Reader, members []Member) (raft.SnapshotMeta, erro
 		return raft.SnapshotMeta{}, fmt.Errorf("restore: the engine is not empty (last index %d, applied %d)", last, e.applied.Load())
 	}
 	br := bufio.NewReaderSize(r, 256<<10)
-	meta, err := ReadSnapshotMeta(br)
+	meta, err := readSnapshotMeta(br)
 	if err != nil {
 		return meta, fmt.Errorf("restore: %w", err)
 	}

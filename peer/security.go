@@ -85,8 +85,8 @@ func (c loggedCreds) Clone() credentials.TransportCredentials {
 	return loggedCreds{TransportCredentials: c.TransportCredentials.Clone(), t: c.t}
 }
 
-// refusalLog logs a refused peer once a minute per remote host, since a
-// misconfigured node retries several times a second.
+// refusalLog logs each kind of refusal once a minute per remote host,
+// since a misconfigured node retries several times a second.
 type refusalLog struct {
 	mu   sync.Mutex
 	last map[string]time.Time
@@ -99,14 +99,15 @@ func (r *refusalLog) log(logger hclog.Logger, from, msg string, args ...any) {
 	if err != nil {
 		host = from
 	}
+	key := msg + " " + host
 	r.mu.Lock()
 	if r.last == nil {
 		r.last = make(map[string]time.Time)
 	}
 	now := time.Now()
-	quiet := now.Sub(r.last[host]) < refusalLogEvery
+	quiet := now.Sub(r.last[key]) < refusalLogEvery
 	if !quiet {
-		r.last[host] = now
+		r.last[key] = now
 	}
 	r.mu.Unlock()
 	if !quiet {

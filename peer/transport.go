@@ -380,8 +380,7 @@ func (t *Transport) runPeer(p *peerLink) {
 				break drain
 			}
 		}
-		err := s.send(batch)
-		if err != nil {
+		if err := s.send(batch); err != nil {
 			p.dropped.Add(uint64(len(batch.Messages)))
 			s.fail(err)
 			continue
@@ -516,7 +515,7 @@ func (s *sender) fail(err error) {
 	if refused(err) {
 		// Not a network fault but a configuration one: say so, whether
 		// or not the peer was ever reached.
-		s.t.refusals.log(s.log, "to "+s.p.addr, "the peer refused this node", "error", err)
+		s.t.refusals.log(s.log, s.p.addr, "the peer refused this node", "error", err)
 	}
 	if s.p.connected.Swap(false) || !s.lost {
 		if s.ever {

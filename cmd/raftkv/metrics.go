@@ -38,9 +38,6 @@ func newProposalMetrics() *proposalMetrics {
 }
 
 func (m *proposalMetrics) observe(n int, start time.Time, failed int) {
-	if m == nil {
-		return
-	}
 	m.total.Add(float64(n))
 	m.failed.Add(float64(failed))
 	took := time.Since(start).Seconds()

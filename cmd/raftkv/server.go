@@ -208,10 +208,10 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 	if err := peer.CleanSnapshotDir(snapDir, ""); err != nil {
 		return nil, err
 	}
-	if old, _ := filepath.Glob(filepath.Join(snapDir, backupPrefix+"*")); len(old) > 0 {
-		for _, p := range old {
-			os.Remove(p)
-		}
+	// Files of backups a crash interrupted.
+	old, _ := filepath.Glob(filepath.Join(snapDir, backupPrefix+"*"))
+	for _, p := range old {
+		os.Remove(p)
 	}
 	n.backend.backupDir = snapDir
 	clusterID, err := settleClusterID(cfg, n.eng, logger)

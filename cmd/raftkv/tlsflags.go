@@ -2,10 +2,10 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"flag"
 	"fmt"
-	"os"
+
+	"github.com/raftkv/raftkv/conf"
 )
 
 // tlsFlags are redis-cli's TLS flags, for the commands that talk to a
@@ -31,23 +31,19 @@ func (f *tlsFlags) config() (*tls.Config, error) {
 		return nil, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: *f.insecure}
+	var err error
 	if *f.cacert != "" {
-		pem, err := os.ReadFile(*f.cacert)
-		if err != nil {
-			return nil, fmt.Errorf("--cacert: %w", err)
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--cacert %s: no PEM certificate in it", *f.cacert)
+		if cfg.RootCAs, err = conf.LoadCertPool("--cacert", *f.cacert); err != nil {
+			return nil, err
 		}
 	}
 	if (*f.cert == "") != (*f.key == "") {
 		return nil, fmt.Errorf("--cert and --key go together")
 	}
 	if *f.cert != "" {
-		c, err := tls.LoadX509KeyPair(*f.cert, *f.key)
+		c, err := conf.LoadKeyPair("--cert", *f.cert, "--key", *f.key)
 		if err != nil {
-			return nil, fmt.Errorf("--cert/--key: %w", err)
+			return nil, err
 		}
 		cfg.Certificates = []tls.Certificate{c}
 	}
