@@ -773,7 +773,11 @@ func (r *raft) releaseWaitingReads() {
 
 // handleReadAck counts a heartbeat acknowledgement. A quorum that
 // acknowledged a request's heartbeat also confirms every earlier request.
+// Only voters count: a learner may still follow a deposed leader.
 func (r *raft) handleReadAck(m Message) {
+	if !r.conf.voters[m.From] {
+		return
+	}
 	at := -1
 	for i, rs := range r.readOnly {
 		if string(rs.ctx) == string(m.Context) {

@@ -202,3 +202,50 @@ func TestMembershipChurn(t *testing.T) {
 		s.one("end", 3, 100*simElection)
 	})
 }
+
+// TestLearnerDoesNotConfirmReads: a read is confirmed by a quorum of
+// voters. A learner answers the leader's heartbeats too, but its answer
+// counts for nothing: a deposed leader cut off with its learner must not
+// confirm a read that the voters' new leader has already outdated.
+func TestLearnerDoesNotConfirmReads(t *testing.T) {
+	s := newSim(t, 1, 4)
+	s.voters0 = []uint64{1, 2, 3}
+	s.maxDelay = 1
+	s.startAll()
+	s.one("a", 3, 30*simElection)
+	s.changeConf(ConfChange{Type: ConfAddLearner, NodeID: 4}, 50*simElection)
+	s.one("b", 4, 30*simElection)
+	l := s.leader()
+	nd := s.nodes[l]
+	term := nd.rn.r.term
+	var voters []uint64
+	for _, id := range []uint64{1, 2, 3} {
+		if id != l {
+			voters = append(voters, id)
+		}
+	}
+
+	// Heartbeats and their answers are delivered by hand below.
+	s.allow = func(Message) bool { return false }
+	ctx := "r-learner"
+	if err := nd.rn.ReadIndex([]byte(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	nd.reads[ctx] = uint64(len(s.committed))
+	s.process(nd)
+	if err := nd.rn.Step(Message{Type: MsgHeartbeatResp, From: 4, To: l, Term: term, Context: []byte(ctx)}); err != nil {
+		t.Fatal(err)
+	}
+	s.process(nd)
+	if _, waiting := nd.reads[ctx]; !waiting {
+		t.Fatal("the leader and a learner confirmed a read in a cluster of three voters")
+	}
+	// One voter besides the leader is a quorum of three.
+	if err := nd.rn.Step(Message{Type: MsgHeartbeatResp, From: voters[0], To: l, Term: term, Context: []byte(ctx)}); err != nil {
+		t.Fatal(err)
+	}
+	s.process(nd)
+	if _, waiting := nd.reads[ctx]; waiting {
+		t.Fatalf("a voter's answer did not confirm the read:\n%s", s.describe())
+	}
+}
