@@ -36,6 +36,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/raftkv/raftkv/conf"
 )
 
 // row is one redis-benchmark run, given the same way to every system.
@@ -160,7 +162,8 @@ func run(ctx context.Context, n int, quick bool, out, compare string, nodes int)
 		defer logf.Close()
 		cmd := exec.Command(bin, "server", "--id", strconv.Itoa(i+1), "--resp-addr", addrs[i],
 			"--peer-addr", fmt.Sprintf("127.0.0.1:%d", ports[nodes+i]), "--peers", strings.Join(peers, ","),
-			"--data-dir", filepath.Join(tmp, fmt.Sprintf("node%d", i+1)), "--log-level", "warn")
+			"--data-dir", filepath.Join(tmp, fmt.Sprintf("node%d", i+1)), "--log-level", "warn",
+			"--max-procs", strconv.Itoa(conf.CPUShare(nodes)))
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start raftkv node %d: %w", i+1, err)
@@ -200,7 +203,7 @@ func run(ctx context.Context, n int, quick bool, out, compare string, nodes int)
 			results[r.name][t.name] = bench(ctx, t.addr, reqs, r.args)
 		}
 	}
-	table := format(targets, results, n, quick)
+	table := format(targets, results, n, quick, nodes)
 	if !quick && nodes > 1 {
 		// A follower killed and restarted under load.
 		var follower int
@@ -254,11 +257,11 @@ func bench(ctx context.Context, addr string, n int, args []string) result {
 
 // format makes the table: one line per row, one column group per system,
 // and the raftkv/redis throughput ratio.
-func format(targets []target, results map[string]map[string]result, n int, quick bool) string {
+func format(targets []target, results map[string]map[string]result, n int, quick bool, nodes int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# raftkv benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs (%s), %s; %s. Requests per row: %d (latency rows a tenth)%s.\n\n",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version(), toolVersion(), n, map[bool]string{true: ", quick run"}[quick])
+	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs (%s), %s; %s. Requests per row: %d (latency rows a tenth)%s. Each raftkv node runs with --max-procs %d.\n\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version(), toolVersion(), n, map[bool]string{true: ", quick run"}[quick], conf.CPUShare(nodes))
 	b.WriteString("| row |")
 	for _, t := range targets {
 		fmt.Fprintf(&b, " %s ops/s | p50 ms | p99 ms |", t.name)

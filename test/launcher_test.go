@@ -7,17 +7,22 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/raftkv/raftkv/conf"
 )
 
 // TestClusterCommand runs `raftkv cluster` as a user would: it starts three
-// processes with node 1 as the usual leader, serves writes, stops every
-// node on SIGINT, and resumes with the same data when started again.
+// processes with node 1 as the usual leader, each with its share of the
+// CPUs, serves writes, stops every node on SIGINT, and resumes with the
+// same data when started again.
 func TestClusterCommand(t *testing.T) {
 	dir := t.TempDir()
 	ports := freePorts(t, 6)
@@ -28,10 +33,13 @@ func TestClusterCommand(t *testing.T) {
 			t.Skipf("ports next to %d/%d are taken; rerun", respPort, peerPort)
 		}
 	}
-	run := func() (*exec.Cmd, chan struct{}) {
+	var logPath string
+	run := func(env ...string) (*exec.Cmd, chan struct{}) {
 		cmd := exec.Command(binary, "cluster", "-port", strconv.Itoa(respPort), "-peer-port", strconv.Itoa(peerPort))
 		cmd.Dir = dir
-		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("cluster-%d.log", time.Now().UnixNano())))
+		cmd.Env = append(withoutEnv("GOMAXPROCS"), env...)
+		logPath = filepath.Join(dir, fmt.Sprintf("cluster-%d.log", time.Now().UnixNano()))
+		logf, err := os.Create(logPath)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,10 +73,20 @@ func TestClusterCommand(t *testing.T) {
 	if err := cl.Append(ctx, "greeting", " world").Err(); err != nil {
 		t.Fatal(err)
 	}
+	// The three nodes share this machine's CPUs: each config says so, and
+	// each node applies it.
+	share := conf.CPUShare(3)
 	for i := 1; i <= 3; i++ {
-		if _, err := os.Stat(filepath.Join(dir, "raftkv-data", fmt.Sprintf("node%d", i), "raftkv.yaml")); err != nil {
+		c, err := conf.Parse("test", []string{"--config", nodeConfig(dir, i)})
+		if err != nil {
 			t.Fatalf("node %d config: %v", i, err)
 		}
+		if c.MaxProcs != share {
+			t.Errorf("node %d config: max-procs %d, want %d (%d CPUs, 3 nodes)", i, c.MaxProcs, share, runtime.NumCPU())
+		}
+	}
+	if b, _ := os.ReadFile(logPath); strings.Count(string(b), fmt.Sprintf("max_procs=%d ", share)) != 3 {
+		t.Errorf("want 3 nodes logging max_procs=%d; log:\n%s", share, b)
 	}
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
@@ -85,8 +103,9 @@ func TestClusterCommand(t *testing.T) {
 		}
 	}
 
-	// Started again in the same folder, it resumes with the data there.
-	run()
+	// Started again in the same folder, it resumes with the data there. A
+	// GOMAXPROCS of the user's is left to the nodes, which inherit it.
+	run("GOMAXPROCS=1")
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		v, err := cl.Get(ctx, "greeting").Result()
@@ -98,6 +117,30 @@ func TestClusterCommand(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	for i := 1; i <= 3; i++ {
+		c, err := conf.Parse("test", []string{"--config", nodeConfig(dir, i)})
+		if err != nil {
+			t.Fatalf("node %d config: %v", i, err)
+		}
+		if c.MaxProcs != 0 {
+			t.Errorf("node %d config with GOMAXPROCS set: max-procs %d, want none", i, c.MaxProcs)
+		}
+	}
+}
+
+func nodeConfig(dir string, i int) string {
+	return filepath.Join(dir, "raftkv-data", fmt.Sprintf("node%d", i), "raftkv.yaml")
+}
+
+// withoutEnv is this process's environment less the variable name.
+func withoutEnv(name string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, name+"=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 func portFree(port int) bool {

@@ -76,6 +76,10 @@ func runCluster(args []string) error {
 		cfg.DataDir = nodeDir
 		cfg.LogLevel = *logLevel
 		cfg.RequirePass = *requirePass
+		if os.Getenv("GOMAXPROCS") == "" {
+			// The nodes share this machine's CPUs.
+			cfg.MaxProcs = conf.CPUShare(*n)
+		}
 		if p.ID == 1 {
 			// Node 1 campaigns first, so that port 6380 is the usual leader.
 			cfg.FirstElectionTimeout = 3 * cfg.HeartbeatInterval

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -39,6 +40,10 @@ func runServer(args []string) error {
 		JSONFormat: cfg.LogJSON,
 		Output:     os.Stderr,
 	})
+	if cfg.MaxProcs > 0 {
+		runtime.GOMAXPROCS(cfg.MaxProcs)
+		logger.Info("running Go code on at most --max-procs CPUs at once", "max_procs", cfg.MaxProcs, "cpus", runtime.NumCPU())
+	}
 	n, err := startNode(cfg, logger)
 	if err != nil {
 		return err
