@@ -39,6 +39,9 @@ type Progress struct {
 	// RecentActive is set when the follower was heard from since the
 	// last quorum check (CheckQuorum).
 	RecentActive bool
+	// heard orders followers by when they were last heard from: the
+	// leader's count of answers at the latest one from this follower.
+	heard uint64
 	// ProbeSent is set in StateProbe once an append was sent; no other is
 	// sent until an answer or a heartbeat response clears it.
 	ProbeSent bool

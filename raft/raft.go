@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -63,6 +64,9 @@ type raft struct {
 	// leader committed an entry of its own term.
 	readWaiting [][]byte
 	readStates  []ReadState
+	// answers counts the messages this leader took from followers; see
+	// Progress.heard.
+	answers uint64
 
 	msgs []Message
 
@@ -452,6 +456,8 @@ func stepLeader(r *raft, m Message) {
 	}
 	if m.Type != MsgSnapStatus {
 		pr.RecentActive = true
+		r.answers++
+		pr.heard = r.answers
 	}
 	switch m.Type {
 	case MsgAppResp:
@@ -675,14 +681,14 @@ func (r *raft) bcastHeartbeat() {
 	if n := len(r.readOnly); n > 0 {
 		ctx = r.readOnly[n-1].ctx
 	}
-	r.bcastHeartbeatWithCtx(ctx)
+	for _, p := range r.replicas() {
+		r.sendHeartbeat(p, ctx)
+	}
 }
 
-func (r *raft) bcastHeartbeatWithCtx(ctx []byte) {
-	for _, p := range r.replicas() {
-		commit := min(r.prs[p].Match, r.log.committed)
-		r.send(Message{Type: MsgHeartbeat, To: p, Commit: commit, Context: ctx})
-	}
+func (r *raft) sendHeartbeat(to uint64, ctx []byte) {
+	commit := min(r.prs[to].Match, r.log.committed)
+	r.send(Message{Type: MsgHeartbeat, To: to, Commit: commit, Context: ctx})
 }
 
 // maybeCommit advances the commit index to the highest index a quorum
@@ -758,7 +764,20 @@ func (r *raft) addReadIndex(ctx []byte) {
 		ctx:   ctx,
 		acks:  map[uint64]bool{r.id: true},
 	})
-	r.bcastHeartbeatWithCtx(ctx)
+	// Only a quorum's answers are needed: ask just enough voters, those
+	// heard from last, so that the others need not wake up for every
+	// read. Should one of them not answer, the next heartbeat, which goes
+	// to every follower with the newest request's context, confirms it.
+	ask := make([]uint64, 0, len(r.conf.voters))
+	for _, id := range r.replicas() {
+		if r.conf.voters[id] {
+			ask = append(ask, id)
+		}
+	}
+	slices.SortStableFunc(ask, func(a, b uint64) int { return cmp.Compare(r.prs[b].heard, r.prs[a].heard) })
+	for _, id := range ask[:min(len(ask), r.quorum()-1)] {
+		r.sendHeartbeat(id, ctx)
+	}
 }
 
 func (r *raft) releaseWaitingReads() {

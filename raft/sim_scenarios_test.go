@@ -2,6 +2,7 @@ package raft
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -378,12 +379,13 @@ func TestChurn(t *testing.T) {
 }
 
 // TestReadIndexSafety checks, under faults, that every confirmed read
-// index covers everything committed before the read began.
+// index covers everything committed before the read began, and that most
+// reads asked of a leader are confirmed.
 func TestReadIndexSafety(t *testing.T) {
 	forSeeds(t, func(t *testing.T, seed uint64) {
 		s := newSim(t, seed, 3).startAll()
 		s.loss, s.maxDelay = 0.05, 2
-		confirmed := 0
+		asked := 0
 		for i := range 300 {
 			s.propose(fmt.Sprintf("w%d", i))
 			for _, id := range s.ids {
@@ -395,11 +397,8 @@ func TestReadIndexSafety(t *testing.T) {
 				ctx := fmt.Sprintf("r%d", s.readSeq)
 				if nd.rn.ReadIndex([]byte(ctx)) == nil {
 					nd.reads[ctx] = uint64(len(s.committed))
-					before := len(nd.reads)
+					asked++
 					s.process(nd)
-					if len(nd.reads) < before {
-						confirmed++
-					}
 				}
 			}
 			switch s.rng.IntN(20) {
@@ -414,6 +413,105 @@ func TestReadIndexSafety(t *testing.T) {
 		}
 		s.heal()
 		s.ticks(5 * simElection)
-		_ = confirmed
+		// A read still waiting was dropped by a leader that lost its
+		// leadership (and so its pending reads).
+		confirmed := asked
+		for _, nd := range s.nodes {
+			confirmed -= len(nd.reads)
+		}
+		t.Logf("%d of %d reads confirmed", confirmed, asked)
+		if confirmed < asked/5 {
+			t.Errorf("only %d of %d reads were confirmed", confirmed, asked)
+		}
 	})
+}
+
+// TestReadAsksJustAQuorum: a read's heartbeat goes to just enough voters
+// for a quorum, those heard from last, and never to a learner. Should they
+// not answer, the next heartbeat asks every follower.
+func TestReadAsksJustAQuorum(t *testing.T) {
+	s := newSim(t, 1, 6)
+	s.voters0 = []uint64{1, 2, 3, 4, 5}
+	s.maxDelay = 1
+	s.startAll()
+	s.one("a", 5, 30*simElection)
+	s.changeConf(ConfChange{Type: ConfAddLearner, NodeID: 6}, 50*simElection)
+	s.one("b", 6, 30*simElection)
+	l := s.leader()
+	nd := s.nodes[l]
+	term := nd.rn.r.term
+	var others []uint64 // the other voters
+	for _, id := range s.voters0 {
+		if id != l {
+			others = append(others, id)
+		}
+	}
+	// From here on, messages are captured instead of delivered.
+	var sent []Message
+	s.allow = func(m Message) bool { sent = append(sent, m); return false }
+	answer := func(from uint64, ctx string) {
+		t.Helper()
+		if err := nd.rn.Step(Message{Type: MsgHeartbeatResp, From: from, To: l, Term: term, Context: []byte(ctx)}); err != nil {
+			t.Fatal(err)
+		}
+		s.process(nd)
+	}
+	asked := func(ctx string) []uint64 {
+		var to []uint64
+		for _, m := range sent {
+			if m.Type == MsgHeartbeat && string(m.Context) == ctx {
+				to = append(to, m.To)
+			}
+		}
+		slices.Sort(to)
+		sent = nil
+		return to
+	}
+	read := func(ctx string) {
+		t.Helper()
+		if err := nd.rn.ReadIndex([]byte(ctx)); err != nil {
+			t.Fatal(err)
+		}
+		nd.reads[ctx] = uint64(len(s.committed))
+		s.process(nd)
+	}
+	confirmed := func(ctx string) bool { _, waiting := nd.reads[ctx]; return !waiting }
+
+	// others[0] is heard from last, others[1] just before.
+	for i := len(others) - 1; i >= 0; i-- {
+		answer(others[i], "")
+	}
+	sent = nil
+	read("r1")
+	want := slices.Sorted(slices.Values(others[:2]))
+	if got := asked("r1"); !slices.Equal(got, want) {
+		t.Fatalf("a read asked %v, want the two voters heard from last %v", got, want)
+	}
+	answer(others[0], "r1")
+	if confirmed("r1") {
+		t.Fatal("confirmed by two of five voters")
+	}
+	answer(others[1], "r1")
+	if !confirmed("r1") {
+		t.Fatal("not confirmed by three of five voters")
+	}
+
+	// The two asked do not answer: the next heartbeat asks everyone, and
+	// two others confirm the read.
+	read("r2")
+	if got := asked("r2"); !slices.Equal(got, want) {
+		t.Fatalf("a read asked %v, want %v", got, want)
+	}
+	for nd.rn.r.heartbeatElapsed != 0 || len(sent) == 0 {
+		nd.rn.Tick()
+		s.process(nd)
+	}
+	if got, all := asked("r2"), []uint64{others[0], others[1], others[2], others[3], 6}; !slices.Equal(got, slices.Sorted(slices.Values(all))) {
+		t.Fatalf("the heartbeat after an unanswered read asked %v, want every follower %v", got, all)
+	}
+	answer(others[2], "r2")
+	answer(others[3], "r2")
+	if !confirmed("r2") {
+		t.Fatal("not confirmed by the answers to the heartbeat")
+	}
 }
