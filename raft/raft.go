@@ -775,7 +775,11 @@ func (r *raft) addReadIndex(ctx []byte) {
 		}
 	}
 	slices.SortStableFunc(ask, func(a, b uint64) int { return cmp.Compare(r.prs[b].heard, r.prs[a].heard) })
-	for _, id := range ask[:min(len(ask), r.quorum()-1)] {
+	need := r.quorum()
+	if r.conf.voters[r.id] {
+		need-- // this leader's own answer
+	}
+	for _, id := range ask[:min(len(ask), need)] {
 		r.sendHeartbeat(id, ctx)
 	}
 }
@@ -809,7 +813,15 @@ func (r *raft) handleReadAck(m Message) {
 	}
 	rs := r.readOnly[at]
 	rs.acks[m.From] = true
-	if len(rs.acks) < r.quorum() {
+	votes := 0
+	for id := range rs.acks {
+		// The leader's own answer counts only while it is a voter: one
+		// that is removing itself needs a quorum of the others.
+		if r.conf.voters[id] {
+			votes++
+		}
+	}
+	if votes < r.quorum() {
 		return
 	}
 	for _, done := range r.readOnly[:at+1] {

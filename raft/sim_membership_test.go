@@ -216,36 +216,15 @@ func TestLearnerDoesNotConfirmReads(t *testing.T) {
 	s.changeConf(ConfChange{Type: ConfAddLearner, NodeID: 4}, 50*simElection)
 	s.one("b", 4, 30*simElection)
 	l := s.leader()
-	nd := s.nodes[l]
-	term := nd.rn.r.term
-	var voters []uint64
-	for _, id := range []uint64{1, 2, 3} {
-		if id != l {
-			voters = append(voters, id)
-		}
-	}
-
-	// Heartbeats and their answers are delivered by hand below.
-	s.allow = func(Message) bool { return false }
-	ctx := "r-learner"
-	if err := nd.rn.ReadIndex([]byte(ctx)); err != nil {
-		t.Fatal(err)
-	}
-	nd.reads[ctx] = uint64(len(s.committed))
-	s.process(nd)
-	if err := nd.rn.Step(Message{Type: MsgHeartbeatResp, From: 4, To: l, Term: term, Context: []byte(ctx)}); err != nil {
-		t.Fatal(err)
-	}
-	s.process(nd)
-	if _, waiting := nd.reads[ctx]; !waiting {
+	p := newReadProbe(t, s, l)
+	p.read("r1")
+	p.answer(4, "r1")
+	if p.confirmed("r1") {
 		t.Fatal("the leader and a learner confirmed a read in a cluster of three voters")
 	}
 	// One voter besides the leader is a quorum of three.
-	if err := nd.rn.Step(Message{Type: MsgHeartbeatResp, From: voters[0], To: l, Term: term, Context: []byte(ctx)}); err != nil {
-		t.Fatal(err)
-	}
-	s.process(nd)
-	if _, waiting := nd.reads[ctx]; waiting {
+	p.answer(others(s.voters0, l)[0], "r1")
+	if !p.confirmed("r1") {
 		t.Fatalf("a voter's answer did not confirm the read:\n%s", s.describe())
 	}
 }

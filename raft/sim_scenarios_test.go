@@ -426,6 +426,72 @@ func TestReadIndexSafety(t *testing.T) {
 	})
 }
 
+// readProbe drives a leader's reads by hand: from its creation on, the
+// sim's messages are captured instead of delivered.
+type readProbe struct {
+	t    *testing.T
+	s    *sim
+	nd   *simNode
+	term uint64
+	sent []Message
+}
+
+func newReadProbe(t *testing.T, s *sim, leader uint64) *readProbe {
+	p := &readProbe{t: t, s: s, nd: s.nodes[leader], term: s.nodes[leader].rn.r.term}
+	s.allow = func(m Message) bool { p.sent = append(p.sent, m); return false }
+	return p
+}
+
+// read asks a ReadIndex of the leader.
+func (p *readProbe) read(ctx string) {
+	p.t.Helper()
+	if err := p.nd.rn.ReadIndex([]byte(ctx)); err != nil {
+		p.t.Fatal(err)
+	}
+	p.nd.reads[ctx] = uint64(len(p.s.committed))
+	p.s.process(p.nd)
+}
+
+// answer hands the leader from's answer to a heartbeat of ctx ("" for
+// one with no read).
+func (p *readProbe) answer(from uint64, ctx string) {
+	p.t.Helper()
+	if err := p.nd.rn.Step(Message{Type: MsgHeartbeatResp, From: from, To: p.nd.id, Term: p.term, Context: []byte(ctx)}); err != nil {
+		p.t.Fatal(err)
+	}
+	p.s.process(p.nd)
+}
+
+// asked returns, sorted, who was sent a heartbeat of ctx since the last
+// call, and forgets what was sent.
+func (p *readProbe) asked(ctx string) []uint64 {
+	var to []uint64
+	for _, m := range p.sent {
+		if m.Type == MsgHeartbeat && string(m.Context) == ctx {
+			to = append(to, m.To)
+		}
+	}
+	slices.Sort(to)
+	p.sent = nil
+	return to
+}
+
+func (p *readProbe) confirmed(ctx string) bool {
+	_, waiting := p.nd.reads[ctx]
+	return !waiting
+}
+
+// others are the voters of ids other than the leader.
+func others(ids []uint64, leader uint64) []uint64 {
+	var o []uint64
+	for _, id := range ids {
+		if id != leader {
+			o = append(o, id)
+		}
+	}
+	return o
+}
+
 // TestReadAsksJustAQuorum: a read's heartbeat goes to just enough voters
 // for a quorum, those heard from last, and never to a learner. Should they
 // not answer, the next heartbeat asks every follower.
@@ -438,80 +504,73 @@ func TestReadAsksJustAQuorum(t *testing.T) {
 	s.changeConf(ConfChange{Type: ConfAddLearner, NodeID: 6}, 50*simElection)
 	s.one("b", 6, 30*simElection)
 	l := s.leader()
-	nd := s.nodes[l]
-	term := nd.rn.r.term
-	var others []uint64 // the other voters
-	for _, id := range s.voters0 {
-		if id != l {
-			others = append(others, id)
-		}
-	}
-	// From here on, messages are captured instead of delivered.
-	var sent []Message
-	s.allow = func(m Message) bool { sent = append(sent, m); return false }
-	answer := func(from uint64, ctx string) {
-		t.Helper()
-		if err := nd.rn.Step(Message{Type: MsgHeartbeatResp, From: from, To: l, Term: term, Context: []byte(ctx)}); err != nil {
-			t.Fatal(err)
-		}
-		s.process(nd)
-	}
-	asked := func(ctx string) []uint64 {
-		var to []uint64
-		for _, m := range sent {
-			if m.Type == MsgHeartbeat && string(m.Context) == ctx {
-				to = append(to, m.To)
-			}
-		}
-		slices.Sort(to)
-		sent = nil
-		return to
-	}
-	read := func(ctx string) {
-		t.Helper()
-		if err := nd.rn.ReadIndex([]byte(ctx)); err != nil {
-			t.Fatal(err)
-		}
-		nd.reads[ctx] = uint64(len(s.committed))
-		s.process(nd)
-	}
-	confirmed := func(ctx string) bool { _, waiting := nd.reads[ctx]; return !waiting }
+	o := others(s.voters0, l)
+	p := newReadProbe(t, s, l)
 
-	// others[0] is heard from last, others[1] just before.
-	for i := len(others) - 1; i >= 0; i-- {
-		answer(others[i], "")
+	// o[0] is heard from last, o[1] just before.
+	for i := len(o) - 1; i >= 0; i-- {
+		p.answer(o[i], "")
 	}
-	sent = nil
-	read("r1")
-	want := slices.Sorted(slices.Values(others[:2]))
-	if got := asked("r1"); !slices.Equal(got, want) {
+	p.sent = nil
+	p.read("r1")
+	want := slices.Sorted(slices.Values(o[:2]))
+	if got := p.asked("r1"); !slices.Equal(got, want) {
 		t.Fatalf("a read asked %v, want the two voters heard from last %v", got, want)
 	}
-	answer(others[0], "r1")
-	if confirmed("r1") {
+	p.answer(o[0], "r1")
+	if p.confirmed("r1") {
 		t.Fatal("confirmed by two of five voters")
 	}
-	answer(others[1], "r1")
-	if !confirmed("r1") {
+	p.answer(o[1], "r1")
+	if !p.confirmed("r1") {
 		t.Fatal("not confirmed by three of five voters")
 	}
 
 	// The two asked do not answer: the next heartbeat asks everyone, and
 	// two others confirm the read.
-	read("r2")
-	if got := asked("r2"); !slices.Equal(got, want) {
+	p.read("r2")
+	if got := p.asked("r2"); !slices.Equal(got, want) {
 		t.Fatalf("a read asked %v, want %v", got, want)
 	}
-	for nd.rn.r.heartbeatElapsed != 0 || len(sent) == 0 {
-		nd.rn.Tick()
-		s.process(nd)
+	for p.nd.rn.r.heartbeatElapsed != 0 || len(p.sent) == 0 {
+		p.nd.rn.Tick()
+		s.process(p.nd)
 	}
-	if got, all := asked("r2"), []uint64{others[0], others[1], others[2], others[3], 6}; !slices.Equal(got, slices.Sorted(slices.Values(all))) {
+	if got, all := p.asked("r2"), []uint64{o[0], o[1], o[2], o[3], 6}; !slices.Equal(got, slices.Sorted(slices.Values(all))) {
 		t.Fatalf("the heartbeat after an unanswered read asked %v, want every follower %v", got, all)
 	}
-	answer(others[2], "r2")
-	answer(others[3], "r2")
-	if !confirmed("r2") {
+	p.answer(o[2], "r2")
+	p.answer(o[3], "r2")
+	if !p.confirmed("r2") {
 		t.Fatal("not confirmed by the answers to the heartbeat")
+	}
+}
+
+// TestLeaderRemovingItselfReadsWithOthers: a leader whose own removal is in
+// its log is no longer a voter, so its own answer counts for nothing: a
+// read needs, and asks, a quorum of the remaining voters.
+func TestLeaderRemovingItselfReadsWithOthers(t *testing.T) {
+	s := newSim(t, 1, 3)
+	s.maxDelay = 1
+	s.startAll()
+	s.one("a", 3, 30*simElection)
+	l := s.leader()
+	o := others(s.ids, l)
+	p := newReadProbe(t, s, l)
+	if _, _, err := p.nd.rn.ProposeConfChange(ConfChange{Type: ConfRemove, NodeID: l}); err != nil {
+		t.Fatal(err)
+	}
+	s.process(p.nd)
+	p.read("r1")
+	if got := p.asked("r1"); !slices.Equal(got, o) {
+		t.Fatalf("a read asked %v, want both remaining voters %v", got, o)
+	}
+	p.answer(o[0], "r1")
+	if p.confirmed("r1") {
+		t.Fatal("confirmed by the leader leaving the cluster and one of the two voters that stay")
+	}
+	p.answer(o[1], "r1")
+	if !p.confirmed("r1") {
+		t.Fatal("not confirmed by both voters that stay")
 	}
 }
