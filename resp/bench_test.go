@@ -11,17 +11,32 @@ import (
 // 100 SETs over loopback to a server whose backend applies them in
 // memory, with every reply read.
 func BenchmarkPipelinedSet(b *testing.B) {
-	s, _ := startServer(b, newFake())
-	conn, err := net.Dial("tcp", s.Addr())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
 	const pipeline = 100
 	var req []byte
 	for i := range pipeline {
 		req = fmt.Appendf(req, "*3\r\n$3\r\nSET\r\n$8\r\nkey:%04d\r\n$5\r\nvalue\r\n", i)
 	}
+	benchPipeline(b, newFake(), req, pipeline, "+OK\r\n")
+}
+
+// BenchmarkPipelinedGet is BenchmarkPipelinedSet for GETs of a missing
+// key: each is served on its own, with a read barrier and a lookup.
+func BenchmarkPipelinedGet(b *testing.B) {
+	const pipeline = 100
+	var req []byte
+	for i := range pipeline {
+		req = fmt.Appendf(req, "*2\r\n$3\r\nGET\r\n$8\r\nkey:%04d\r\n", i)
+	}
+	benchPipeline(b, newFake(), req, pipeline, "$-1\r\n")
+}
+
+func benchPipeline(b *testing.B, f *fakeBackend, req []byte, pipeline int, reply string) {
+	s, _ := startServer(b, f)
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
 	rd := bufio.NewReader(conn)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -29,7 +44,7 @@ func BenchmarkPipelinedSet(b *testing.B) {
 			b.Fatal(err)
 		}
 		for range pipeline {
-			if l, err := rd.ReadString('\n'); err != nil || l != "+OK\r\n" {
+			if l, err := rd.ReadString('\n'); err != nil || l != reply {
 				b.Fatalf("reply %q, %v", l, err)
 			}
 		}

@@ -39,8 +39,8 @@ type Config struct {
 	// beyond it is disconnected, as Redis does past
 	// client-query-buffer-limit. Default 1 GiB.
 	MaxQueryBuffer int64
-	// RequestTimeout bounds one replication or read confirmation.
-	// Default 5s.
+	// RequestTimeout bounds one replication or read confirmation, to
+	// within a fiftieth of it (at most 100 ms less). Default 5s.
 	RequestTimeout time.Duration
 	// LeaderWait is how long a command waits for a leader to be known
 	// before it is answered -CLUSTERDOWN. Default 2s.
@@ -85,6 +85,8 @@ type Server struct {
 	// conns are the connected clients, by ID.
 	connsMu sync.Mutex
 	conns   map[int64]*client
+	// deadlines bound what commands wait for (RequestTimeout).
+	deadlines *deadlines
 }
 
 // New checks cfg and fills its defaults.
@@ -119,12 +121,13 @@ func New(cfg Config) (*Server, error) {
 	id := make([]byte, 20)
 	rand.Read(id)
 	return &Server{
-		cfg:     cfg,
-		backend: cfg.Backend,
-		logger:  cfg.Logger,
-		runID:   hex.EncodeToString(id),
-		stats:   newStats(),
-		done:    make(chan struct{}),
+		cfg:       cfg,
+		backend:   cfg.Backend,
+		logger:    cfg.Logger,
+		runID:     hex.EncodeToString(id),
+		stats:     newStats(),
+		done:      make(chan struct{}),
+		deadlines: newDeadlines(cfg.RequestTimeout),
 	}, nil
 }
 
@@ -426,8 +429,11 @@ func memberAddr(st Status, id uint64) string {
 	return ""
 }
 
+// ctx bounds what the command waits for by RequestTimeout. The context is
+// shared with the commands that started about the same time: the cancel
+// function returned does nothing.
 func (c *call) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), c.s.cfg.RequestTimeout)
+	return c.s.deadlines.get(time.Now()), func() {}
 }
 
 // backendError answers err, from Propose (write) or ReadBarrier (read).

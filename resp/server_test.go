@@ -30,6 +30,20 @@ type fakeBackend struct {
 	proposals  int
 	transfers  int
 	batches    []int
+	// hang makes proposals and read barriers wait for their context.
+	hang bool
+}
+
+// waitIfHung waits for ctx when f hangs.
+func (f *fakeBackend) waitIfHung(ctx context.Context) error {
+	f.mu.Lock()
+	hang := f.hang
+	f.mu.Unlock()
+	if !hang {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
 }
 
 func newFake() *fakeBackend {
@@ -44,6 +58,9 @@ func newFake() *fakeBackend {
 }
 
 func (f *fakeBackend) Propose(ctx context.Context, b []byte) (any, error) {
+	if err := f.waitIfHung(ctx); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.proposals++
@@ -95,6 +112,9 @@ func (f *fakeBackend) ProposeMany(ctx context.Context, cmds [][]byte) ([]any, []
 }
 
 func (f *fakeBackend) ReadBarrier(ctx context.Context) error {
+	if err := f.waitIfHung(ctx); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.readErr
@@ -369,6 +389,32 @@ func TestNoLeaderIsBounded(t *testing.T) {
 	}()
 	if got := raw(t, s.Addr(), "GET", "k"); got != "-MOVED 7629 127.0.0.1:7003\r\n" {
 		t.Fatalf("leader elected while waiting: %q", got)
+	}
+}
+
+// TestRequestTimeout: a write or read that the cluster does not confirm
+// is answered once RequestTimeout (1 s here) has passed, give or take the
+// fiftieth by which commands share deadlines.
+func TestRequestTimeout(t *testing.T) {
+	f := newFake()
+	s, _ := startServer(t, f)
+	f.set(func(f *fakeBackend) { f.hang = true })
+	for _, tc := range []struct {
+		args   []string
+		prefix string
+	}{
+		{[]string{"SET", "k", "v"}, "-ERR the write's outcome is unknown"},
+		{[]string{"GET", "k"}, "-TRYAGAIN "},
+	} {
+		start := time.Now()
+		got := raw(t, s.Addr(), tc.args...)
+		took := time.Since(start)
+		if !strings.HasPrefix(got, tc.prefix) {
+			t.Errorf("%q: %q, want prefix %q", tc.args, got, tc.prefix)
+		}
+		if took < 980*time.Millisecond {
+			t.Errorf("%q answered after %v, before the 1 s request timeout", tc.args, took)
+		}
 	}
 }
 
