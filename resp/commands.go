@@ -57,6 +57,23 @@ var commands map[string]*command
 // commandNames are the table's command names, by command.idx.
 var commandNames []string
 
+// lookupCommand finds the command named name in any case, without
+// allocating: nil when there is none.
+func lookupCommand(name []byte) *command {
+	var buf [32]byte // longer than any name in the table
+	if len(name) > len(buf) {
+		return nil
+	}
+	lower := buf[:len(name)]
+	for i, ch := range name {
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		lower[i] = ch
+	}
+	return commands[string(lower)]
+}
+
 func init() {
 	table := []*command{
 		// Strings and keys: replicated through Raft.
@@ -193,6 +210,9 @@ func init() {
 	commands = make(map[string]*command, len(table))
 	commandNames = make([]string, len(table))
 	for i, c := range table {
+		if len(c.name) > 32 {
+			panic("resp: command name longer than lookupCommand's buffer: " + c.name)
+		}
 		c.idx = i
 		commands[c.name] = c
 		commandNames[i] = c.name

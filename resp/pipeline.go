@@ -19,8 +19,11 @@ import (
 // of SET, APPEND and DEL, with a valid arity. Anything else (options,
 // errors, reads) is served on its own, in order.
 func batchable(args [][]byte) (enc []byte, idx int, ok bool) {
-	name := strings.ToLower(string(args[0]))
-	switch name {
+	c := lookupCommand(args[0])
+	if c == nil {
+		return nil, -1, false
+	}
+	switch c.name {
 	case "set":
 		if len(args) == 3 {
 			enc = fsm.EncodeSet(args[1], args[2])
@@ -37,7 +40,7 @@ func batchable(args [][]byte) (enc []byte, idx int, ok bool) {
 	if enc == nil {
 		return nil, -1, false
 	}
-	return enc, commands[name].idx, true
+	return enc, c.idx, true
 }
 
 // serveRun serves first, a batchable write, together with the batchable

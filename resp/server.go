@@ -289,7 +289,13 @@ func (s *Server) dispatchTimed(conn *errConn, cmd redcon.Command, start time.Tim
 // dispatch runs one command through the command table, and returns the
 // command's idx (-1 if it is not in the table).
 func (s *Server) dispatch(conn redcon.Conn, cmd redcon.Command) int {
-	name := strings.ToLower(string(cmd.Args[0]))
+	c := lookupCommand(cmd.Args[0])
+	name, idx := "", -1
+	if c != nil {
+		name, idx = c.name, c.idx
+	} else {
+		name = strings.ToLower(string(cmd.Args[0]))
+	}
 	cl := conn.Context().(*client)
 	cl.mu.Lock()
 	cl.lastCmd, cl.lastAt = name, time.Now()
@@ -299,14 +305,13 @@ func (s *Server) dispatch(conn redcon.Conn, cmd redcon.Command) int {
 		if cl.tx != nil {
 			cl.tx.failed = true
 		}
-		return indexOf(name)
+		return idx
 	}
 	if cl.tx != nil && !txControl[name] {
 		s.queue(conn, cl, name, cmd.Args)
-		return indexOf(name)
+		return idx
 	}
-	c, ok := commands[name]
-	if !ok {
+	if c == nil {
 		conn.WriteError(unknownCommand(cmd.Args))
 		return -1
 	}
@@ -322,14 +327,6 @@ func (s *Server) dispatch(conn redcon.Conn, cmd redcon.Command) int {
 	}
 	c.run(&call{s: s, conn: conn, args: cmd.Args, cl: cl})
 	return c.idx
-}
-
-// indexOf is the idx of the command named name, or -1.
-func indexOf(name string) int {
-	if c, ok := commands[name]; ok {
-		return c.idx
-	}
-	return -1
 }
 
 // wrongArity is Redis's error for a command given the wrong number of

@@ -732,3 +732,19 @@ func TestMaxClients(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestLookupCommandIgnoresCase(t *testing.T) {
+	for _, name := range []string{"get", "GET", "gEt", "RAFT.Transfer_Leader"} {
+		if c := lookupCommand([]byte(name)); c == nil || c.name != strings.ToLower(name) {
+			t.Errorf("lookupCommand(%q) = %v", name, c)
+		}
+	}
+	for _, name := range []string{"", "gett", "g\xc3\xa9t", strings.Repeat("get", 20)} {
+		if c := lookupCommand([]byte(name)); c != nil {
+			t.Errorf("lookupCommand(%q) = %s, want none", name, c.name)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { lookupCommand([]byte("GET")) }); n != 0 {
+		t.Errorf("lookupCommand allocates %v times", n)
+	}
+}
