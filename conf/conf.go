@@ -164,7 +164,7 @@ func flagSet(name string, c *Config) *flag.FlagSet {
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat-interval", c.HeartbeatInterval, "time between a leader's heartbeats")
 	fs.DurationVar(&c.ElectionTimeout, "election-timeout", c.ElectionTimeout, "time without a leader before a follower stands for election (randomized up to twice this)")
 	fs.DurationVar(&c.FirstElectionTimeout, "first-election-timeout", c.FirstElectionTimeout, "election timeout right after start-up; 0 means --election-timeout")
-	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "longest a client command waits for replication")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "longest a client command waits for replication or a read confirmation, to within a fiftieth: commands starting together share a deadline")
 	fs.Uint64Var(&c.SnapshotEntries, "snapshot-entries", c.SnapshotEntries, "applied entries the Raft log holds before it is compacted (a snapshot is taken)")
 	fs.Uint64Var(&c.SnapshotCatchUpEntries, "snapshot-catchup-entries", c.SnapshotCatchUpEntries, "applied entries kept after compaction, so that a follower slightly behind catches up from the log")
 	fs.Int64Var(&c.MaxBulkLen, "max-bulk-len", c.MaxBulkLen, "largest bulk string a client may send, in bytes (Redis proto-max-bulk-len)")

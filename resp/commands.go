@@ -57,10 +57,13 @@ var commands map[string]*command
 // commandNames are the table's command names, by command.idx.
 var commandNames []string
 
+// maxCommandName bounds the names in the command table.
+const maxCommandName = 32
+
 // lookupCommand finds the command named name in any case, without
 // allocating: nil when there is none.
 func lookupCommand(name []byte) *command {
-	var buf [32]byte // longer than any name in the table
+	var buf [maxCommandName]byte
 	if len(name) > len(buf) {
 		return nil
 	}
@@ -210,8 +213,8 @@ func init() {
 	commands = make(map[string]*command, len(table))
 	commandNames = make([]string, len(table))
 	for i, c := range table {
-		if len(c.name) > 32 {
-			panic("resp: command name longer than lookupCommand's buffer: " + c.name)
+		if len(c.name) > maxCommandName {
+			panic("resp: command name longer than maxCommandName: " + c.name)
 		}
 		c.idx = i
 		commands[c.name] = c
