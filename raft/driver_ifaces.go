@@ -21,7 +21,9 @@ type AsyncLogStore interface {
 }
 
 // Transport delivers messages to peers. Send must not block: a message that
-// cannot be queued may be dropped, as Raft tolerates loss.
+// cannot be queued may be dropped, as Raft tolerates loss. It may keep the
+// messages (they are values) and their entries, but not the slice msgs,
+// which the core reuses.
 type Transport interface {
 	Send(msgs []Message)
 }

@@ -122,6 +122,9 @@ func (rn *RawNode) Ready() Ready {
 	return rd
 }
 
+// maxReusedMsgs bounds the message slice Advance keeps for the next Ready.
+const maxReusedMsgs = 1024
+
 // Advance tells the core that rd has been persisted, sent and applied.
 //
 // A driver may instead write rd.Entries asynchronously: it calls Advance
@@ -131,6 +134,12 @@ func (rn *RawNode) Ready() Ready {
 // handed them out.
 func (rn *RawNode) Advance(rd Ready) {
 	r := rn.r
+	if r.msgs == nil && cap(rd.Messages) <= maxReusedMsgs {
+		// The driver is done with the slice: the next Ready's messages go
+		// into the same array rather than one regrown per Ready.
+		clear(rd.Messages)
+		r.msgs = rd.Messages[:0]
+	}
 	if rd.SoftState != nil {
 		rn.prevSoft = *rd.SoftState
 	}

@@ -286,6 +286,8 @@ type Ready struct {
 	// CommittedEntries are to be applied, in order.
 	CommittedEntries []Entry
 	// Messages are to be sent after Entries and HardState are persisted.
+	// The slice is the core's again after Advance (the messages in it are
+	// values: copies may be kept).
 	Messages []Message
 	// ReadStates are confirmed ReadIndex requests.
 	ReadStates []ReadState
