@@ -19,6 +19,12 @@ func BenchmarkPipelinedSet(b *testing.B) {
 	benchPipeline(b, newFake(), req, pipeline, "+OK\r\n")
 }
 
+// BenchmarkSet is BenchmarkPipelinedSet one SET at a time: each is served
+// alone, as from a client that waits for every reply.
+func BenchmarkSet(b *testing.B) {
+	benchPipeline(b, newFake(), []byte("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n"), 1, "+OK\r\n")
+}
+
 // BenchmarkPipelinedGet is BenchmarkPipelinedSet for GETs of a missing
 // key: each is served on its own, with a read barrier and a lookup.
 func BenchmarkPipelinedGet(b *testing.B) {

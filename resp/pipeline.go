@@ -43,22 +43,30 @@ func batchable(args [][]byte) (enc []byte, idx int, ok bool) {
 	return enc, c.idx, true
 }
 
-// serveRun serves first, a batchable write, together with the batchable
-// writes queued behind it; the commands after the run are then served one
-// by one. It returns false, having consumed nothing, when there is no run.
-// Each command's figures count from start, the first's arrival; idx is
-// the first's command.idx.
-func (s *Server) serveRun(conn *errConn, first redcon.Command, enc []byte, idx int, start time.Time) bool {
-	if next := conn.PeekPipeline(); len(next) == 0 {
-		return false
-	} else if _, _, ok := batchable(next[0].Args); !ok {
+// serveRun serves first together with the batchable writes queued behind
+// it, when first is one too; the commands after the run are then served
+// one by one. It returns false, having consumed nothing, when there is no
+// run. Each command's figures count from start, the first's arrival.
+func (s *Server) serveRun(conn *errConn, first redcon.Command, start time.Time) bool {
+	// Nothing is encoded unless a run follows: a lone write is encoded by
+	// its own handler.
+	next := conn.PeekPipeline()
+	if len(next) == 0 {
 		return false
 	}
-	queued := conn.ReadPipeline()
-	run := []redcon.Command{first}
-	encs := [][]byte{enc}
-	idxs := []int{idx}
-	i := 0
+	enc, idx, ok := batchable(first.Args)
+	if !ok {
+		return false
+	}
+	enc1, idx1, ok := batchable(next[0].Args)
+	if !ok {
+		return false
+	}
+	queued := conn.ReadPipeline() // begins with next[0]
+	run := []redcon.Command{first, queued[0]}
+	encs := [][]byte{enc, enc1}
+	idxs := []int{idx, idx1}
+	i := 1
 	for ; i < len(queued); i++ {
 		e, x, ok := batchable(queued[i].Args)
 		if !ok {

@@ -271,10 +271,8 @@ func (s *Server) serve(conn redcon.Conn, cmd redcon.Command) {
 	}()
 	start := time.Now()
 	cl := conn.Context().(*client)
-	if cl.tx == nil {
-		if enc, idx, ok := batchable(cmd.Args); ok && s.serveRun(cl.out, cmd, enc, idx, start) {
-			return
-		}
+	if cl.tx == nil && s.serveRun(cl.out, cmd, start) {
+		return
 	}
 	s.dispatchTimed(cl.out, cmd, start)
 }
