@@ -768,12 +768,7 @@ func (r *raft) addReadIndex(ctx []byte) {
 	// heard from last, so that the others need not wake up for every
 	// read. Should one of them not answer, the next heartbeat, which goes
 	// to every follower with the newest request's context, confirms it.
-	ask := make([]uint64, 0, len(r.conf.voters))
-	for _, id := range r.replicas() {
-		if r.conf.voters[id] {
-			ask = append(ask, id)
-		}
-	}
+	ask := slices.DeleteFunc(r.replicas(), func(id uint64) bool { return !r.conf.voters[id] })
 	slices.SortStableFunc(ask, func(a, b uint64) int { return cmp.Compare(r.prs[b].heard, r.prs[a].heard) })
 	need := r.quorum()
 	if r.conf.voters[r.id] {
