@@ -49,7 +49,17 @@ func TestClusterCommand(t *testing.T) {
 		}
 		done := make(chan struct{})
 		go func() { cmd.Wait(); logf.Close(); close(done) }()
-		t.Cleanup(func() { cmd.Process.Kill(); <-done })
+		t.Cleanup(func() {
+			// SIGINT, as a user's Ctrl-C: the launcher stops its nodes. A
+			// SIGKILL would leave them running, orphaned.
+			cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+		})
 		return cmd, done
 	}
 	ctx := context.Background()
