@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -515,7 +516,7 @@ func (n *Node) run() {
 			n.propose(p)
 			n.drain()
 		case r := <-n.readc:
-			n.readIndex(r)
+			n.readWaiting = append(n.readWaiting, r)
 			n.drain()
 		case <-n.stablec:
 			if err := n.takeStable(); err != nil {
@@ -546,16 +547,20 @@ func (n *Node) fail(err error) {
 }
 
 // drain takes whatever else is already queued (messages, proposals,
-// reads), up to maxBatch of each, so that one Ready, and one fsync, covers
-// everything that arrived together.
+// reads), up to maxBatch of each, so that one Ready, one append to each
+// follower and one fsync cover everything that arrived together. It first
+// lets every other goroutine that is ready run: the proposer or stream
+// that woke the loop hands it the processor at once (Go runs a goroutine
+// readied by a channel send next), so with one processor (--max-procs 1)
+// the connections whose commands arrived in the same instant would
+// otherwise propose only after the loop had sent a Ready with the first
+// command alone. Three nodes on two CPUs, SET from 50 clients: an append
+// carried 1 entry before, 9 after.
 func (n *Node) drain() {
+	runtime.Gosched()
 	takeQueued(n.recvc, n.step)
 	takeQueued(n.propc, n.propose)
-	select {
-	case r := <-n.readc:
-		n.readIndex(r)
-	default:
-	}
+	n.takeReads()
 }
 
 // takeQueued calls f on up to maxBatch values already queued on c.
@@ -601,12 +606,11 @@ func (n *Node) propose(p *proposal) {
 	n.waiters[index] = p
 }
 
-// readIndex takes r and every read request already queued. At most one
-// confirmation round is in flight: requests that arrive meanwhile wait
-// and share the next one, which starts after they arrived (so each read
-// still sees every write acknowledged before it began).
-func (n *Node) readIndex(r *readRequest) {
-	n.readWaiting = append(n.readWaiting, r)
+// takeReads takes every read request already queued. At most one
+// confirmation round is in flight: requests that arrive meanwhile wait and
+// share the next one, which starts after they arrived (so each read still
+// sees every write acknowledged before it began).
+func (n *Node) takeReads() {
 	takeQueued(n.readc, func(r *readRequest) { n.readWaiting = append(n.readWaiting, r) })
 	n.startRead()
 }

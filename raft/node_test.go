@@ -15,6 +15,7 @@ type memRouter struct {
 	mu       sync.Mutex
 	nodes    map[uint64]*Node
 	isolated map[uint64]bool
+	appends  int // MsgApp messages carrying entries, delivered or not
 }
 
 type memTransport struct {
@@ -26,6 +27,9 @@ func (t *memTransport) Send(msgs []Message) {
 	t.r.mu.Lock()
 	defer t.r.mu.Unlock()
 	for _, m := range msgs {
+		if m.Type == MsgApp && len(m.Entries) > 0 {
+			t.r.appends++
+		}
 		if t.r.isolated[m.From] || t.r.isolated[m.To] {
 			continue
 		}
