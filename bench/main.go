@@ -76,19 +76,23 @@ func main() {
 	out := flag.String("out", "bench-results.md", "file the table is written to")
 	compare := flag.String("compare", "", "other systems to measure, as name=host:port,...")
 	nodes := flag.Int("nodes", 3, "raftkv nodes")
+	procs := flag.Int("max-procs", 0, "--max-procs of each raftkv node; 0 gives each its share of the CPUs, as raftkv cluster does")
 	flag.Parse()
 	if *quick {
 		*n = 3000
 	}
+	if *procs <= 0 {
+		*procs = conf.CPUShare(*nodes)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n, *quick, *out, *compare, *nodes); err != nil {
+	if err := run(ctx, *n, *quick, *out, *compare, *nodes, *procs); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, n int, quick bool, out, compare string, nodes int) error {
+func run(ctx context.Context, n int, quick bool, out, compare string, nodes, maxProcs int) error {
 	if _, err := exec.LookPath("redis-benchmark"); err != nil {
 		return errors.New("redis-benchmark not found: install redis-tools (apt-get install redis-tools)")
 	}
@@ -163,7 +167,7 @@ func run(ctx context.Context, n int, quick bool, out, compare string, nodes int)
 		cmd := exec.Command(bin, "server", "--id", strconv.Itoa(i+1), "--resp-addr", addrs[i],
 			"--peer-addr", fmt.Sprintf("127.0.0.1:%d", ports[nodes+i]), "--peers", strings.Join(peers, ","),
 			"--data-dir", filepath.Join(tmp, fmt.Sprintf("node%d", i+1)), "--log-level", "warn",
-			"--max-procs", strconv.Itoa(conf.CPUShare(nodes)))
+			"--max-procs", strconv.Itoa(maxProcs))
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start raftkv node %d: %w", i+1, err)
@@ -203,7 +207,7 @@ func run(ctx context.Context, n int, quick bool, out, compare string, nodes int)
 			results[r.name][t.name] = bench(ctx, t.addr, reqs, r.args)
 		}
 	}
-	table := format(targets, results, n, quick, nodes)
+	table := format(targets, results, n, quick, maxProcs)
 	if !quick && nodes > 1 {
 		// A follower killed and restarted under load.
 		var follower int
@@ -257,11 +261,11 @@ func bench(ctx context.Context, addr string, n int, args []string) result {
 
 // format makes the table: one line per row, one column group per system,
 // and the raftkv/redis throughput ratio.
-func format(targets []target, results map[string]map[string]result, n int, quick bool, nodes int) string {
+func format(targets []target, results map[string]map[string]result, n int, quick bool, maxProcs int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# raftkv benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs (%s), %s; %s. Requests per row: %d (latency rows a tenth)%s. Each raftkv node runs with --max-procs %d.\n\n",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version(), toolVersion(), n, map[bool]string{true: ", quick run"}[quick], conf.CPUShare(nodes))
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version(), toolVersion(), n, map[bool]string{true: ", quick run"}[quick], maxProcs)
 	b.WriteString("| row |")
 	for _, t := range targets {
 		fmt.Fprintf(&b, " %s ops/s | p50 ms | p99 ms |", t.name)
