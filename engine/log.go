@@ -186,24 +186,36 @@ func (e *Engine) Save(hs raft.HardState, ents []raft.Entry, sync bool) error {
 
 // SaveAsync is Save with sync, except that it returns once the batch is in
 // the write-ahead log (after every earlier write, and visible to reads),
-// before it is synced; wait blocks until it is, and must be called once.
-// A write committed later, an apply batch say, can never be durable
-// without this one: the log is replayed in order.
+// before it is synced; wait syncs the log up to it, and so every write
+// before it too. The sync starts only then, so that the caller decides
+// what runs before it. A write committed later, an apply batch say, can never be
+// durable without this one: the log is replayed in order.
 func (e *Engine) SaveAsync(hs raft.HardState, ents []raft.Entry) (wait func() error, err error) {
 	if e.noSync {
 		return func() error { return nil }, e.Save(hs, ents, false)
 	}
-	b, err := e.save(hs, ents, func(b *pebble.Batch) error { return e.db.ApplyNoSyncWait(b, pebble.Sync) })
+	b, err := e.save(hs, ents, func(b *pebble.Batch) error { return b.Commit(pebble.NoSync) })
+	if b != nil {
+		b.Close()
+	}
 	if err != nil || b == nil {
 		return func() error { return nil }, err
 	}
-	return func() error {
-		defer b.Close()
-		if err := b.SyncWait(); err != nil {
-			return fmt.Errorf("sync entries: %w", err)
-		}
-		return nil
-	}, nil
+	return e.syncLog, nil
+}
+
+// syncLog makes every write committed so far durable: an empty record
+// appended with sync syncs the log up to and including it, and the log
+// holds the writes in commit order.
+func (e *Engine) syncLog() error {
+	if err := e.rlock(); err != nil {
+		return err
+	}
+	defer e.closeMu.RUnlock()
+	if err := e.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("sync entries: %w", err)
+	}
+	return nil
 }
 
 // save builds the batch for hs and ents and commits it with commit. The

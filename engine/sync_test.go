@@ -56,3 +56,34 @@ func TestSyncPolicy(t *testing.T) {
 		e.Close()
 	}
 }
+
+// TestSaveAsyncSyncsOnWait: SaveAsync leaves the sync to wait, so that the
+// caller decides what runs first; one wait syncs every write before it.
+func TestSaveAsyncSyncsOnWait(t *testing.T) {
+	e, err := Open(filepath.Join(t.TempDir(), "db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.Save(raft.HardState{Term: 1}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	before := fsyncs(t, e)
+	var waits []func() error
+	for i := uint64(1); i <= 3; i++ {
+		wait, err := e.SaveAsync(raft.HardState{}, []raft.Entry{{Index: i, Term: 1, Data: []byte("x")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waits = append(waits, wait)
+	}
+	if n := fsyncs(t, e) - before; n != 0 {
+		t.Fatalf("%d fsyncs before any wait", n)
+	}
+	if err := waits[2](); err != nil {
+		t.Fatal(err)
+	}
+	if n := fsyncs(t, e) - before; n != 1 {
+		t.Fatalf("%d fsyncs for one wait covering three writes, want 1", n)
+	}
+}

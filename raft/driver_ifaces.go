@@ -15,8 +15,9 @@ type AsyncLogStore interface {
 	LogStore
 	// SaveAsync writes hs (unless empty) and ents as Save with sync does,
 	// after every earlier write, but returns before the write is durable;
-	// wait blocks until it is and must be called exactly once. A write
-	// made later is never durable without this one.
+	// wait makes it durable, with every write made before it (it may be
+	// what starts the sync), so a caller may skip the waits of earlier
+	// writes. A write made later is never durable without this one.
 	SaveAsync(hs HardState, ents []Entry) (wait func() error, err error)
 }
 

@@ -227,15 +227,42 @@ func (n *Node) Start() {
 	go n.run()
 }
 
-// writer waits, in order, for the syncs of the leader's asynchronous log
-// writes and hands each back to the loop once durable. It ends when the
-// loop closes writes, after waiting for every write queued.
+// writer makes the leader's asynchronous log writes durable, in order,
+// and hands them back to the loop. One sync covers every write queued by
+// then. It ends when the loop closes writes, after syncing every write
+// queued.
 func (n *Node) writer() {
 	defer close(n.writerDone)
+	var batch []asyncWrite
 	for w := range n.writes {
-		w.err = w.wait()
+		// The loop has just handed this write's appends to the transport.
+		// With one processor the sync, a system call that holds it for a
+		// fraction of a millisecond, would run before the transport's
+		// goroutines if it started now (gRPC's writer yields once before
+		// writing a small frame): let them go first, so that the
+		// followers' syncs overlap this one. Two yields cover the
+		// sender's hand-off to gRPC's writer and the writer's own yield.
+		runtime.Gosched()
+		runtime.Gosched()
+		batch = append(batch[:0], w)
+	queued:
+		for {
+			select {
+			case w, ok := <-n.writes:
+				if !ok {
+					break queued
+				}
+				batch = append(batch, w)
+			default:
+				break queued
+			}
+		}
+		err := batch[len(batch)-1].wait()
 		n.stableMu.Lock()
-		n.stable = append(n.stable, w)
+		for _, w := range batch {
+			w.err = err
+			n.stable = append(n.stable, w)
+		}
 		n.stableMu.Unlock()
 		select {
 		case n.stablec <- struct{}{}:
