@@ -188,8 +188,8 @@ func (e *Engine) Save(hs raft.HardState, ents []raft.Entry, sync bool) error {
 // the write-ahead log (after every earlier write, and visible to reads),
 // before it is synced; wait syncs the log up to it, and so every write
 // before it too. The sync starts only then, so that the caller decides
-// what runs before it. A write committed later, an apply batch say, can never be
-// durable without this one: the log is replayed in order.
+// what runs before it. A write committed later, an apply batch say, can
+// never be durable without this one: the log is replayed in order.
 func (e *Engine) SaveAsync(hs raft.HardState, ents []raft.Entry) (wait func() error, err error) {
 	if e.noSync {
 		return func() error { return nil }, e.Save(hs, ents, false)
