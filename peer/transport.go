@@ -28,8 +28,16 @@ const (
 	maxBatchMsgs  = 4096
 	// maxMsgSize bounds one gRPC message either way.
 	maxMsgSize = 64 << 20
-	minBackoff = 50 * time.Millisecond
-	maxBackoff = time.Second
+	// streamWindow and connWindow are gRPC's flow-control windows. Fixed
+	// windows turn off gRPC's bandwidth estimation, which answers data
+	// with pings: with one small append in flight at a time that meant a
+	// ping, its acknowledgement and window updates for nearly every
+	// message, each a write on one side and a wake-up on the other. A
+	// stream may run a full batch ahead of the receiver.
+	streamWindow = maxBatchBytes
+	connWindow   = 2 * maxBatchBytes
+	minBackoff   = 50 * time.Millisecond
+	maxBackoff   = time.Second
 )
 
 // Config configures a Transport.
@@ -164,6 +172,8 @@ func (t *Transport) Start() error {
 			grpc.Creds(t.serverCreds()),
 			grpc.StreamInterceptor(t.checkCluster),
 			grpc.MaxRecvMsgSize(maxMsgSize),
+			grpc.InitialWindowSize(streamWindow),
+			grpc.InitialConnWindowSize(connWindow),
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		)
 		peerpb.RegisterRaftServer(t.srv, &server{t: t})
@@ -329,6 +339,8 @@ func (t *Transport) runPeer(p *peerLink) {
 		grpc.WithTransportCredentials(t.clientCreds()),
 		grpc.WithStreamInterceptor(t.sendCluster),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(maxMsgSize)),
+		grpc.WithInitialWindowSize(streamWindow),
+		grpc.WithInitialConnWindowSize(connWindow),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
 		// gRPC's own reconnect backoff grows to two minutes by default: a
 		// peer back from a restart would stay unreachable that long.
