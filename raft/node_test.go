@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -88,14 +89,17 @@ func (s *counterSM) Count() int {
 // before it.
 type asyncMemStorage struct {
 	*MemoryStorage
+	writes, waits atomic.Int64
 }
 
 func (s *asyncMemStorage) SaveAsync(hs HardState, ents []Entry) (func() error, error) {
 	if err := s.MemoryStorage.Save(hs, ents, true); err != nil {
 		return nil, err
 	}
+	s.writes.Add(1)
 	delay := time.Duration(rand.IntN(1000)) * time.Microsecond
 	return func() error {
+		s.waits.Add(1)
 		time.Sleep(delay)
 		return nil
 	}, nil
@@ -288,6 +292,39 @@ func TestNodeIsolatedLeader(t *testing.T) {
 	}
 	r.isolate(lead.id, false)
 	waitLeader(t, nodes)
+}
+
+// TestNodeLoneLeaderAsyncWrites: a single node commits only what its own
+// writer reports durable, so every asynchronous write must be reported,
+// also those whose sync was covered by a later write's.
+func TestNodeLoneLeaderAsyncWrites(t *testing.T) {
+	_, nodes, sms := startNodes(t, 1)
+	lead := waitLeader(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if _, err := lead.Propose(ctx, []byte("x")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := sms[0].Count(); got != 16*50 {
+		t.Fatalf("applied %d entries, want %d", got, 16*50)
+	}
+	store := lead.async.(*asyncMemStorage)
+	writes, waits := store.writes.Load(), store.waits.Load()
+	if waits == 0 || waits > writes {
+		t.Fatalf("%d syncs for %d asynchronous writes", waits, writes)
+	}
+	t.Logf("%d syncs for %d asynchronous writes", waits, writes)
 }
 
 func TestNodeStopFailsWaiters(t *testing.T) {
