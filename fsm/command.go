@@ -134,6 +134,26 @@ type Result struct {
 	Err error
 }
 
+// zeroResult is Result{} boxed once: most entries (a plain SET, a
+// leader's no-op) produce it, and Apply hands every result out as an any,
+// which would otherwise allocate a copy of the whole struct per entry.
+var zeroResult any = Result{}
+
+// boxResult returns r as an any, sharing zeroResult for the zero Result.
+func boxResult(r Result) any {
+	if r.isZero() {
+		return zeroResult
+	}
+	return r
+}
+
+// isZero reports whether r is Result{}. TestResultIsZero fails when a
+// field is added to Result and not here.
+func (r *Result) isZero() bool {
+	return r.Int == 0 && r.Old == nil && !r.Found && r.Value == nil && r.Values == nil &&
+		r.Multi == nil && !r.Aborted && r.Err == nil
+}
+
 // Encoding: one byte Op, a uvarint argument count, then each argument as a
 // uvarint length followed by its bytes.
 func encode(op Op, args ...[]byte) []byte {

@@ -3,6 +3,7 @@ package fsm
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strconv"
 	"testing"
 )
@@ -120,4 +121,39 @@ func FuzzParseInt(f *testing.F) {
 			t.Fatalf("ParseInt(%q) = %d, strconv says %d, %v", s, v, w, err)
 		}
 	})
+}
+
+// TestResultIsZero: isZero knows every field of Result (a field it missed
+// would make results carrying only that field come back empty), and the
+// zero Result is handed out without an allocation.
+func TestResultIsZero(t *testing.T) {
+	if r := (Result{}); !r.isZero() {
+		t.Fatal("Result{} is not zero")
+	}
+	typ := reflect.TypeOf(Result{})
+	for i := range typ.NumField() {
+		var r Result
+		f := reflect.ValueOf(&r).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.Int64:
+			f.SetInt(1)
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 0, 0)) // empty but not nil
+		case reflect.Interface:
+			f.Set(reflect.ValueOf(errors.New("x")))
+		default:
+			t.Fatalf("field %s of kind %s: teach this test and isZero about it", typ.Field(i).Name, f.Kind())
+		}
+		if r.isZero() {
+			t.Errorf("a Result with only %s set counts as zero", typ.Field(i).Name)
+		}
+		if got := boxResult(r).(Result); reflect.ValueOf(got).Field(i).IsZero() {
+			t.Errorf("boxResult lost %s", typ.Field(i).Name)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = boxResult(Result{}) }); n != 0 {
+		t.Errorf("boxing the zero Result allocates %v times", n)
+	}
 }

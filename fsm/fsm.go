@@ -135,7 +135,7 @@ func (f *FSM) Apply(ents []raft.Entry) ([]any, error) {
 			if ms != nil {
 				newMembers = &ms
 			}
-			results[i] = res
+			results[i] = boxResult(res)
 			continue
 		}
 		res, err := f.applyEntry(b, ents[i])
@@ -147,7 +147,7 @@ func (f *FSM) Apply(ents []raft.Entry) ([]any, error) {
 			// written by a faulty proposer, which is worth one line.
 			f.logger.Warn("rejected command in log", "index", ents[i].Index, "error", res.Err)
 		}
-		results[i] = res
+		results[i] = boxResult(res)
 	}
 	if err := b.Commit(last); err != nil {
 		return nil, fmt.Errorf("apply entries %d..%d: %w", ents[start].Index, last, err)
