@@ -11,12 +11,8 @@ import (
 // 100 SETs over loopback to a server whose backend applies them in
 // memory, with every reply read.
 func BenchmarkPipelinedSet(b *testing.B) {
-	const pipeline = 100
-	var req []byte
-	for i := range pipeline {
-		req = fmt.Appendf(req, "*3\r\n$3\r\nSET\r\n$8\r\nkey:%04d\r\n$5\r\nvalue\r\n", i)
-	}
-	benchPipeline(b, newFake(), req, pipeline, "+OK\r\n")
+	req := numbered(100, "*3\r\n$3\r\nSET\r\n$8\r\nkey:%04d\r\n$5\r\nvalue\r\n")
+	benchPipeline(b, newFake(), req, 100, "+OK\r\n")
 }
 
 // BenchmarkSet is BenchmarkPipelinedSet one SET at a time: each is served
@@ -28,12 +24,17 @@ func BenchmarkSet(b *testing.B) {
 // BenchmarkPipelinedGet is BenchmarkPipelinedSet for GETs of a missing
 // key: each is served on its own, with a read barrier and a lookup.
 func BenchmarkPipelinedGet(b *testing.B) {
-	const pipeline = 100
+	req := numbered(100, "*2\r\n$3\r\nGET\r\n$8\r\nkey:%04d\r\n")
+	benchPipeline(b, newFake(), req, 100, "$-1\r\n")
+}
+
+// numbered is n commands made from format, each given its number.
+func numbered(n int, format string) []byte {
 	var req []byte
-	for i := range pipeline {
-		req = fmt.Appendf(req, "*2\r\n$3\r\nGET\r\n$8\r\nkey:%04d\r\n", i)
+	for i := range n {
+		req = fmt.Appendf(req, format, i)
 	}
-	benchPipeline(b, newFake(), req, pipeline, "$-1\r\n")
+	return req
 }
 
 func benchPipeline(b *testing.B, f *fakeBackend, req []byte, pipeline int, reply string) {

@@ -555,8 +555,7 @@ func (c *call) write(key, cmd []byte) (fsm.Result, bool) {
 	if !c.route(key) {
 		return fsm.Result{}, false
 	}
-	ctx, cancel := c.ctx()
-	defer cancel()
+	ctx := c.ctx()
 	v, err := c.s.backend.Propose(ctx, fsm.Stamp(c.now(), cmd))
 	if err != nil {
 		c.backendError(key, err, true)
@@ -587,8 +586,7 @@ func (c *call) read(key []byte) bool {
 	if !c.route(key) {
 		return false
 	}
-	ctx, cancel := c.ctx()
-	defer cancel()
+	ctx := c.ctx()
 	if err := c.s.backend.ReadBarrier(ctx); err != nil {
 		c.backendError(key, err, false)
 		return false

@@ -203,9 +203,7 @@ func cmdExec(c *call) {
 		}()
 		t.cmd.run(rc)
 	})
-	ctx, cancelCtx := c.ctx()
-	v, err := c.s.backend.Propose(ctx, fsm.Stamp(now, fsm.EncodeMulti(nonce, watched, parts)))
-	cancelCtx()
+	v, err := c.s.backend.Propose(c.ctx(), fsm.Stamp(now, fsm.EncodeMulti(nonce, watched, parts)))
 	cancel()
 	r := result(v)
 	// Every waiting handler gets its outcome and finishes.

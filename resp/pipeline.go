@@ -84,9 +84,7 @@ func (s *Server) serveRun(conn *errConn, first redcon.Command, start time.Time) 
 		for j := range encs {
 			encs[j] = fsm.Stamp(c.now(), encs[j])
 		}
-		ctx, cancel := c.ctx()
-		vals, errs := s.backend.ProposeMany(ctx, encs)
-		cancel()
+		vals, errs := s.backend.ProposeMany(c.ctx(), encs)
 		for j, cmd := range run {
 			before := conn.errors.Load()
 			c := &call{s: s, conn: conn, args: cmd.Args, cl: cl}

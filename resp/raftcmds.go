@@ -19,9 +19,7 @@ func cmdRaftInfo(c *call) {
 	st := c.s.backend.Status()
 	var match map[uint64]uint64
 	if st.Leader == st.ID {
-		ctx, cancel := c.ctx()
-		match, _ = c.s.backend.Progress(ctx) // nil if leadership just moved
-		cancel()
+		match, _ = c.s.backend.Progress(c.ctx()) // nil if leadership just moved
 	}
 	var b strings.Builder
 	line := func(k string, v any) { fmt.Fprintf(&b, "%s:%v\r\n", k, v) }
@@ -90,8 +88,7 @@ func cmdRaftTransferLeader(c *call) {
 		c.ok() // already the leader
 		return
 	}
-	ctx, cancel := c.ctx()
-	defer cancel()
+	ctx := c.ctx()
 	if err := c.s.backend.TransferLeadership(ctx, to); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) {
 			c.route(nil)
@@ -106,8 +103,7 @@ func cmdRaftTransferLeader(c *call) {
 // cmdRaftSnapshot answers RAFT.SNAPSHOT: this node takes a snapshot now
 // (compacts its log up to the applied index) and replies with its index.
 func cmdRaftSnapshot(c *call) {
-	ctx, cancel := c.ctx()
-	defer cancel()
+	ctx := c.ctx()
 	index, err := c.s.backend.Snapshot(ctx)
 	if err != nil {
 		c.conn.WriteError("ERR snapshot failed: " + err.Error())
@@ -125,9 +121,7 @@ func cmdRaftBackup(c *call) {
 	if !c.read(nil) {
 		return
 	}
-	ctx, cancel := c.ctx()
-	f, size, err := c.s.backend.Backup(ctx)
-	cancel()
+	f, size, err := c.s.backend.Backup(c.ctx())
 	if err != nil {
 		c.conn.WriteError("ERR backup failed: " + err.Error())
 		return

@@ -425,10 +425,10 @@ func memberAddr(st Status, id uint64) string {
 }
 
 // ctx bounds what the command waits for by RequestTimeout. The context is
-// shared with the commands that started about the same time: the cancel
-// function returned does nothing.
-func (c *call) ctx() (context.Context, context.CancelFunc) {
-	return c.s.deadlines.get(time.Now()), func() {}
+// shared with the commands that started about the same time, so it is
+// never cancelled early: it ends at its deadline.
+func (c *call) ctx() context.Context {
+	return c.s.deadlines.get(time.Now())
 }
 
 // backendError answers err, from Propose (write) or ReadBarrier (read).
