@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -25,6 +26,19 @@ type ApplyBatch struct {
 	// that writes after a read (APPEND, DEL) need no second lookup to keep
 	// the counts and the expiry index.
 	known map[string]keyState
+	// it looks up keys the batch has not seen in the committed data: one
+	// iterator for the whole batch, made at the first lookup, costs less
+	// than a Get per key (each Get builds an iterator over every memtable
+	// and level). It cannot see the batch's own writes, so it is only
+	// asked about keys missing from known, which no write of the batch has
+	// touched, and not at all after DeleteAll. Data keys change only
+	// through apply batches, and this one holds applyMu: the committed
+	// data it sees is current.
+	it *pebble.Iterator
+	// cleared is set by DeleteAll: a key missing from known has no record.
+	cleared bool
+	// scratch holds the pebble key of the lookup in progress.
+	scratch []byte
 	// delta and expiresDelta are the changes this batch's writes make to
 	// the key count and to the count of keys with an expiry.
 	delta, expiresDelta int64
@@ -164,6 +178,7 @@ func (b *ApplyBatch) DeleteAll() error {
 	b.delta = -int64(b.e.keyCount.Load())
 	b.expiresDelta = -int64(b.e.expires.Load())
 	clear(b.known)
+	b.cleared = true
 	return nil
 }
 
@@ -194,22 +209,32 @@ func (b *ApplyBatch) state(key []byte) (keyState, error) {
 	if st, known := b.known[string(key)]; known {
 		return st, nil
 	}
-	// Only the header is needed: no copy of the value.
 	var st keyState
-	v, closer, err := b.b.Get(keyRecordKey(key))
-	switch {
-	case errors.Is(err, pebble.ErrNotFound):
-	case err != nil:
-		return st, fmt.Errorf("apply batch get: %w", err)
-	default:
-		r, derr := decodeRecord(v)
-		if cerr := closer.Close(); derr == nil {
-			derr = cerr
+	if b.cleared {
+		b.known[string(key)] = st
+		return st, nil
+	}
+	if b.it == nil {
+		it, err := b.e.db.NewIter(&pebble.IterOptions{LowerBound: keyRecordsLower, UpperBound: keyRecordsUpper})
+		if err != nil {
+			return st, fmt.Errorf("apply batch lookup: %w", err)
 		}
-		if derr != nil {
-			return st, fmt.Errorf("apply batch get %q: %w", key, derr)
+		b.it = it
+	}
+	b.scratch = append(append(b.scratch[:0], prefixData, subKey), key...)
+	if b.it.SeekPrefixGE(b.scratch) && bytes.Equal(b.it.Key(), b.scratch) {
+		// Only the header is needed: no copy of the value.
+		v, err := b.it.ValueAndErr()
+		if err != nil {
+			return st, fmt.Errorf("apply batch lookup %q: %w", key, err)
+		}
+		r, err := decodeRecord(v)
+		if err != nil {
+			return st, fmt.Errorf("apply batch lookup %q: %w", key, err)
 		}
 		st = keyState{exists: true, typ: r.Type, expire: r.Expire}
+	} else if err := b.it.Error(); err != nil {
+		return st, fmt.Errorf("apply batch lookup %q: %w", key, err)
 	}
 	b.known[string(key)] = st
 	return st, nil
@@ -268,10 +293,13 @@ func (b *ApplyBatch) Close() error {
 		return nil
 	}
 	var err error
-	if b.b != nil {
-		err = b.b.Close()
+	if b.it != nil {
+		err = b.it.Close()
 	}
-	b.b, b.known, b.released = nil, nil, true
+	if b.b != nil {
+		err = errors.Join(err, b.b.Close())
+	}
+	b.b, b.it, b.known, b.released = nil, nil, nil, true
 	if b.err == nil {
 		b.err = ErrBatchDone
 	}
