@@ -169,6 +169,15 @@ func Open(dir string, o Options) (*Engine, error) {
 	// DEL of a missing one) that miss: a bloom filter answers them without
 	// reading blocks. Lower levels inherit L0's policy.
 	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	// L0's tables are compacted into a small base level. A flushed
+	// memtable (4 MiB) brings little data, as most of it is Raft log that
+	// a later log compaction drops; with pebble's default Lbase of 64 MiB,
+	// a data set under that size sits in L6 alone, and every L0 compaction
+	// of keys spread over it rewrites all of it. SET over a million keys
+	// at steady state (BENCHMARKS.md): compactions took 61% of a
+	// follower's CPU; a 1 MiB Lbase gives the usual levels instead, each a
+	// few times the one above.
+	opts.LBaseMaxBytes = 1 << 20
 	if o.CacheSize > 0 {
 		c := pebble.NewCache(o.CacheSize)
 		// pebble takes its own reference; ours is dropped once Open returns.
