@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -39,7 +40,8 @@ type NodeConfig struct {
 	// Compact(index uint64) error method.
 	SnapshotEntries uint64
 	// SnapshotCatchUpEntries is how many applied entries compaction keeps,
-	// so that a follower slightly behind still catches up from the log.
+	// so that a follower slightly behind still catches up from the log. A
+	// leader also keeps what its live followers need (see maybeCompact).
 	SnapshotCatchUpEntries uint64
 	// SyncWrites makes a leader wait for each write of its log, even when
 	// the LogStore can write asynchronously (AsyncLogStore).
@@ -111,6 +113,8 @@ type Node struct {
 	readWaiting []*readRequest
 	readSeq     uint64
 	ticks       uint64
+	// heard is the tick at which each peer was last heard from.
+	heard map[uint64]uint64
 }
 
 type result struct {
@@ -196,6 +200,7 @@ func NewNode(c NodeConfig) (*Node, error) {
 		donec:        make(chan struct{}),
 		waiters:      make(map[uint64]*proposal),
 		reads:        make(map[uint64]*readBatch),
+		heard:        make(map[uint64]uint64),
 		install:      c.InstallSnapshot,
 		snapEvery:    c.SnapshotEntries,
 		snapKeep:     c.SnapshotCatchUpEntries,
@@ -603,6 +608,7 @@ func takeQueued[T any](c <-chan T, f func(T)) {
 }
 
 func (n *Node) step(m Message) {
+	n.heard[m.From] = n.ticks
 	if err := n.rn.Step(m); errors.Is(err, ErrMalformed) {
 		n.logger.Warn("refused a malformed message", "error", err)
 	} else if err != nil {
@@ -786,10 +792,21 @@ func (n *Node) apply(ents []Entry) error {
 	return nil
 }
 
+// heldLogFactor bounds the log a leader keeps for its followers (see
+// maybeCompact): at most this many times SnapshotEntries applied entries.
+const heldLogFactor = 10
+
 // maybeCompact compacts the log once it holds SnapshotEntries applied
 // entries (or now, when forced), keeping SnapshotCatchUpEntries of them.
 // The state machine on disk is the snapshot, so this is all a snapshot
 // takes.
+//
+// A leader also keeps the entries that a follower it heard from within two
+// election timeouts still needs, up to heldLogFactor times SnapshotEntries:
+// a follower that lags a little, or has just installed a snapshot, catches
+// up from the log. Otherwise, under steady writes, a follower whose
+// snapshot of a large data set took longer to send and install than the
+// log lasts would need another at once, and never catch up.
 func (n *Node) maybeCompact(force bool) error {
 	if n.compactor == nil || (n.snapEvery == 0 && !force) {
 		return nil
@@ -805,6 +822,21 @@ func (n *Node) maybeCompact(force bool) error {
 	to := applied
 	if !force {
 		to = applied - min(n.snapKeep, applied)
+		active := func(id uint64) bool {
+			at, ok := n.heard[id]
+			return ok && n.ticks-at <= uint64(2*n.electionTick)
+		}
+		if need := n.rn.lowestNeeded(active); need > 0 && need <= to {
+			limit := n.snapEvery * heldLogFactor
+			if limit/heldLogFactor != n.snapEvery {
+				limit = math.MaxUint64
+			}
+			held := max(need-1, applied-min(applied, limit))
+			if held < first+n.snapEvery/2 {
+				return nil // too little to drop yet
+			}
+			to = held
+		}
 	}
 	if to < first {
 		return nil

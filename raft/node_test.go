@@ -17,6 +17,8 @@ type memRouter struct {
 	nodes    map[uint64]*Node
 	isolated map[uint64]bool
 	appends  int // MsgApp messages carrying entries, delivered or not
+	// drop, when set, loses the messages it returns true for.
+	drop func(Message) bool
 }
 
 type memTransport struct {
@@ -31,7 +33,7 @@ func (t *memTransport) Send(msgs []Message) {
 		if m.Type == MsgApp && len(m.Entries) > 0 {
 			t.r.appends++
 		}
-		if t.r.isolated[m.From] || t.r.isolated[m.To] {
+		if t.r.isolated[m.From] || t.r.isolated[m.To] || (t.r.drop != nil && t.r.drop(m)) {
 			continue
 		}
 		if n := t.r.nodes[m.To]; n != nil {
@@ -111,6 +113,11 @@ func startNodes(t testing.TB, n int) (*memRouter, []*Node, []*counterSM) {
 }
 
 func startNodesWith(t testing.TB, n int, syncWrites bool) (*memRouter, []*Node, []*counterSM) {
+	return startNodesConf(t, n, func(c *NodeConfig) { c.SyncWrites = syncWrites })
+}
+
+// startNodesConf starts n nodes, each with its NodeConfig adjusted by set.
+func startNodesConf(t testing.TB, n int, set func(*NodeConfig)) (*memRouter, []*Node, []*counterSM) {
 	t.Helper()
 	r := &memRouter{nodes: map[uint64]*Node{}, isolated: map[uint64]bool{}}
 	ids := make([]uint64, n)
@@ -121,7 +128,7 @@ func startNodesWith(t testing.TB, n int, syncWrites bool) (*memRouter, []*Node, 
 	var sms []*counterSM
 	for _, id := range ids {
 		sm := &counterSM{}
-		node, err := NewNode(NodeConfig{
+		cfg := NodeConfig{
 			Config: Config{
 				ID:           id,
 				Peers:        ids,
@@ -132,8 +139,9 @@ func startNodesWith(t testing.TB, n int, syncWrites bool) (*memRouter, []*Node, 
 			Transport:    &memTransport{r: r, from: id},
 			StateMachine: sm,
 			TickInterval: 2 * time.Millisecond,
-			SyncWrites:   syncWrites,
-		})
+		}
+		set(&cfg)
+		node, err := NewNode(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,6 +333,79 @@ func TestNodeLoneLeaderAsyncWrites(t *testing.T) {
 		t.Fatalf("%d syncs for %d asynchronous writes", waits, writes)
 	}
 	t.Logf("%d syncs for %d asynchronous writes", waits, writes)
+}
+
+// TestNodeLeaderKeepsLogForLaggingFollower: a leader does not compact away
+// the entries a follower it still hears from needs, so that the follower
+// catches up from the log (these nodes cannot install snapshots: one sent
+// would stop the follower). Beyond ten times SnapshotEntries it compacts
+// all the same.
+func TestNodeLeaderKeepsLogForLaggingFollower(t *testing.T) {
+	const every, keep = 20, 5
+	r, nodes, sms := startNodesConf(t, 3, func(c *NodeConfig) {
+		c.CheckQuorum = true
+		c.SnapshotEntries, c.SnapshotCatchUpEntries = every, keep
+	})
+	lead := waitLeader(t, nodes)
+	var lag *Node
+	var lagSM *counterSM
+	for i, n := range nodes {
+		if n != lead {
+			lag, lagSM = n, sms[i]
+			break
+		}
+	}
+	// Appends to one follower are lost; heartbeats still reach it, so the
+	// leader keeps hearing from it.
+	r.mu.Lock()
+	r.drop = func(m Message) bool { return m.To == lag.id && (m.Type == MsgApp || m.Type == MsgSnap) }
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	propose := func(k int) {
+		t.Helper()
+		for range k {
+			if _, err := lead.Propose(ctx, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	first := func() uint64 {
+		i, err := lead.store.FirstIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return i
+	}
+	propose(5 * every)
+	if f, behind := first(), lag.Status().Commit; f > behind+1 {
+		t.Fatalf("leader compacted its log to %d while a follower it hears from is at %d", f-1, behind)
+	}
+	r.mu.Lock()
+	r.drop = nil
+	r.mu.Unlock()
+	propose(every)
+	deadline := time.Now().Add(5 * time.Second)
+	for lagSM.Count() != 6*every && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := lagSM.Count(); got != 6*every {
+		t.Fatalf("the lagging follower applied %d entries, want %d (err %v)", got, 6*every, lag.Err())
+	}
+	if f := first(); f < 5*every {
+		t.Fatalf("leader's log starts at %d after the follower caught up: not compacted", f)
+	}
+
+	// Lagging too far: past ten times SnapshotEntries the log is compacted
+	// regardless.
+	r.mu.Lock()
+	r.drop = func(m Message) bool { return m.To == lag.id && (m.Type == MsgApp || m.Type == MsgSnap) }
+	r.mu.Unlock()
+	behind := lag.Status().Commit
+	propose(12 * every)
+	if f := first(); f <= behind+1 {
+		t.Fatalf("leader's log starts at %d, still holding a follower %d entries behind", f, 12*every)
+	}
 }
 
 func TestNodeStopFailsWaiters(t *testing.T) {

@@ -173,6 +173,31 @@ func (rn *RawNode) StableTo(index, term uint64) {
 	}
 }
 
+// lowestNeeded is, on a leader, the lowest log index that a follower for
+// which active is true still needs: the entry after its match, or after
+// the snapshot on its way to it. It is 0 on a node that is not leader, or
+// when no follower is active.
+func (rn *RawNode) lowestNeeded(active func(id uint64) bool) uint64 {
+	r := rn.r
+	if r.role != Leader {
+		return 0
+	}
+	var low uint64
+	for id, pr := range r.prs {
+		if id == r.id || !active(id) {
+			continue
+		}
+		need := pr.Match + 1
+		if pr.State == StateSnapshot {
+			need = max(need, pr.PendingSnapshot+1)
+		}
+		if low == 0 || need < low {
+			low = need
+		}
+	}
+	return low
+}
+
 // Status is a snapshot of the core's state.
 type Status struct {
 	ID      uint64
