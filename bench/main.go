@@ -4,6 +4,8 @@
 //	go run ./bench -quick          a smoke run: a few thousand requests a row
 //	go run ./bench -compare name=host:port,...
 //	                               also measure other systems already running
+//	go run ./bench -long           the many-keys run: 5,000,000 SETs over a
+//	                               million keys, memory and disk sampled
 //
 // It builds raftkv, starts a local 3-node cluster with default (durable,
 // linearizable) settings and a redis-server with appendfsync always, both
@@ -23,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"net"
 	"os"
@@ -77,22 +80,28 @@ func main() {
 	compare := flag.String("compare", "", "other systems to measure, as name=host:port,...")
 	nodes := flag.Int("nodes", 3, "raftkv nodes")
 	procs := flag.Int("max-procs", 0, "--max-procs of each raftkv node; 0 gives each its share of the CPUs, as raftkv cluster does")
+	long := flag.Bool("long", false, "instead of the matrix, the many-keys run on raftkv alone: SET -c 50 -r 1000000 -d 100 for 5,000,000 requests (or -n), beside the one-key SET -c 50 row, with each node's memory and data folder sampled every 10 s")
 	flag.Parse()
-	if *quick {
+	nSet := false
+	flag.Visit(func(f *flag.Flag) { nSet = nSet || f.Name == "n" })
+	switch {
+	case *quick:
 		*n = 3000
+	case *long && !nSet:
+		*n = 5_000_000
 	}
 	if *procs <= 0 {
 		*procs = conf.CPUShare(*nodes)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n, *quick, *out, *compare, *nodes, *procs); err != nil {
+	if err := run(ctx, *n, *quick, *long, *out, *compare, *nodes, *procs); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, n int, quick bool, out, compare string, nodes, maxProcs int) error {
+func run(ctx context.Context, n int, quick, long bool, out, compare string, nodes, maxProcs int) error {
 	if _, err := exec.LookPath("redis-benchmark"); err != nil {
 		return errors.New("redis-benchmark not found: install redis-tools (apt-get install redis-tools)")
 	}
@@ -119,7 +128,9 @@ func run(ctx context.Context, n int, quick bool, out, compare string, nodes, max
 	}()
 
 	var targets []target
-	if _, err := exec.LookPath("redis-server"); err != nil {
+	if long {
+		// raftkv is measured against itself.
+	} else if _, err := exec.LookPath("redis-server"); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: redis-server not found (apt-get install redis-server); measuring without it")
 	} else {
 		port, err := freePort()
@@ -153,9 +164,10 @@ func run(ctx context.Context, n int, quick bool, out, compare string, nodes, max
 		peers = append(peers, fmt.Sprintf("%d=127.0.0.1:%d/127.0.0.1:%d", i+1, ports[nodes+i], ports[i]))
 	}
 	raft := target{name: fmt.Sprintf("raftkv (%d nodes)", nodes)}
-	var addrs []string
+	var addrs, dirs []string
 	for i := 0; i < nodes; i++ {
 		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", ports[i]))
+		dirs = append(dirs, filepath.Join(tmp, fmt.Sprintf("node%d", i+1)))
 	}
 	// startNode starts (or restarts, on its data) node i+1.
 	startNode := func(i int) (*exec.Cmd, error) {
@@ -166,7 +178,7 @@ func run(ctx context.Context, n int, quick bool, out, compare string, nodes, max
 		defer logf.Close()
 		cmd := exec.Command(bin, "server", "--id", strconv.Itoa(i+1), "--resp-addr", addrs[i],
 			"--peer-addr", fmt.Sprintf("127.0.0.1:%d", ports[nodes+i]), "--peers", strings.Join(peers, ","),
-			"--data-dir", filepath.Join(tmp, fmt.Sprintf("node%d", i+1)), "--log-level", "warn",
+			"--data-dir", dirs[i], "--log-level", "warn",
 			"--max-procs", strconv.Itoa(maxProcs))
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
@@ -184,6 +196,14 @@ func run(ctx context.Context, n int, quick bool, out, compare string, nodes, max
 	}
 	if raft.addr, err = waitLeader(ctx, addrs); err != nil {
 		return err
+	}
+	if long {
+		table, err := longRun(ctx, raft, dirs, n, quick, maxProcs)
+		if err != nil {
+			return err
+		}
+		fmt.Print(table)
+		return os.WriteFile(out, []byte(table), 0o644)
 	}
 	targets = append(targets, raft)
 	for _, c := range strings.Split(compare, ",") {
@@ -264,8 +284,8 @@ func bench(ctx context.Context, addr string, n int, args []string) result {
 func format(targets []target, results map[string]map[string]result, n int, quick bool, maxProcs int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# raftkv benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs (%s), %s; %s. Requests per row: %d (latency rows a tenth)%s. Each raftkv node runs with --max-procs %d.\n\n",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version(), toolVersion(), n, map[bool]string{true: ", quick run"}[quick], maxProcs)
+	fmt.Fprintf(&b, "%s Requests per row: %d (latency rows a tenth)%s. Each raftkv node runs with --max-procs %d.\n\n",
+		machine(), n, map[bool]string{true: ", quick run"}[quick], maxProcs)
 	b.WriteString("| row |")
 	for _, t := range targets {
 		fmt.Fprintf(&b, " %s ops/s | p50 ms | p99 ms |", t.name)
@@ -396,6 +416,12 @@ func peakRSS(pid int) int64 {
 	return 0
 }
 
+// machine describes the host and the load generator, as a sentence.
+func machine() string {
+	return fmt.Sprintf("Machine: %s/%s, %d CPUs (%s), %s; %s.",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version(), toolVersion())
+}
+
 func cpuModel() string {
 	b, _ := os.ReadFile("/proc/cpuinfo")
 	for _, line := range strings.Split(string(b), "\n") {
@@ -491,4 +517,91 @@ func followerDip(ctx context.Context, addr string, kill func(), restart func() e
 	}
 	return fmt.Sprintf("Follower killed under SET -c 50 (one-second rates): %s/s before; %s/s while it is down; after its restart, lowest %s/s, back within 10%% of before %s.",
 		thousands(before), thousands(down), thousands(lowest), recovered), nil
+}
+
+// longRun is the many-keys run: the one-key SET -c 50 row, then n SETs of
+// 100-byte values over a million keys from 50 clients, while each node's
+// resident memory and data folder are sampled every 10 s. It reports both
+// rates and their ratio, each node's peak memory and the range of its
+// data folder's size.
+func longRun(ctx context.Context, t target, dirs []string, n int, quick bool, maxProcs int) (string, error) {
+	oneArgs := []string{"-t", "set", "-c", "50"}
+	manyArgs := []string{"-t", "set", "-c", "50", "-r", "1000000", "-d", "100"}
+	fmt.Fprintf(os.Stderr, "bench: SET -c 50 on %s (%d requests)\n", t.name, min(n, 100000))
+	one := bench(ctx, t.addr, min(n, 100000), oneArgs)
+	if one.err != nil {
+		return "", fmt.Errorf("SET -c 50: %w", one.err)
+	}
+	lowDisk := make([]int64, len(dirs))
+	highDisk := make([]int64, len(dirs))
+	for i := range lowDisk {
+		lowDisk[i] = math.MaxInt64
+	}
+	sample := func() {
+		for i, d := range dirs {
+			size := dirSize(d)
+			lowDisk[i], highDisk[i] = min(lowDisk[i], size), max(highDisk[i], size)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "bench: SET -c 50 -r 1000000 -d 100 on %s (%d requests), memory and disk sampled every 10 s\n", t.name, n)
+	stopc, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		for {
+			sample()
+			select {
+			case <-stopc:
+				sample()
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	many := bench(ctx, t.addr, n, manyArgs)
+	close(stopc)
+	<-sampled
+	if many.err != nil {
+		return "", fmt.Errorf("SET -c 50 -r 1000000 -d 100: %w", many.err)
+	}
+	db0, err := infoField(t.addr, "db0") // keys=N,expires=...
+	if err != nil {
+		return "", fmt.Errorf("INFO keyspace: %w", err)
+	}
+	keys, _, _ := strings.Cut(strings.TrimPrefix(db0, "keys="), ",")
+	if k, err := strconv.ParseFloat(keys, 64); err == nil {
+		keys = thousands(k)
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "# raftkv many-keys run, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "%s %s. Each raftkv node runs with --max-procs %d.\n\n", machine(), t.name, maxProcs)
+	b.WriteString("| row | requests | ops/s | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| SET -c 50 | %s | %s | %.2f | %.2f |\n", thousands(float64(min(n, 100000))), thousands(one.rps), one.p50, one.p99)
+	fmt.Fprintf(&b, "| SET -c 50 -r 1000000 -d 100 | %s | %s | %.2f | %.2f |\n\n", thousands(float64(n)), thousands(many.rps), many.p50, many.p99)
+	fmt.Fprintf(&b, "Many keys against one key: %.0f%%. Keys at the end: %s.\n\n", 100*many.rps/one.rps, keys)
+	b.WriteString("| node | peak resident memory | data folder, smallest and largest sample |\n|---|---:|---:|\n")
+	for i, pid := range t.pids {
+		fmt.Fprintf(&b, "| %d | %d MiB | %d-%d MiB |\n", i+1, peakRSS(pid)>>20, lowDisk[i]>>20, highDisk[i]>>20)
+	}
+	if quick {
+		b.WriteString("\nQuick run: too short for the figures to mean anything.\n")
+	}
+	return b.String(), nil
+}
+
+// dirSize is the total size of the files under dir, in bytes.
+func dirSize(dir string) int64 {
+	var total int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // files come and go as pebble works
+		}
+		if info, err := d.Info(); err == nil && !d.IsDir() {
+			total += info.Size()
+		}
+		return nil
+	})
+	return total
 }
