@@ -541,6 +541,12 @@ func (n *Node) run() {
 			n.rn.Tick()
 			n.expireReads()
 			n.startRead()
+			// A leader that kept its log for a lagging follower compacts
+			// it once the follower has caught up, writes or not.
+			if err := n.maybeCompact(false); err != nil {
+				n.fail(err)
+				return
+			}
 		case m := <-n.recvc:
 			n.step(m)
 			n.drain()
