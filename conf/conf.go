@@ -125,7 +125,7 @@ func Default() *Config {
 		MaxInlineLen:           64 << 10,
 		MaxMultibulkLen:        1 << 20,
 		MaxQueryBuffer:         1 << 30,
-		CacheSize:              128 << 20,
+		CacheSize:              64 << 20,
 		VerifyOnStart:          true,
 		LogLevel:               "info",
 		TLSAuthClients:         "yes",
