@@ -128,11 +128,12 @@ func run(ctx context.Context, n int, quick, long bool, out, compare string, node
 	}()
 
 	var targets []target
-	if long {
-		// raftkv is measured against itself.
-	} else if _, err := exec.LookPath("redis-server"); err != nil {
+	_, noRedis := exec.LookPath("redis-server")
+	switch {
+	case long: // raftkv is measured against itself
+	case noRedis != nil:
 		fmt.Fprintln(os.Stderr, "bench: redis-server not found (apt-get install redis-server); measuring without it")
-	} else {
+	default:
 		port, err := freePort()
 		if err != nil {
 			return err
