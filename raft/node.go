@@ -812,7 +812,7 @@ const heldLogFactor = 10
 // a follower that lags a little, or has just installed a snapshot, catches
 // up from the log. Otherwise, under steady writes, a follower whose
 // snapshot of a large data set took longer to send and install than the
-// log lasts would need another at once, and never catch up.
+// log lasts would need another at once, and another.
 func (n *Node) maybeCompact(force bool) error {
 	if n.compactor == nil || (n.snapEvery == 0 && !force) {
 		return nil

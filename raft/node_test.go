@@ -357,9 +357,15 @@ func TestNodeLeaderKeepsLogForLaggingFollower(t *testing.T) {
 	}
 	// Appends to one follower are lost; heartbeats still reach it, so the
 	// leader keeps hearing from it.
-	r.mu.Lock()
-	r.drop = func(m Message) bool { return m.To == lag.id && (m.Type == MsgApp || m.Type == MsgSnap) }
-	r.mu.Unlock()
+	lose := func(on bool) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.drop = nil
+		if on {
+			r.drop = func(m Message) bool { return m.To == lag.id && (m.Type == MsgApp || m.Type == MsgSnap) }
+		}
+	}
+	lose(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	propose := func(k int) {
@@ -381,9 +387,7 @@ func TestNodeLeaderKeepsLogForLaggingFollower(t *testing.T) {
 	if f, behind := first(), lag.Status().Commit; f > behind+1 {
 		t.Fatalf("leader compacted its log to %d while a follower it hears from is at %d", f-1, behind)
 	}
-	r.mu.Lock()
-	r.drop = nil
-	r.mu.Unlock()
+	lose(false)
 	deadline := time.Now().Add(5 * time.Second)
 	for lagSM.Count() != 5*every && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
@@ -401,9 +405,7 @@ func TestNodeLeaderKeepsLogForLaggingFollower(t *testing.T) {
 
 	// Lagging too far: past ten times SnapshotEntries the log is compacted
 	// regardless.
-	r.mu.Lock()
-	r.drop = func(m Message) bool { return m.To == lag.id && (m.Type == MsgApp || m.Type == MsgSnap) }
-	r.mu.Unlock()
+	lose(true)
 	behind := lag.Status().Commit
 	propose(12 * every)
 	if f := first(); f <= behind+1 {
