@@ -341,16 +341,20 @@ func (n *Node) Step(m Message) {
 // ErrNotLeader and ErrProposalDropped mean the entry was not and will not
 // be applied. A context error means the outcome is unknown.
 func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
-	p := &proposal{data: data, done: make(chan result, 1)}
+	p := proposalPool.Get().(*proposal)
+	p.data = data
 	select {
 	case n.propc <- p:
 	case <-ctx.Done():
+		p.release()
 		return nil, ctx.Err()
 	case <-n.donec:
+		p.release()
 		return nil, ErrStopped
 	}
 	select {
 	case r := <-p.done:
+		p.release()
 		return r.val, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -364,15 +368,15 @@ func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
 // Propose's meaning. Entries are appended in the order given.
 func (n *Node) ProposeMany(ctx context.Context, data [][]byte) ([]any, []error) {
 	vals, errs := make([]any, len(data)), make([]error, len(data))
-	// One allocation for the batch's proposals, and one channel they all
-	// answer on, each result naming its slot.
-	ps := make([]proposal, len(data))
-	done := make(chan result, len(data))
+	// The batch's proposals share one channel, each result naming its
+	// slot; both come from a pool, and go back to it once every proposal
+	// sent was answered.
+	b := getProposalBatch(len(data))
 	sent := 0
 	for i, d := range data {
-		ps[i] = proposal{data: d, done: done, slot: i}
+		b.ps[i] = proposal{data: d, done: b.done, slot: i}
 		select {
-		case n.propc <- &ps[i]:
+		case n.propc <- &b.ps[i]:
 			sent++
 			continue
 		case <-ctx.Done():
@@ -386,11 +390,12 @@ func (n *Node) ProposeMany(ctx context.Context, data [][]byte) ([]any, []error) 
 		}
 		break
 	}
-	answered := make([]bool, sent)
+	answered := b.answered[:sent]
+	clear(answered)
 	for got := 0; got < sent; got++ {
 		var err error
 		select {
-		case r := <-done:
+		case r := <-b.done:
 			vals[r.slot], errs[r.slot] = r.val, r.err
 			answered[r.slot] = true
 			continue
@@ -404,9 +409,50 @@ func (n *Node) ProposeMany(ctx context.Context, data [][]byte) ([]any, []error) 
 				errs[i] = err
 			}
 		}
-		break
+		// Answers may still come: the batch is left to the collector.
+		return vals, errs
 	}
+	b.release(len(data))
 	return vals, errs
+}
+
+// Proposals are reused once answered. The loop answers a proposal once and
+// forgets it as it does, so after its caller has received the answer
+// nothing refers to it. One whose caller stopped waiting (a context, a
+// stop) is never put back: its answer may still come.
+var (
+	proposalPool      = sync.Pool{New: func() any { return &proposal{done: make(chan result, 1)} }}
+	proposalBatchPool sync.Pool
+)
+
+// release puts a single proposal, answered or never enqueued, back in the
+// pool.
+func (p *proposal) release() {
+	*p = proposal{done: p.done}
+	proposalPool.Put(p)
+}
+
+// proposalBatch is what ProposeMany needs for up to len(ps) entries.
+type proposalBatch struct {
+	ps       []proposal
+	done     chan result // capacity len(ps): the loop never blocks on it
+	answered []bool
+}
+
+func getProposalBatch(n int) *proposalBatch {
+	if b, ok := proposalBatchPool.Get().(*proposalBatch); ok && len(b.ps) >= n {
+		return b
+	}
+	// A pooled batch too small for n is dropped; the new one is kept.
+	size := max(n, 64)
+	return &proposalBatch{ps: make([]proposal, size), done: make(chan result, size), answered: make([]bool, size)}
+}
+
+// release clears the first n proposals, every one of them answered or
+// never enqueued, and puts the batch back in the pool.
+func (b *proposalBatch) release(n int) {
+	clear(b.ps[:n])
+	proposalBatchPool.Put(b)
 }
 
 // ProposeConfChange proposes a membership change through this node, which

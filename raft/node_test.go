@@ -465,6 +465,89 @@ func TestNodeTransferLeadership(t *testing.T) {
 	}
 }
 
+// TestNodeAbandonedProposalsNotReused: proposals whose callers stopped
+// waiting (an isolated leader cannot commit them) are answered later, when
+// that leader steps down; the pooled proposals of callers running then
+// must not receive those answers.
+func TestNodeAbandonedProposalsNotReused(t *testing.T) {
+	r, nodes, _ := startNodes(t, 3)
+	lead := waitLeader(t, nodes)
+	r.isolate(lead.id, true)
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if _, err := lead.Propose(short, []byte("lost")); err == nil {
+				t.Error("isolated leader acknowledged a write")
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			_, errs := lead.ProposeMany(short, [][]byte{[]byte("lost"), []byte("lost")})
+			for _, err := range errs {
+				if err == nil {
+					t.Error("isolated leader acknowledged a write")
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var others []*Node
+	for _, n := range nodes {
+		if n != lead {
+			others = append(others, n)
+		}
+	}
+	newLead := waitLeader(t, others)
+	// Heal while callers propose to the new leader: the old one learns of
+	// the new term and answers its abandoned proposals meanwhile.
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if _, err := newLead.Propose(ctx, []byte("a")); err != nil {
+					t.Errorf("propose: %v", err)
+					return
+				}
+				vals, errs := newLead.ProposeMany(ctx, [][]byte{[]byte("b"), []byte("c"), []byte("d")})
+				for i, err := range errs {
+					if err != nil {
+						t.Errorf("propose many, entry %d: %v", i, err)
+						return
+					}
+					if i > 0 && vals[i].(int) <= vals[i-1].(int) {
+						t.Errorf("results out of order: %v", vals)
+						return
+					}
+				}
+			}
+		}()
+	}
+	r.isolate(lead.id, false)
+	deadline := time.Now().Add(5 * time.Second)
+	for lead.Status().Lead != newLead.id && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if got := lead.Status().Lead; got != newLead.id {
+		t.Fatalf("old leader follows %d, want %d", got, newLead.id)
+	}
+}
+
 // TestNodeProposeMany: a batch's results come back per entry, in the
 // order given, from callers racing each other; a follower refuses every
 // entry, a cancelled context fails every entry, and so does a stopped
