@@ -8,31 +8,58 @@ import (
 	"github.com/raftkv/raftkv/raft"
 )
 
-func toProto(m raft.Message) *peerpb.Message {
-	pm := &peerpb.Message{
-		Type:       uint32(m.Type),
-		To:         m.To,
-		From:       m.From,
-		Term:       m.Term,
-		LogTerm:    m.LogTerm,
-		Index:      m.Index,
-		Commit:     m.Commit,
-		Reject:     m.Reject,
-		RejectHint: m.RejectHint,
-		Context:    m.Context,
+// wireBuf converts the messages of one batch for a sender goroutine, and
+// reuses the protobuf structs of the batch before: Send marshals a batch
+// before it returns (the transport sets no stats handler that could keep
+// it), so once Send is back they are free again.
+type wireBuf struct {
+	msgs    []*peerpb.Message
+	used    int            // msgs handed out in this batch
+	entries []peerpb.Entry // one block the batch's entries point into
+	nents   int            // entries handed out in this batch
+}
+
+// message converts m into the next free struct.
+func (w *wireBuf) message(m raft.Message) *peerpb.Message {
+	if w.used == len(w.msgs) {
+		w.msgs = append(w.msgs, &peerpb.Message{})
 	}
-	if len(m.Entries) > 0 {
-		// Two allocations for any number of entries: the pointers, and
-		// one block of entries they point into.
-		pm.Entries = make([]*peerpb.Entry, len(m.Entries))
-		block := make([]peerpb.Entry, len(m.Entries))
-		for i, e := range m.Entries {
-			pe := &block[i]
-			pe.Term, pe.Index, pe.Type, pe.Data = e.Term, e.Index, uint32(e.Type), e.Data
-			pm.Entries[i] = pe
-		}
+	pm := w.msgs[w.used]
+	w.used++
+	pm.Type, pm.To, pm.From, pm.Term = uint32(m.Type), m.To, m.From, m.Term
+	pm.LogTerm, pm.Index, pm.Commit = m.LogTerm, m.Index, m.Commit
+	pm.Reject, pm.RejectHint, pm.Context = m.Reject, m.RejectHint, m.Context
+	pm.Entries = pm.Entries[:0]
+	if len(m.Entries) == 0 {
+		return pm
 	}
+	if w.nents+len(m.Entries) > len(w.entries) {
+		// The entries already handed out keep the old block alive until
+		// the batch is sent; the next batches use the new one.
+		w.entries = make([]peerpb.Entry, max(2*len(w.entries), len(m.Entries), 64))
+		w.nents = 0
+	}
+	for i, e := range m.Entries {
+		pe := &w.entries[w.nents+i]
+		pe.Term, pe.Index, pe.Type, pe.Data = e.Term, e.Index, uint32(e.Type), e.Data
+		pm.Entries = append(pm.Entries, pe)
+	}
+	w.nents += len(m.Entries)
 	return pm
+}
+
+// reset makes every struct free for the next batch, and drops what they
+// referred to (entry data, contexts).
+func (w *wireBuf) reset() {
+	for _, pm := range w.msgs[:w.used] {
+		pm.Context = nil
+		clear(pm.Entries)
+		pm.Entries = pm.Entries[:0]
+	}
+	for i := range w.entries[:w.nents] {
+		w.entries[i].Data = nil
+	}
+	w.used, w.nents = 0, 0
 }
 
 // fromWire converts a message received from a peer. Types that never

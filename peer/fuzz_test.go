@@ -88,3 +88,9 @@ func TestFromWireRefusesWhatPeersNeverSend(t *testing.T) {
 		t.Errorf("fromWire refused a heartbeat: %v", err)
 	}
 }
+
+// toProto converts one message with a wireBuf of its own.
+func toProto(m raft.Message) *peerpb.Message {
+	var w wireBuf
+	return w.message(m)
+}

@@ -360,6 +360,7 @@ func (t *Transport) runPeer(p *peerLink) {
 	defer s.closeStream()
 
 	batch := &peerpb.Batch{From: t.cfg.ID, FromAddr: t.cfg.AdvertiseAddr}
+	var wire wireBuf
 	for {
 		var broken <-chan struct{}
 		if s.stream != nil {
@@ -380,19 +381,22 @@ func (t *Transport) runPeer(p *peerLink) {
 			continue
 		case m = <-p.q:
 		}
-		batch.Messages = append(batch.Messages[:0], toProto(m))
+		batch.Messages = append(batch.Messages[:0], wire.message(m))
 		bytes := size(m)
 	drain:
 		for len(batch.Messages) < maxBatchMsgs && bytes < maxBatchBytes {
 			select {
 			case m = <-p.q:
-				batch.Messages = append(batch.Messages, toProto(m))
+				batch.Messages = append(batch.Messages, wire.message(m))
 				bytes += size(m)
 			default:
 				break drain
 			}
 		}
-		if err := s.send(batch); err != nil {
+		err := s.send(batch)
+		clear(batch.Messages)
+		wire.reset()
+		if err != nil {
 			p.dropped.Add(uint64(len(batch.Messages)))
 			s.fail(err)
 			continue
