@@ -63,9 +63,16 @@ func (s *Server) serveRun(conn *errConn, first redcon.Command, start time.Time) 
 		return false
 	}
 	queued := conn.ReadPipeline() // begins with next[0]
-	run := []redcon.Command{first, queued[0]}
-	encs := [][]byte{enc, enc1}
-	idxs := []int{idx, idx1}
+	cl := conn.Context().(*client)
+	run := append(cl.run[:0], first, queued[0])
+	encs := append(cl.encs[:0], enc, enc1)
+	idxs := append(cl.idxs[:0], idx, idx1)
+	defer func() {
+		// Kept for the next run, without what this one referred to.
+		clear(run)
+		clear(encs)
+		cl.run, cl.encs, cl.idxs = run[:0], encs[:0], idxs[:0]
+	}()
 	i := 1
 	for ; i < len(queued); i++ {
 		e, x, ok := batchable(queued[i].Args)
@@ -78,7 +85,6 @@ func (s *Server) serveRun(conn *errConn, first redcon.Command, start time.Time) 
 	}
 	rest := queued[i:]
 
-	cl := conn.Context().(*client)
 	c := &call{s: s, conn: conn, args: first.Args, cl: cl}
 	if c.route(first.Args[1]) {
 		for j := range encs {
@@ -87,7 +93,7 @@ func (s *Server) serveRun(conn *errConn, first redcon.Command, start time.Time) 
 		vals, errs := s.backend.ProposeMany(c.ctx(), encs)
 		for j, cmd := range run {
 			before := conn.errors.Load()
-			c := &call{s: s, conn: conn, args: cmd.Args, cl: cl}
+			*c = call{s: s, conn: conn, args: cmd.Args, cl: cl}
 			if errs[j] != nil {
 				c.backendError(cmd.Args[1], errs[j], true)
 			} else {

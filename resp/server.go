@@ -223,6 +223,13 @@ type client struct {
 	// authed says the client may run commands: it authenticated, or no
 	// password is required.
 	authed bool
+
+	// run, encs and idxs keep their arrays from one pipelined run of
+	// writes to the next (serveRun), used by the connection's goroutine
+	// alone.
+	run  []redcon.Command
+	encs [][]byte
+	idxs []int
 }
 
 func (s *Server) accept(conn redcon.Conn) bool {
