@@ -174,11 +174,13 @@ func (l *raftLog) slice(lo, hi, maxSize uint64) ([]Entry, error) {
 	}
 	if hi > l.offset {
 		from := max(lo, l.offset)
-		u := l.unstable[from-l.offset : hi-l.offset]
+		// Capped where it ends, as unpersisted is: entries handed out are
+		// never overwritten (see stableTo), so they need no copy.
+		u := l.unstable[from-l.offset : hi-l.offset : hi-l.offset]
 		if len(ents) > 0 {
 			ents = append(append([]Entry(nil), ents...), u...)
 		} else {
-			ents = append([]Entry(nil), u...)
+			ents = u
 		}
 	}
 	return limitSize(ents, maxSize), nil
