@@ -214,6 +214,10 @@ func (b *ApplyBatch) state(key []byte) (keyState, error) {
 		b.known[string(key)] = st
 		return st, nil
 	}
+	if st, ok := b.e.recent[string(key)]; ok {
+		b.known[string(key)] = st
+		return st, nil
+	}
 	if b.it == nil {
 		it, err := b.e.db.NewIter(&pebble.IterOptions{LowerBound: keyRecordsLower, UpperBound: keyRecordsUpper})
 		if err != nil {
@@ -279,12 +283,35 @@ func (b *ApplyBatch) Commit(applied uint64) error {
 		return fmt.Errorf("commit apply batch at %d: %w", applied, err)
 	}
 	b.err = ErrBatchDone
+	b.remember()
 	e.keyCount.Store(uint64(count))
 	e.expires.Store(uint64(expires))
 	e.clock.Store(clock)
 	e.applied.Store(applied)
 	return nil
 }
+
+// remember records the committed states of the keys the batch saw in
+// e.recent. It starts afresh when DeleteAll ran, or when the keys would
+// not fit: writes spread over more keys than it holds would gain little.
+func (b *ApplyBatch) remember() {
+	e := b.e
+	if e.recent == nil {
+		e.recent = make(map[string]keyState, recentKeys)
+	}
+	if b.cleared || len(e.recent)+len(b.known) > recentKeys {
+		clear(e.recent)
+	}
+	if len(b.known) > recentKeys {
+		return
+	}
+	for k, st := range b.known {
+		e.recent[k] = st
+	}
+}
+
+// recentKeys bounds Engine.recent.
+const recentKeys = 4096
 
 // Close releases the batch, discarding its writes if it was not
 // committed, and lets the next NewApplyBatch proceed. Close is idempotent.

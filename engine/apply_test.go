@@ -353,3 +353,81 @@ func TestDeleteAll(t *testing.T) {
 		}
 	}
 }
+
+// TestRecentKeyStates: a write to a key that a recent batch saw takes the
+// key's state from memory instead of a lookup. That state must be the
+// committed one: after a discarded batch, after DeleteAll, after a
+// snapshot replaced the data, and for batches of more keys than are
+// remembered.
+func TestRecentKeyStates(t *testing.T) {
+	e := openMem(t, vfs.NewMem())
+	fillLog(t, e, 10) // k1..k10, applied 10
+	applied := uint64(10)
+	apply := func(commit bool, f func(b *ApplyBatch) error) {
+		t.Helper()
+		b := e.NewApplyBatch()
+		defer b.Close()
+		if err := f(b); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			applied++
+			if err := b.Commit(applied); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check := func(step string, keys, expires uint64) {
+		t.Helper()
+		if e.KeyCount() != keys || e.expires.Load() != expires {
+			t.Fatalf("%s: keys %d, with an expiry %d; want %d, %d", step, e.KeyCount(), e.expires.Load(), keys, expires)
+		}
+	}
+	x := []byte("x")
+	apply(true, func(b *ApplyBatch) error { return b.Put(x, Record{Type: TypeString, Expire: 99, Value: []byte("1")}) })
+	check("x set with an expiry", 11, 1)
+	apply(false, func(b *ApplyBatch) error { return b.Delete(x) })
+	apply(true, func(b *ApplyBatch) error { return b.Set(x, []byte("2")) })
+	check("x set again after a discarded delete", 11, 0)
+	apply(true, func(b *ApplyBatch) error { return b.DeleteAll() })
+	apply(true, func(b *ApplyBatch) error { return b.Set(x, []byte("3")) })
+	check("x set after DeleteAll", 1, 0)
+
+	// A snapshot without x replaces the data: x is new again.
+	src := openMem(t, vfs.NewMem())
+	fillLog(t, src, 30)
+	snap, err := src.OpenSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stream bytes.Buffer
+	if _, err := snap.WriteTo(&stream); err != nil {
+		t.Fatal(err)
+	}
+	snap.Close()
+	if err := e.InstallSnapshot(snap.Meta(), &stream); err != nil {
+		t.Fatal(err)
+	}
+	check("after the install", 30, 0)
+	applied = snap.Meta().Index
+	apply(true, func(b *ApplyBatch) error { return b.Set(x, []byte("4")) })
+	check("x set after the install", 31, 0)
+
+	// More keys in one batch than are remembered, then all deleted.
+	many := func(f func(b *ApplyBatch, k []byte) error) func(b *ApplyBatch) error {
+		return func(b *ApplyBatch) error {
+			for i := range recentKeys + 10 {
+				if err := f(b, fmt.Appendf(nil, "m%d", i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	apply(true, many(func(b *ApplyBatch, k []byte) error { return b.Set(k, k) }))
+	check("many keys set", 31+recentKeys+10, 0)
+	apply(true, many(func(b *ApplyBatch, k []byte) error { return b.Delete(k) }))
+	check("many keys deleted", 31, 0)
+	apply(true, func(b *ApplyBatch) error { return b.Delete(x) })
+	check("x deleted", 30, 0)
+}

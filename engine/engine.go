@@ -108,6 +108,12 @@ type Engine struct {
 
 	// applyMu is held by the open ApplyBatch, from NewApplyBatch to Close.
 	applyMu sync.Mutex
+	// recent holds the state of keys that recent apply batches wrote or
+	// read, as committed, so that a write to a hot key needs no lookup
+	// (each lookup seeks every level that holds a version of the key).
+	// Data keys change only through apply batches and InstallSnapshot,
+	// which empties it. At most recentKeys entries; guarded by applyMu.
+	recent map[string]keyState
 	// applied, keyCount, expires and clock mirror the 'a', 'k', 'e' and
 	// 'dc' keys as last committed.
 	applied  atomic.Uint64

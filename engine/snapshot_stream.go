@@ -215,6 +215,8 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 	defer e.closeMu.RUnlock()
 	e.applyMu.Lock()
 	defer e.applyMu.Unlock()
+	// Whatever the outcome, the states of the data replaced are forgotten.
+	clear(e.recent)
 	e.logMu.Lock()
 	defer e.logMu.Unlock()
 	defer e.removeStaging()
