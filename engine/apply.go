@@ -296,9 +296,6 @@ func (b *ApplyBatch) Commit(applied uint64) error {
 // not fit: writes spread over more keys than it holds would gain little.
 func (b *ApplyBatch) remember() {
 	e := b.e
-	if e.recent == nil {
-		e.recent = make(map[string]keyState, recentKeys)
-	}
 	if b.cleared || len(e.recent)+len(b.known) > recentKeys {
 		clear(e.recent)
 	}

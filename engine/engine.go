@@ -221,7 +221,7 @@ func Open(dir string, o Options) (*Engine, error) {
 	wopts := opts.Clone()
 	wopts.EnsureDefaults()
 	e := &Engine{db: db, logger: logger, dir: dir, fs: wopts.FS, writerOpts: wopts.MakeWriterOptions(0, db.TableFormat()),
-		fsyncLatency: db.Metrics().LogWriter.FsyncLatency, noSync: o.UnsafeNoSync}
+		fsyncLatency: db.Metrics().LogWriter.FsyncLatency, noSync: o.UnsafeNoSync, recent: make(map[string]keyState, recentKeys)}
 	if err := e.removeStaging(); err != nil {
 		_ = db.Close()
 		return nil, err
