@@ -175,7 +175,7 @@ func flagSet(name string, c *Config) *flag.FlagSet {
 	fs.BoolVar(&c.VerifyOnStart, "verify-on-start", c.VerifyOnStart, "read every stored byte at start to check its checksum, so that a node with damaged files refuses to start (0.6 s for 512 MiB when the files are in the page cache; a cold disk's read speed sets it)")
 	fs.BoolVar(&c.UnsafeNoFsync, "unsafe-no-fsync", c.UnsafeNoFsync, "acknowledge writes without waiting for the disk (fsync): a power loss on a majority can lose acknowledged writes; for tests and benchmarks only")
 	fs.IntVar(&c.MaxClients, "maxclients", c.MaxClients, "most client connections served at once; more are refused with -ERR max number of clients reached (Redis maxclients)")
-	fs.IntVar(&c.MaxProcs, "max-procs", c.MaxProcs, "most CPUs the node runs Go code on at once (GOMAXPROCS); 0 keeps Go's default: every CPU, or the container's CPU limit. Nodes sharing one machine do better with a share each (raftkv cluster gives each its share)")
+	fs.IntVar(&c.MaxProcs, "max-procs", c.MaxProcs, "most CPUs the node runs Go code on at once (GOMAXPROCS); 0 keeps Go's default: every CPU, or the container's CPU limit. Nodes sharing one machine do better with a share each (raftkv cluster gives each its share). With 1, the node keeps its CPU while its log syncs: nothing else of the node runs then, and a stalled disk stops it all")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: trace, debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "write logs as JSON lines")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "host:port to serve Prometheus metrics on, at /metrics (off when empty)")

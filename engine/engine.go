@@ -66,6 +66,18 @@ type Options struct {
 	// the disk: a crash of the machine (not of the process) can then lose
 	// writes that were acknowledged. For tests and benchmarks only.
 	UnsafeNoSync bool
+	// HoldProcessorInSync makes the write-ahead log's fdatasync keep the
+	// Go processor of the goroutine that calls it, for a process that has
+	// one (GOMAXPROCS 1). There, Go's scheduler answers a system call that
+	// lasts more than a few tens of microseconds by waking another thread
+	// to poll the network and passing the processor to it and back:
+	// context switches at every sync that cost more CPU than the process
+	// gets done meanwhile (BENCHMARKS.md). Holding it, the process waits
+	// out the sync and the machine's other processes have the CPU. The
+	// price: nothing else in the process runs during a sync, so a disk
+	// that stalls stops all of it until the sync returns. Used only when
+	// FS is nil (the disk).
+	HoldProcessorInSync bool
 	// Verify makes Open read every stored byte, so that a damaged file
 	// (a checksum that does not match) stops Open with ErrCorrupt instead
 	// of failing a read later. Its cost grows with the data: 0.6 s for
@@ -184,6 +196,9 @@ func Open(dir string, o Options) (*Engine, error) {
 	// follower's CPU; a 1 MiB Lbase gives the usual levels instead, each a
 	// few times the one above.
 	opts.LBaseMaxBytes = 1 << 20
+	if o.FS == nil && o.HoldProcessorInSync {
+		opts.FS = heldSyncFS{vfs.Default}
+	}
 	if o.CacheSize > 0 {
 		c := pebble.NewCache(o.CacheSize)
 		// pebble takes its own reference; ours is dropped once Open returns.
@@ -231,7 +246,7 @@ func Open(dir string, o Options) (*Engine, error) {
 		return nil, fmt.Errorf("open engine at %s: %w", dir, err)
 	}
 	logger.Info("engine opened", "dir", dir, "first_index", e.first, "last_index", e.last,
-		"applied", e.applied.Load(), "keys", e.keyCount.Load())
+		"applied", e.applied.Load(), "keys", e.keyCount.Load(), "sync_holds_processor", o.FS == nil && o.HoldProcessorInSync)
 	return e, nil
 }
 

@@ -3,6 +3,9 @@ package test
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -12,9 +15,26 @@ import (
 // TestKillAllDurability kills every node at once (SIGKILL) in the middle of
 // a write load, restarts them on their data, and checks that every
 // acknowledged write is there: a write is acknowledged only once it is
-// fsynced on a majority and applied.
+// fsynced on a majority and applied. It runs with Go's default processors
+// and with one per node, where the log's syncs keep the processor
+// (engine.Options.HoldProcessorInSync), as `raftkv cluster` gives on a
+// machine with fewer than six CPUs.
 func TestKillAllDurability(t *testing.T) {
-	c := startCluster(t, 3)
+	t.Run("default", func(t *testing.T) {
+		killAll(t, fmt.Sprintf("sync_holds_processor=%v", runtime.GOMAXPROCS(0) == 1))
+	})
+	t.Run("max-procs 1", func(t *testing.T) { killAll(t, "sync_holds_processor=true", "--max-procs", "1") })
+}
+
+// killAll is TestKillAllDurability on nodes started with extra flags,
+// whose logs must say logSays, how the engine syncs.
+func killAll(t *testing.T, logSays string, extra ...string) {
+	c := startCluster(t, 3, extra...)
+	for _, p := range c.nodes {
+		if log, err := os.ReadFile(p.logPath); err != nil || !strings.Contains(string(log), logSays) {
+			t.Fatalf("node %d's log does not say %s (%v)", p.id, logSays, err)
+		}
+	}
 	lead := c.waitLeader(10 * time.Second)
 	ctx := context.Background()
 	var (

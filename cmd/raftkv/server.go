@@ -180,7 +180,10 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 		}
 	}()
 	dbDir := filepath.Join(cfg.DataDir, "db")
-	if n.eng, err = engine.Open(dbDir, engine.Options{Logger: logger.Named("engine"), Verify: cfg.VerifyOnStart, CacheSize: cfg.CacheSize, UnsafeNoSync: cfg.UnsafeNoFsync}); err != nil {
+	// With one processor, the log's syncs keep it (engine.Options).
+	held := runtime.GOMAXPROCS(0) == 1
+	if n.eng, err = engine.Open(dbDir, engine.Options{Logger: logger.Named("engine"), Verify: cfg.VerifyOnStart, CacheSize: cfg.CacheSize,
+		UnsafeNoSync: cfg.UnsafeNoFsync, HoldProcessorInSync: held}); err != nil {
 		return nil, fmt.Errorf("open %s: %w", dbDir, err)
 	}
 	if n.sm, err = fsm.New(n.eng, logger.Named("fsm")); err != nil {
