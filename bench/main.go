@@ -11,7 +11,10 @@
 // linearizable) settings and a redis-server with appendfsync always, both
 // on loopback ports of their own, runs the same redis-benchmark rows
 // against each, and prints one table of throughput, p50 and p99 latency
-// and the raftkv/redis ratio; the table is also written to -out. Every
+// and the raftkv/redis ratio; the table is also written to -out. Before
+// the rows, each system takes -warmup SETs that are not measured: a fresh
+// raftkv node creates its first write-ahead log files as they fill, and
+// its syncs cost more until pebble starts recycling them. Every
 // process it started is stopped, and its data removed, when it ends or is
 // interrupted.
 package main
@@ -80,6 +83,7 @@ func main() {
 	compare := flag.String("compare", "", "other systems to measure, as name=host:port,...")
 	nodes := flag.Int("nodes", 3, "raftkv nodes")
 	procs := flag.Int("max-procs", 0, "--max-procs of each raftkv node; 0 gives each its share of the CPUs, as raftkv cluster does")
+	warmup := flag.Int("warmup", 300000, "SETs -c 50 each system takes, not measured, before the first row (0 for none)")
 	long := flag.Bool("long", false, "instead of the matrix, the many-keys run on raftkv alone: SET -c 50 -r 1000000 -d 100 for 5,000,000 requests (or -n), beside the one-key SET -c 50 row, with each node's peak memory and its data folder sampled every 10 s")
 	flag.Parse()
 	nSet := false
@@ -87,6 +91,7 @@ func main() {
 	switch {
 	case *quick:
 		*n = 3000
+		*warmup = min(*warmup, 1000)
 	case *long && !nSet:
 		*n = 5_000_000
 	}
@@ -95,13 +100,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n, *quick, *long, *out, *compare, *nodes, *procs); err != nil {
+	if err := run(ctx, *n, *warmup, *quick, *long, *out, *compare, *nodes, *procs); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, n int, quick, long bool, out, compare string, nodes, maxProcs int) error {
+func run(ctx context.Context, n, warmup int, quick, long bool, out, compare string, nodes, maxProcs int) error {
 	if _, err := exec.LookPath("redis-benchmark"); err != nil {
 		return errors.New("redis-benchmark not found: install redis-tools (apt-get install redis-tools)")
 	}
@@ -199,7 +204,10 @@ func run(ctx context.Context, n int, quick, long bool, out, compare string, node
 		return err
 	}
 	if long {
-		table, err := longRun(ctx, raft, dirs, n, quick, maxProcs)
+		if err := warmUp(ctx, raft, warmup); err != nil {
+			return err
+		}
+		table, err := longRun(ctx, raft, dirs, n, warmup, quick, maxProcs)
 		if err != nil {
 			return err
 		}
@@ -213,6 +221,11 @@ func run(ctx context.Context, n int, quick, long bool, out, compare string, node
 		}
 	}
 
+	for _, t := range targets {
+		if err := warmUp(ctx, t, warmup); err != nil {
+			return err
+		}
+	}
 	results := map[string]map[string]result{}
 	for _, r := range rows {
 		if quick && r.large {
@@ -228,7 +241,7 @@ func run(ctx context.Context, n int, quick, long bool, out, compare string, node
 			results[r.name][t.name] = bench(ctx, t.addr, reqs, r.args)
 		}
 	}
-	table := format(targets, results, n, quick, maxProcs)
+	table := format(targets, results, n, warmup, quick, maxProcs)
 	if !quick && nodes > 1 {
 		// A follower killed and restarted under load.
 		var follower int
@@ -253,6 +266,18 @@ func run(ctx context.Context, n int, quick, long bool, out, compare string, node
 	}
 	fmt.Print(table)
 	return os.WriteFile(out, []byte(table), 0o644)
+}
+
+// warmUp sends t n SETs from 50 clients and forgets the figures.
+func warmUp(ctx context.Context, t target, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "bench: warming up %s (%d SETs, not measured)\n", t.name, n)
+	if res := bench(ctx, t.addr, n, []string{"-t", "set", "-c", "50"}); res.err != nil {
+		return fmt.Errorf("warm-up of %s: %w", t.name, res.err)
+	}
+	return nil
 }
 
 // bench runs redis-benchmark against addr and reads its CSV line.
@@ -282,11 +307,11 @@ func bench(ctx context.Context, addr string, n int, args []string) result {
 
 // format makes the table: one line per row, one column group per system,
 // and the raftkv/redis throughput ratio.
-func format(targets []target, results map[string]map[string]result, n int, quick bool, maxProcs int) string {
+func format(targets []target, results map[string]map[string]result, n, warmup int, quick bool, maxProcs int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# raftkv benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "%s Requests per row: %d (latency rows a tenth)%s. Each raftkv node runs with --max-procs %d.\n\n",
-		machine(), n, map[bool]string{true: ", quick run"}[quick], maxProcs)
+	fmt.Fprintf(&b, "%s Requests per row: %d (latency rows a tenth)%s, after %d SETs -c 50 not measured. Each raftkv node runs with --max-procs %d.\n\n",
+		machine(), n, map[bool]string{true: ", quick run"}[quick], warmup, maxProcs)
 	b.WriteString("| row |")
 	for _, t := range targets {
 		fmt.Fprintf(&b, " %s ops/s | p50 ms | p99 ms |", t.name)
@@ -525,7 +550,7 @@ func followerDip(ctx context.Context, addr string, kill func(), restart func() e
 // data folder is sampled every 10 s. It reports both rates and their
 // ratio, each node's peak resident memory (the kernel's high-water mark)
 // and the range of its data folder's size.
-func longRun(ctx context.Context, t target, dirs []string, n int, quick bool, maxProcs int) (string, error) {
+func longRun(ctx context.Context, t target, dirs []string, n, warmup int, quick bool, maxProcs int) (string, error) {
 	oneArgs := []string{"-t", "set", "-c", "50"}
 	manyArgs := []string{"-t", "set", "-c", "50", "-r", "1000000", "-d", "100"}
 	oneN := min(n, 100000)
@@ -578,7 +603,7 @@ func longRun(ctx context.Context, t target, dirs []string, n int, quick bool, ma
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# raftkv many-keys run, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "%s %s. Each raftkv node runs with --max-procs %d.\n\n", machine(), t.name, maxProcs)
+	fmt.Fprintf(&b, "%s %s, after %d SETs -c 50 not measured. Each raftkv node runs with --max-procs %d.\n\n", machine(), t.name, warmup, maxProcs)
 	b.WriteString("| row | requests | ops/s | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| SET -c 50 | %s | %s | %.2f | %.2f |\n", thousands(float64(oneN)), thousands(one.rps), one.p50, one.p99)
 	fmt.Fprintf(&b, "| SET -c 50 -r 1000000 -d 100 | %s | %s | %.2f | %.2f |\n\n", thousands(float64(n)), thousands(many.rps), many.p50, many.p99)
