@@ -186,6 +186,8 @@ func run(ctx context.Context, n, warmup int, quick, long bool, out, compare stri
 			"--peer-addr", fmt.Sprintf("127.0.0.1:%d", ports[nodes+i]), "--peers", strings.Join(peers, ","),
 			"--data-dir", dirs[i], "--log-level", "warn",
 			"--max-procs", strconv.Itoa(maxProcs))
+		// The environment raftkv cluster gives its nodes.
+		cmd.Env = conf.NodeEnv(os.Environ())
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start raftkv node %d: %w", i+1, err)

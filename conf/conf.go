@@ -109,6 +109,24 @@ func CPUShare(nodes int) int {
 	return max(1, runtime.NumCPU()/max(nodes, 1))
 }
 
+// NodeEnv is the environment for a node started by a launcher whose own
+// environment is environ: environ, with MALLOC_ARENA_MAX=2 unless it sets
+// MALLOC_ARENA_MAX. In a build with cgo, pebble allocates its block cache
+// and memtables with C's malloc, and glibc's gives threads arenas of
+// their own (up to eight per CPU) that keep what is freed in them: over a
+// million keys (3,000,000 SETs of 100-byte values, then 150,000 more) the
+// nodes' peaks were 222-304 MB in three runs with glibc's default and
+// 183-199 MB in two with two arenas. Without cgo (the Docker image)
+// pebble allocates from the Go heap and the variable does nothing.
+func NodeEnv(environ []string) []string {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "MALLOC_ARENA_MAX=") {
+			return environ
+		}
+	}
+	return append(environ[:len(environ):len(environ)], "MALLOC_ARENA_MAX=2")
+}
+
 // Default returns the defaults: a node listening on 127.0.0.1:6380 for
 // clients and 127.0.0.1:16380 for peers, with no ID and no peers.
 func Default() *Config {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +218,23 @@ func TestTLSSettings(t *testing.T) {
 	_, err = Parse("test", append(base, "--peer-tls-cert-file", f.CertFile, "--peer-tls-key-file", f.KeyFile, "--peer-tls-ca-cert-file", junk))
 	if err == nil || !strings.Contains(err.Error(), "invalid --peer-tls-ca-cert-file "+junk+": no PEM certificate") {
 		t.Fatalf("junk CA: %v", err)
+	}
+}
+
+// TestNodeEnv: a launcher's nodes get two malloc arenas unless the
+// launcher's environment chose, and the environment given is not changed.
+func TestNodeEnv(t *testing.T) {
+	environ := make([]string, 2, 3)
+	environ[0], environ[1] = "HOME=/root", "PATH=/bin"
+	got := NodeEnv(environ)
+	if want := []string{"HOME=/root", "PATH=/bin", "MALLOC_ARENA_MAX=2"}; !slices.Equal(got, want) {
+		t.Errorf("NodeEnv: %q, want %q", got, want)
+	}
+	if extra := environ[:3][2]; extra != "" {
+		t.Errorf("NodeEnv wrote %q into its argument's spare capacity", extra)
+	}
+	chosen := []string{"MALLOC_ARENA_MAX=8", "PATH=/bin"}
+	if got := NodeEnv(chosen); !slices.Equal(got, chosen) {
+		t.Errorf("NodeEnv with MALLOC_ARENA_MAX set: %q, want it unchanged", got)
 	}
 }

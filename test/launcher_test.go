@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,7 +38,7 @@ func TestClusterCommand(t *testing.T) {
 	run := func(env ...string) (*exec.Cmd, chan struct{}) {
 		cmd := exec.Command(binary, "cluster", "-port", strconv.Itoa(respPort), "-peer-port", strconv.Itoa(peerPort))
 		cmd.Dir = dir
-		cmd.Env = append(withoutEnv("GOMAXPROCS"), env...)
+		cmd.Env = append(withoutEnv("GOMAXPROCS", "MALLOC_ARENA_MAX"), env...)
 		logPath = filepath.Join(dir, fmt.Sprintf("cluster-%d.log", time.Now().UnixNano()))
 		logf, err := os.Create(logPath)
 		if err != nil {
@@ -98,6 +99,8 @@ func TestClusterCommand(t *testing.T) {
 	if b, _ := os.ReadFile(logPath); strings.Count(string(b), fmt.Sprintf("max_procs=%d ", share)) != 3 {
 		t.Errorf("want 3 nodes logging max_procs=%d; log:\n%s", share, b)
 	}
+	// Two malloc arenas each (conf.NodeEnv).
+	checkNodeEnv(t, logPath, "MALLOC_ARENA_MAX=2")
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-done:
@@ -114,8 +117,9 @@ func TestClusterCommand(t *testing.T) {
 	}
 
 	// Started again in the same folder, it resumes with the data there. A
-	// GOMAXPROCS of the user's is left to the nodes, which inherit it.
-	run("GOMAXPROCS=1")
+	// GOMAXPROCS or MALLOC_ARENA_MAX of the user's is left to the nodes,
+	// which inherit it.
+	run("GOMAXPROCS=1", "MALLOC_ARENA_MAX=4")
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		v, err := cl.Get(ctx, "greeting").Result()
@@ -136,17 +140,57 @@ func TestClusterCommand(t *testing.T) {
 			t.Errorf("node %d config with GOMAXPROCS set: max-procs %d, want none", i, c.MaxProcs)
 		}
 	}
+	checkNodeEnv(t, logPath, "MALLOC_ARENA_MAX=4")
+}
+
+// checkNodeEnv checks that the three nodes a launcher logged to logPath
+// (its "node starting" lines give their PIDs) run with kv in their
+// environment, and kv's variable only once.
+func checkNodeEnv(t *testing.T, logPath, kv string) {
+	t.Helper()
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, _, _ := strings.Cut(kv, "=")
+	var nodes int
+	for _, line := range strings.Split(string(b), "\n") {
+		_, rest, ok := strings.Cut(line, "node starting:")
+		if !ok {
+			continue
+		}
+		_, pid, _ := strings.Cut(rest, " pid=")
+		pid, _, _ = strings.Cut(pid, " ")
+		environ, err := os.ReadFile(filepath.Join("/proc", pid, "environ"))
+		if err != nil {
+			t.Fatalf("environment of node pid %q: %v", pid, err)
+		}
+		var got []string
+		for _, e := range strings.Split(string(environ), "\x00") {
+			if strings.HasPrefix(e, name+"=") {
+				got = append(got, e)
+			}
+		}
+		if len(got) != 1 || got[0] != kv {
+			t.Errorf("node pid %s: %v in its environment, want %s", pid, got, kv)
+		}
+		nodes++
+	}
+	if nodes != 3 {
+		t.Errorf("%d nodes logged as starting, want 3; log:\n%s", nodes, b)
+	}
 }
 
 func nodeConfig(dir string, i int) string {
 	return filepath.Join(dir, "raftkv-data", fmt.Sprintf("node%d", i), "raftkv.yaml")
 }
 
-// withoutEnv is this process's environment less the variable name.
-func withoutEnv(name string) []string {
+// withoutEnv is this process's environment without the variables named.
+func withoutEnv(names ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, name+"=") {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, name) {
 			env = append(env, kv)
 		}
 	}

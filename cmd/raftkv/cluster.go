@@ -106,6 +106,7 @@ func runCluster(args []string) error {
 	procs := make([]*exec.Cmd, 0, *n)
 	for i, p := range peers {
 		cmd := exec.Command(exe, "server", "--config", paths[i])
+		cmd.Env = conf.NodeEnv(os.Environ())
 		cmd.Stdout = os.Stdout
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
