@@ -71,8 +71,8 @@ type Options struct {
 	// one (GOMAXPROCS 1). There, Go's scheduler answers a system call that
 	// lasts more than a few tens of microseconds by waking another thread
 	// to poll the network and passing the processor to it and back:
-	// context switches at every sync that cost more CPU than the process
-	// gets done meanwhile (BENCHMARKS.md). Holding it, the process waits
+	// context switches at every sync, which cost nodes sharing a machine
+	// more than the wait (BENCHMARKS.md). Holding it, the process waits
 	// out the sync and the machine's other processes have the CPU. The
 	// price: nothing else in the process runs during a sync, so a disk
 	// that stalls stops all of it until the sync returns. Used only when
