@@ -99,8 +99,12 @@ func TestClusterCommand(t *testing.T) {
 	if b, _ := os.ReadFile(logPath); strings.Count(string(b), fmt.Sprintf("max_procs=%d ", share)) != 3 {
 		t.Errorf("want 3 nodes logging max_procs=%d; log:\n%s", share, b)
 	}
-	// Two malloc arenas each (conf.NodeEnv).
+	// Two malloc arenas each (conf.NodeEnv), and the hint to restart a
+	// node by hand says so.
 	checkNodeEnv(t, logPath, "MALLOC_ARENA_MAX=2")
+	if b, _ := os.ReadFile(logPath); !strings.Contains(string(b), "restart N:  MALLOC_ARENA_MAX=2 ") {
+		t.Errorf("the restart hint does not give MALLOC_ARENA_MAX=2; log:\n%s", b)
+	}
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-done:
@@ -141,6 +145,9 @@ func TestClusterCommand(t *testing.T) {
 		}
 	}
 	checkNodeEnv(t, logPath, "MALLOC_ARENA_MAX=4")
+	if b, _ := os.ReadFile(logPath); strings.Contains(string(b), "restart N:  MALLOC_ARENA_MAX") {
+		t.Errorf("the restart hint sets MALLOC_ARENA_MAX over the user's; log:\n%s", b)
+	}
 }
 
 // checkNodeEnv checks that the three nodes a launcher logged to logPath

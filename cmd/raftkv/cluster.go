@@ -121,7 +121,12 @@ func runCluster(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "\nraftkv: %d nodes on %s ports %d-%d, data in %s\n", *n, *host, *respPort, *respPort+*n-1, base)
 	fmt.Fprintf(os.Stderr, "  try:        redis-cli -p %d set k v\n", *respPort)
-	fmt.Fprintf(os.Stderr, "  restart N:  %s server --config %s\n", exe, filepath.Join(base, "nodeN", "raftkv.yaml"))
+	// The same environment as the launcher gave the nodes (conf.NodeEnv).
+	restartEnv := ""
+	if _, set := os.LookupEnv("MALLOC_ARENA_MAX"); !set {
+		restartEnv = "MALLOC_ARENA_MAX=2 "
+	}
+	fmt.Fprintf(os.Stderr, "  restart N:  %s%s server --config %s\n", restartEnv, exe, filepath.Join(base, "nodeN", "raftkv.yaml"))
 	fmt.Fprintf(os.Stderr, "  stop all:   Ctrl-C\n\n")
 
 	running := *n
