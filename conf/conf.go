@@ -110,12 +110,12 @@ func CPUShare(nodes int) int {
 }
 
 // NodeEnv is the environment for a node started by a launcher whose own
-// environment is environ: environ, with MALLOC_ARENA_MAX=2 unless it sets
-// MALLOC_ARENA_MAX. In a build with cgo, pebble allocates its block cache
+// environment is environ: environ, with MALLOC_ARENA_MAX=2 added at the
+// end unless it sets MALLOC_ARENA_MAX. In a build with cgo, pebble allocates its block cache
 // and memtables with C's malloc, and glibc's gives threads arenas of
 // their own (up to eight per CPU) that keep what is freed in them: over a
 // million keys (3,000,000 SETs of 100-byte values, then 150,000 more) the
-// nodes' peaks were 222-304 MB in three runs with glibc's default and
+// nodes' peaks were 222-304 MB in two runs with glibc's default and
 // 183-199 MB in two with two arenas. Without cgo (the Docker image)
 // pebble allocates from the Go heap and the variable does nothing.
 func NodeEnv(environ []string) []string {

@@ -396,20 +396,12 @@ func TestRecentKeyStates(t *testing.T) {
 	// A snapshot without x replaces the data: x is new again.
 	src := openMem(t, vfs.NewMem())
 	fillLog(t, src, 30)
-	snap, err := src.OpenSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stream bytes.Buffer
-	if _, err := snap.WriteTo(&stream); err != nil {
-		t.Fatal(err)
-	}
-	snap.Close()
-	if err := e.InstallSnapshot(snap.Meta(), &stream); err != nil {
+	meta, stream := streamSnapshot(t, src)
+	if err := e.InstallSnapshot(meta, stream); err != nil {
 		t.Fatal(err)
 	}
 	check("after the install", 30, 0)
-	applied = snap.Meta().Index
+	applied = meta.Index
 	apply(true, func(b *ApplyBatch) error { return b.Set(x, []byte("4")) })
 	check("x set after the install", 31, 0)
 

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -101,17 +100,9 @@ func TestElements(t *testing.T) {
 
 	// A snapshot carries the fields.
 	e.Save(raft.HardState{Term: 1, Commit: 2}, []raft.Entry{{Index: 1, Term: 1}, {Index: 2, Term: 1}}, true)
-	snap, err := e.OpenSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer snap.Close()
-	var stream bytes.Buffer
-	if _, err := snap.WriteTo(&stream); err != nil {
-		t.Fatal(err)
-	}
+	meta, stream := streamSnapshot(t, e)
 	dst := openMem(t, vfs.NewMem())
-	if err := dst.InstallSnapshot(snap.Meta(), &stream); err != nil {
+	if err := dst.InstallSnapshot(meta, stream); err != nil {
 		t.Fatal(err)
 	}
 	if got := elems(t, func(ty Type, k, from, to []byte, fn func(_, _ []byte) error) error {

@@ -196,7 +196,8 @@ func Open(dir string, o Options) (*Engine, error) {
 	// follower's CPU; a 1 MiB Lbase gives the usual levels instead, each a
 	// few times the one above.
 	opts.LBaseMaxBytes = 1 << 20
-	if o.FS == nil && o.HoldProcessorInSync {
+	heldSync := o.FS == nil && o.HoldProcessorInSync
+	if heldSync {
 		opts.FS = heldSyncFS{vfs.Default}
 	}
 	if o.CacheSize > 0 {
@@ -246,7 +247,7 @@ func Open(dir string, o Options) (*Engine, error) {
 		return nil, fmt.Errorf("open engine at %s: %w", dir, err)
 	}
 	logger.Info("engine opened", "dir", dir, "first_index", e.first, "last_index", e.last,
-		"applied", e.applied.Load(), "keys", e.keyCount.Load(), "sync_holds_processor", o.FS == nil && o.HoldProcessorInSync)
+		"applied", e.applied.Load(), "keys", e.keyCount.Load(), "sync_holds_processor", heldSync)
 	return e, nil
 }
 

@@ -27,15 +27,7 @@ func FuzzInstallSnapshot(f *testing.F) {
 	b.Set([]byte("a\x00b"), nil)
 	b.Commit(7)
 	b.Close()
-	snap, err := src.OpenSnapshot()
-	if err != nil {
-		f.Fatal(err)
-	}
-	var stream bytes.Buffer
-	if _, err := snap.WriteTo(&stream); err != nil {
-		f.Fatal(err)
-	}
-	snap.Close()
+	_, stream := streamSnapshot(f, src)
 	src.Close()
 	data := stream.Bytes()
 	f.Add(data)
@@ -64,17 +56,9 @@ func FuzzInstallSnapshot(f *testing.F) {
 		if err != nil || a != fuzzMeta.Index {
 			t.Fatalf("after install: applied %d, %v", a, err)
 		}
-		again, err := e.OpenSnapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer again.Close()
-		var out bytes.Buffer
-		if _, err := again.WriteTo(&out); err != nil {
-			t.Fatal(err)
-		}
+		meta, out := streamSnapshot(t, e)
 		other := openMem(t, vfs.NewMem())
-		if err := other.InstallSnapshot(again.Meta(), &out); err != nil {
+		if err := other.InstallSnapshot(meta, out); err != nil {
 			t.Fatalf("the installed data does not stream again: %v", err)
 		}
 		if _, d, _ := other.Digest(); d != got {

@@ -132,17 +132,9 @@ func TestSnapshotCarriesExpiry(t *testing.T) {
 	}
 	b.Close()
 	src.Save(raft.HardState{Term: 11, Commit: 11}, []raft.Entry{{Index: 11, Term: 11}}, true)
-	snap, err := src.OpenSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer snap.Close()
-	var stream bytes.Buffer
-	if _, err := snap.WriteTo(&stream); err != nil {
-		t.Fatal(err)
-	}
+	meta, stream := streamSnapshot(t, src)
 	dst := openMem(t, vfs.NewMem())
-	if err := dst.InstallSnapshot(snap.Meta(), &stream); err != nil {
+	if err := dst.InstallSnapshot(meta, stream); err != nil {
 		t.Fatal(err)
 	}
 	if dst.KeyCount() != src.KeyCount() || dst.Expires() != 1 || dst.Clock() != 400 || expiring(t, dst, 501) != `["a"]` {

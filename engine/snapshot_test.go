@@ -200,15 +200,7 @@ func TestMembersTravelWithSnapshots(t *testing.T) {
 	if err := src.SetClusterID("src-cluster"); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := src.OpenSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer snap.Close()
-	var buf bytes.Buffer
-	if _, err := snap.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
+	meta, buf := streamSnapshot(t, src)
 	dst := openMem(t, vfs.NewMem())
 	// The cluster ID is the receiver's own: a snapshot does not carry it.
 	if err := dst.SetClusterID("dst-cluster"); err != nil {
@@ -218,7 +210,7 @@ func TestMembersTravelWithSnapshots(t *testing.T) {
 	b.SetMembers([]Member{{ID: 9, PeerAddr: "x", RespAddr: "y"}})
 	b.Commit(1)
 	b.Close()
-	if err := dst.InstallSnapshot(snap.Meta(), &buf); err != nil {
+	if err := dst.InstallSnapshot(meta, buf); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := dst.Members(); err != nil || !reflect.DeepEqual(got, want) {
@@ -237,22 +229,14 @@ func TestMembersTravelWithSnapshots(t *testing.T) {
 func TestInstalledSnapshotSurvivesCrash(t *testing.T) {
 	src := openMem(t, vfs.NewMem())
 	fillLog(t, src, 300)
-	snap, err := src.OpenSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer snap.Close()
-	var buf bytes.Buffer
-	if _, err := snap.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
+	meta, buf := streamSnapshot(t, src)
 	fs := vfs.NewCrashableMem()
 	dst, err := Open("db", Options{FS: fs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fillLog(t, dst, 20)
-	if err := dst.InstallSnapshot(snap.Meta(), &buf); err != nil {
+	if err := dst.InstallSnapshot(meta, buf); err != nil {
 		t.Fatal(err)
 	}
 	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
@@ -307,4 +291,20 @@ func TestCompactCrash(t *testing.T) {
 		}
 		e.Close()
 	}
+}
+
+// streamSnapshot is a snapshot of e as InstallSnapshot takes it: its
+// meta and its stream.
+func streamSnapshot(t testing.TB, e *Engine) (raft.SnapshotMeta, *bytes.Buffer) {
+	t.Helper()
+	snap, err := e.OpenSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	var stream bytes.Buffer
+	if _, err := snap.WriteTo(&stream); err != nil {
+		t.Fatal(err)
+	}
+	return snap.Meta(), &stream
 }

@@ -104,9 +104,11 @@ func runCluster(args []string) error {
 	}
 	exits := make(chan exit, *n)
 	procs := make([]*exec.Cmd, 0, *n)
+	environ := os.Environ()
+	nodeEnv := conf.NodeEnv(environ)
 	for i, p := range peers {
 		cmd := exec.Command(exe, "server", "--config", paths[i])
-		cmd.Env = conf.NodeEnv(os.Environ())
+		cmd.Env = nodeEnv
 		cmd.Stdout = os.Stdout
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
@@ -121,10 +123,10 @@ func runCluster(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "\nraftkv: %d nodes on %s ports %d-%d, data in %s\n", *n, *host, *respPort, *respPort+*n-1, base)
 	fmt.Fprintf(os.Stderr, "  try:        redis-cli -p %d set k v\n", *respPort)
-	// The same environment as the launcher gave the nodes (conf.NodeEnv).
+	// With the variables the launcher added for the nodes.
 	restartEnv := ""
-	if _, set := os.LookupEnv("MALLOC_ARENA_MAX"); !set {
-		restartEnv = "MALLOC_ARENA_MAX=2 "
+	for _, kv := range nodeEnv[len(environ):] {
+		restartEnv += kv + " "
 	}
 	fmt.Fprintf(os.Stderr, "  restart N:  %s%s server --config %s\n", restartEnv, exe, filepath.Join(base, "nodeN", "raftkv.yaml"))
 	fmt.Fprintf(os.Stderr, "  stop all:   Ctrl-C\n\n")
