@@ -294,8 +294,20 @@ func (b *ApplyBatch) Commit(applied uint64) error {
 // remember records the committed states of the keys the batch saw in
 // e.recent. It starts afresh when DeleteAll ran, or when the keys would
 // not fit: writes spread over more keys than it holds would gain little.
+// It drops the keys the batch saw (every key it wrote among them) from
+// e.hot, and all of them after DeleteAll.
 func (b *ApplyBatch) remember() {
 	e := b.e
+	e.hotMu.Lock()
+	e.hotGen++
+	if b.cleared {
+		clear(e.hot)
+	} else if len(e.hot) > 0 {
+		for k := range b.known {
+			delete(e.hot, k)
+		}
+	}
+	e.hotMu.Unlock()
 	if b.cleared || len(e.recent)+len(b.known) > recentKeys {
 		clear(e.recent)
 	}

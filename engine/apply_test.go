@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -422,4 +424,151 @@ func TestRecentKeyStates(t *testing.T) {
 	check("many keys deleted", 31, 0)
 	apply(true, func(b *ApplyBatch) error { return b.Delete(x) })
 	check("x deleted", 30, 0)
+}
+
+// TestHotRecords checks that Engine.Key, which answers reads of keys it
+// looked up before from memory, always returns the committed record: after
+// writes, deletes, DeleteAll, a snapshot's install, a commit racing with a
+// read, and over a seeded run of random batches compared with pebble.
+func TestHotRecords(t *testing.T) {
+	e := openMem(t, vfs.NewMem())
+	fillLog(t, e, 10) // k1..k10 = v1..v10, applied 10
+	applied := uint64(10)
+	commit := func(f func(b *ApplyBatch) error) {
+		t.Helper()
+		b := e.NewApplyBatch()
+		defer b.Close()
+		if err := f(b); err != nil {
+			t.Fatal(err)
+		}
+		applied++
+		if err := b.Commit(applied); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// want reads key twice (a lookup that fills, then one from memory)
+	// and checks both against the committed record.
+	want := func(step, key string, value string, found bool) {
+		t.Helper()
+		for range 2 {
+			r, ok, err := e.Key([]byte(key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != found || (found && string(r.Value) != value) {
+				t.Fatalf("%s: %s = %q (found %v), want %q (found %v)", step, key, r.Value, ok, value, found)
+			}
+		}
+	}
+	k := []byte("k1")
+	want("start", "k1", "v1", true)
+	if _, ok := e.hot["k1"]; !ok {
+		t.Fatal("a read of a small record did not keep it")
+	}
+	commit(func(b *ApplyBatch) error { return b.Set(k, []byte("a")) })
+	want("set", "k1", "a", true)
+	commit(func(b *ApplyBatch) error { return b.Put(k, Record{Type: TypeString, Expire: 5, Value: []byte("b")}) })
+	if r, _, _ := e.Key(k); r.Expire != 5 {
+		t.Fatalf("expiry %d, want 5", r.Expire)
+	}
+	commit(func(b *ApplyBatch) error { return b.Delete(k) })
+	want("deleted", "k1", "", false)
+	commit(func(b *ApplyBatch) error { return b.Set(k, []byte("c")) })
+	want("set again", "k1", "c", true)
+
+	// A read made while a batch writing the key is open, and one whose
+	// lookup a commit overtakes, keep nothing older than the commit.
+	b := e.NewApplyBatch()
+	if err := b.Set(k, []byte("d")); err != nil {
+		t.Fatal(err)
+	}
+	want("batch open", "k1", "c", true)
+	applied++
+	if err := b.Commit(applied); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	want("committed after a read", "k1", "d", true)
+	e.hotFilling = func() {
+		e.hotFilling = nil
+		commit(func(b *ApplyBatch) error { return b.Set(k, []byte("e")) })
+	}
+	e.forgetHot()
+	if r, _, _ := e.Key(k); string(r.Value) != "d" {
+		t.Fatalf("read overtaken by a commit: %q, want the record it looked up, d", r.Value)
+	}
+	want("commit overtook a read", "k1", "e", true)
+
+	commit(func(b *ApplyBatch) error { return b.DeleteAll() })
+	want("after DeleteAll", "k1", "", false)
+	want("after DeleteAll", "k2", "", false)
+	commit(func(b *ApplyBatch) error { return b.Set(k, []byte("f")) })
+	want("set after DeleteAll", "k1", "f", true)
+
+	// A snapshot replaces the data: k1 is v1 again, k2 is back.
+	src := openMem(t, vfs.NewMem())
+	fillLog(t, src, 30)
+	meta, stream := streamSnapshot(t, src)
+	if err := e.InstallSnapshot(meta, stream); err != nil {
+		t.Fatal(err)
+	}
+	applied = meta.Index
+	want("after the install", "k1", "v1", true)
+	want("after the install", "k2", "v2", true)
+
+	// Large records are looked up every time.
+	big := bytes.Repeat([]byte("z"), hotRecordMax+1)
+	commit(func(b *ApplyBatch) error { return b.Set(k, big) })
+	want("large value", "k1", string(big), true)
+	if _, ok := e.hot["k1"]; ok {
+		t.Fatal("a record larger than hotRecordMax was kept")
+	}
+	long := bytes.Repeat([]byte("l"), hotRecordMax)
+	commit(func(b *ApplyBatch) error { return b.Set(long, []byte("1")) })
+	want("long key", string(long), "1", true)
+	if _, ok := e.hot[string(long)]; ok {
+		t.Fatal("a key and value longer than hotRecordMax together were kept")
+	}
+
+	// Random batches over a few keys, reads between them.
+	rng := rand.New(rand.NewPCG(7, 7))
+	keys := []string{"k1", "k2", "k3", "k4", "h"}
+	for step := range 2000 {
+		commit(func(b *ApplyBatch) error {
+			for range 1 + rng.IntN(4) {
+				key := []byte(keys[rng.IntN(len(keys))])
+				var err error
+				switch n := rng.IntN(20); {
+				case n == 0:
+					err = b.DeleteAll()
+				case n < 5:
+					err = b.Delete(key)
+				case n < 7:
+					err = b.Put(key, Record{Type: TypeHash, Value: []byte("hdr")})
+				case n < 9:
+					err = b.Set(key, bytes.Repeat([]byte("y"), hotRecordMax+rng.IntN(2)))
+				default:
+					err = b.Put(key, Record{Type: TypeString, Expire: int64(rng.IntN(2)), Value: fmt.Appendf(nil, "%d", step)})
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for range 3 {
+			key := keys[rng.IntN(len(keys))]
+			got, ok, err := e.Key([]byte(key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, found, err := getRecord(e.db, []byte(key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != found || !reflect.DeepEqual(got, r) {
+				t.Fatalf("step %d: %s = %+v (found %v), pebble has %+v (found %v)", step, key, got, ok, r, found)
+			}
+		}
+	}
 }

@@ -72,3 +72,33 @@ func BenchmarkApplyManyKeys(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/set")
 }
+
+// BenchmarkKeyRepeated measures reading one key over and over, as GET of
+// a hot key does, in a database where 100,000 SETs of that key went
+// before (their versions fill the memtable).
+func BenchmarkKeyRepeated(b *testing.B) {
+	e, err := Open(filepath.Join(b.TempDir(), "db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	key := []byte("key:__rand_int__")
+	for i := range 1000 {
+		ab := e.NewApplyBatch()
+		for range 100 {
+			if err := ab.Set(key, []byte("xxx")); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := ab.Commit(uint64(i + 1)); err != nil {
+			b.Fatal(err)
+		}
+		ab.Close()
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if r, ok, err := e.Key(key); err != nil || !ok || len(r.Value) != 3 {
+			b.Fatal(r, ok, err)
+		}
+	}
+}

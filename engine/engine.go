@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
@@ -126,6 +127,20 @@ type Engine struct {
 	// Data keys change only through apply batches and InstallSnapshot,
 	// which empties it. At most recentKeys entries; guarded by applyMu.
 	recent map[string]keyState
+	// hot holds the committed records (small ones only) of keys that
+	// reads looked up, so that the next read of the key, a GET of a hot
+	// key say, is answered from memory instead of a lookup through every
+	// memtable and level. Every commit drops the entries of the keys its
+	// batch touched and moves hotGen on, as does InstallSnapshot; a read
+	// fills an entry only if hotGen did not move while it read pebble. So
+	// an entry is never older than the committed record. At most hotKeys
+	// entries; guarded by hotMu.
+	hotMu  sync.Mutex
+	hot    map[string]Record
+	hotGen uint64
+	// hotFilling, when set (by tests), runs between a read's lookup in
+	// pebble and its filling of hot.
+	hotFilling func()
 	// applied, keyCount, expires and clock mirror the 'a', 'k', 'e' and
 	// 'dc' keys as last committed.
 	applied  atomic.Uint64
@@ -237,7 +252,8 @@ func Open(dir string, o Options) (*Engine, error) {
 	wopts := opts.Clone()
 	wopts.EnsureDefaults()
 	e := &Engine{db: db, logger: logger, dir: dir, fs: wopts.FS, writerOpts: wopts.MakeWriterOptions(0, db.TableFormat()),
-		fsyncLatency: db.Metrics().LogWriter.FsyncLatency, noSync: o.UnsafeNoSync, recent: make(map[string]keyState, recentKeys)}
+		fsyncLatency: db.Metrics().LogWriter.FsyncLatency, noSync: o.UnsafeNoSync, recent: make(map[string]keyState, recentKeys),
+		hot: make(map[string]Record)}
 	if err := e.removeStaging(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -336,7 +352,45 @@ func (e *Engine) Key(key []byte) (Record, bool, error) {
 		return Record{}, false, err
 	}
 	defer e.closeMu.RUnlock()
-	return getRecord(e.db, key)
+	e.hotMu.Lock()
+	r, ok := e.hot[string(key)]
+	gen := e.hotGen
+	e.hotMu.Unlock()
+	if ok {
+		r.Value = bytes.Clone(r.Value)
+		return r, true, nil
+	}
+	r, found, err := getRecord(e.db, key)
+	if err != nil || !found || len(key)+len(r.Value) > hotRecordMax {
+		return r, found, err
+	}
+	if e.hotFilling != nil {
+		e.hotFilling()
+	}
+	e.hotMu.Lock()
+	if e.hotGen == gen {
+		if len(e.hot) >= hotKeys {
+			clear(e.hot)
+		}
+		e.hot[string(key)] = Record{Type: r.Type, Expire: r.Expire, Value: bytes.Clone(r.Value)}
+	}
+	e.hotMu.Unlock()
+	return r, true, nil
+}
+
+// Engine.hot's bounds: keys, and bytes of a key and its value together
+// (so at most 1 MiB in all).
+const (
+	hotKeys      = 4096
+	hotRecordMax = 256
+)
+
+// forgetHot empties Engine.hot after data changed outside an apply batch.
+func (e *Engine) forgetHot() {
+	e.hotMu.Lock()
+	e.hotGen++
+	clear(e.hot)
+	e.hotMu.Unlock()
 }
 
 // Expiring returns up to limit keys, soonest first, whose expiry has

@@ -215,8 +215,10 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 	defer e.closeMu.RUnlock()
 	e.applyMu.Lock()
 	defer e.applyMu.Unlock()
-	// Whatever the outcome, the states of the data replaced are forgotten.
+	// Whatever the outcome, the states of the data replaced are forgotten:
+	// the records read meanwhile too, once the data is in place.
 	clear(e.recent)
+	defer e.forgetHot()
 	e.logMu.Lock()
 	defer e.logMu.Unlock()
 	defer e.removeStaging()
