@@ -279,10 +279,15 @@ func (b *ApplyBatch) Commit(applied uint64) error {
 			return fmt.Errorf("commit apply batch at %d: %w", applied, err)
 		}
 	}
+	e.holdHot()
 	if err := b.b.Commit(pebble.NoSync); err != nil {
+		e.forgetHot()
 		return fmt.Errorf("commit apply batch at %d: %w", applied, err)
 	}
 	b.err = ErrBatchDone
+	if e.hotChanged != nil {
+		e.hotChanged()
+	}
 	b.remember()
 	e.keyCount.Store(uint64(count))
 	e.expires.Store(uint64(expires))
@@ -295,11 +300,10 @@ func (b *ApplyBatch) Commit(applied uint64) error {
 // e.recent. It starts afresh when DeleteAll ran, or when the keys would
 // not fit: writes spread over more keys than it holds would gain little.
 // It drops the keys the batch saw (every key it wrote among them) from
-// e.hot, and all of them after DeleteAll.
+// e.hot, all of them after DeleteAll, and ends the hold Commit put on it.
 func (b *ApplyBatch) remember() {
 	e := b.e
 	e.hotMu.Lock()
-	e.hotGen++
 	if b.cleared {
 		clear(e.hot)
 	} else if len(e.hot) > 0 {
@@ -307,6 +311,8 @@ func (b *ApplyBatch) remember() {
 			delete(e.hot, k)
 		}
 	}
+	e.hotHeld = false
+	e.hotGen++
 	e.hotMu.Unlock()
 	if b.cleared || len(e.recent)+len(b.known) > recentKeys {
 		clear(e.recent)

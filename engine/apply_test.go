@@ -498,6 +498,62 @@ func TestHotRecords(t *testing.T) {
 		t.Fatalf("read overtaken by a commit: %q, want the record it looked up, d", r.Value)
 	}
 	want("commit overtook a read", "k1", "e", true)
+	// A read that met pebble before a change (a commit, a snapshot's
+	// install), and fills after the change reached pebble, must not keep
+	// the old record: another read may already have met the new one.
+	raced := func(step string, before, after string, change func() error) {
+		t.Helper()
+		e.forgetHot()
+		filling, fill := make(chan struct{}), make(chan struct{})
+		e.hotFilling = func() { e.hotFilling = nil; close(filling); <-fill }
+		early := make(chan Record, 1)
+		go func() { r, _, _ := e.Key(k); early <- r }()
+		<-filling // the early read met before
+		changed, finish := make(chan struct{}), make(chan struct{})
+		e.hotChanged = func() { e.hotChanged = nil; close(changed); <-finish }
+		changeErr := make(chan error, 1)
+		go func() { changeErr <- change() }()
+		<-changed
+		// A failed check must not leave the change holding the engine.
+		var once1, once2 sync.Once
+		defer once1.Do(func() { close(fill) })
+		defer once2.Do(func() { close(finish) })
+		want(step+": change in pebble", "k1", after, true)
+		once1.Do(func() { close(fill) })
+		if r := <-early; string(r.Value) != before {
+			t.Fatalf("%s: early read %q, want %q", step, r.Value, before)
+		}
+		want(step+": after the early read filled", "k1", after, true)
+		once2.Do(func() { close(finish) })
+		if err := <-changeErr; err != nil {
+			t.Fatal(err)
+		}
+		want(step+": change done", "k1", after, true)
+	}
+	raced("commit", "e", "g", func() error {
+		b := e.NewApplyBatch()
+		defer b.Close()
+		if err := b.Set(k, []byte("g")); err != nil {
+			return err
+		}
+		return b.Commit(applied + 1)
+	})
+	applied++
+	src := openMem(t, vfs.NewMem())
+	fillLog(t, src, 30)
+	meta, stream := streamSnapshot(t, src)
+	raced("install", "g", "v1", func() error { return e.InstallSnapshot(meta, stream) })
+	applied = meta.Index
+	commit(func(b *ApplyBatch) error { return b.Set(k, []byte("e")) })
+	// Nor may a read fill while a change is on its way to pebble: it may
+	// have met pebble just before the change.
+	e.forgetHot()
+	e.holdHot()
+	want("change under way", "k1", "e", true)
+	if _, ok := e.hot["k1"]; ok {
+		t.Fatal("a read filled a record while a change was under way")
+	}
+	e.forgetHot()
 
 	commit(func(b *ApplyBatch) error { return b.DeleteAll() })
 	want("after DeleteAll", "k1", "", false)
@@ -506,15 +562,26 @@ func TestHotRecords(t *testing.T) {
 	want("set after DeleteAll", "k1", "f", true)
 
 	// A snapshot replaces the data: k1 is v1 again, k2 is back.
-	src := openMem(t, vfs.NewMem())
-	fillLog(t, src, 30)
-	meta, stream := streamSnapshot(t, src)
+	meta, stream = streamSnapshot(t, src)
 	if err := e.InstallSnapshot(meta, stream); err != nil {
 		t.Fatal(err)
 	}
 	applied = meta.Index
 	want("after the install", "k1", "v1", true)
 	want("after the install", "k2", "v2", true)
+	commit(func(b *ApplyBatch) error { return b.Set(k, []byte("h")) })
+	e.forgetHot()
+	e.hotFilling = func() {
+		e.hotFilling = nil
+		meta, stream := streamSnapshot(t, src)
+		if err := e.InstallSnapshot(meta, stream); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, _, _ := e.Key(k); string(r.Value) != "h" {
+		t.Fatalf("read overtaken by an install: %q, want the record it looked up, h", r.Value)
+	}
+	want("install overtook a read", "k1", "v1", true)
 
 	// Large records are looked up every time.
 	big := bytes.Repeat([]byte("z"), hotRecordMax+1)

@@ -130,17 +130,22 @@ type Engine struct {
 	// hot holds the committed records (small ones only) of keys that
 	// reads looked up, so that the next read of the key, a GET of a hot
 	// key say, is answered from memory instead of a lookup through every
-	// memtable and level. Every commit drops the entries of the keys its
-	// batch touched and moves hotGen on, as does InstallSnapshot; a read
-	// fills an entry only if hotGen did not move while it read pebble. So
-	// an entry is never older than the committed record. At most hotKeys
-	// entries; guarded by hotMu.
-	hotMu  sync.Mutex
-	hot    map[string]Record
-	hotGen uint64
-	// hotFilling, when set (by tests), runs between a read's lookup in
-	// pebble and its filling of hot.
-	hotFilling func()
+	// memtable and level. A change to the data (an apply batch's commit,
+	// InstallSnapshot) sets hotHeld before it reaches pebble; once it is
+	// there, it drops the entries of the keys it saw (all of them, for
+	// DeleteAll and InstallSnapshot), clears hotHeld and moves hotGen on.
+	// A read fills an entry only if no change is under way and none ended
+	// (hotGen did not move) since it began: a read that met pebble before
+	// a change cannot keep that record once the change is there for other
+	// reads to meet. At most hotKeys entries; guarded by hotMu.
+	hotMu   sync.Mutex
+	hot     map[string]Record
+	hotGen  uint64
+	hotHeld bool
+	// hotFilling and hotChanged, when set (by tests), run between a read's
+	// lookup in pebble and its filling of hot, and between a change
+	// reaching pebble and the end of its hold on hot.
+	hotFilling, hotChanged func()
 	// applied, keyCount, expires and clock mirror the 'a', 'k', 'e' and
 	// 'dc' keys as last committed.
 	applied  atomic.Uint64
@@ -368,7 +373,7 @@ func (e *Engine) Key(key []byte) (Record, bool, error) {
 		e.hotFilling()
 	}
 	e.hotMu.Lock()
-	if e.hotGen == gen {
+	if e.hotGen == gen && !e.hotHeld {
 		if len(e.hot) >= hotKeys {
 			clear(e.hot)
 		}
@@ -385,11 +390,21 @@ const (
 	hotRecordMax = 256
 )
 
-// forgetHot empties Engine.hot after data changed outside an apply batch.
+// holdHot stops reads from filling Engine.hot: a change to the data is
+// about to reach pebble. forgetHot or ApplyBatch.remember ends it.
+func (e *Engine) holdHot() {
+	e.hotMu.Lock()
+	e.hotHeld = true
+	e.hotMu.Unlock()
+}
+
+// forgetHot empties Engine.hot after a change to the data that an apply
+// batch did not track, and lets reads fill it again.
 func (e *Engine) forgetHot() {
 	e.hotMu.Lock()
-	e.hotGen++
 	clear(e.hot)
+	e.hotHeld = false
+	e.hotGen++
 	e.hotMu.Unlock()
 }
 

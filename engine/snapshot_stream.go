@@ -215,9 +215,10 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 	defer e.closeMu.RUnlock()
 	e.applyMu.Lock()
 	defer e.applyMu.Unlock()
-	// Whatever the outcome, the states of the data replaced are forgotten:
-	// the records read meanwhile too, once the data is in place.
+	// Whatever the outcome, the states of the data replaced are forgotten,
+	// and the records reads keep once the data is in place.
 	clear(e.recent)
+	e.holdHot()
 	defer e.forgetHot()
 	e.logMu.Lock()
 	defer e.logMu.Unlock()
@@ -342,6 +343,9 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 	span := pebble.KeyRange{Start: keyApplied, End: []byte{prefixSnapshot + 1}}
 	if _, err := e.db.IngestAndExcise(context.Background(), paths, nil, nil, span); err != nil {
 		return fmt.Errorf("install snapshot %d: ingest: %w", meta.Index, err)
+	}
+	if e.hotChanged != nil {
+		e.hotChanged()
 	}
 	e.first, e.last, e.lastTerm, e.snap = meta.Index+1, meta.Index, meta.Term, meta
 	e.cache.reset()
