@@ -281,7 +281,7 @@ func (b *ApplyBatch) Commit(applied uint64) error {
 	}
 	e.holdHot()
 	if err := b.b.Commit(pebble.NoSync); err != nil {
-		e.forgetHot()
+		e.releaseHot(nil)
 		return fmt.Errorf("commit apply batch at %d: %w", applied, err)
 	}
 	b.err = ErrBatchDone
@@ -303,17 +303,11 @@ func (b *ApplyBatch) Commit(applied uint64) error {
 // e.hot, all of them after DeleteAll, and ends the hold Commit put on it.
 func (b *ApplyBatch) remember() {
 	e := b.e
-	e.hotMu.Lock()
 	if b.cleared {
-		clear(e.hot)
-	} else if len(e.hot) > 0 {
-		for k := range b.known {
-			delete(e.hot, k)
-		}
+		e.releaseHot(nil)
+	} else {
+		e.releaseHot(b.known)
 	}
-	e.hotHeld = false
-	e.hotGen++
-	e.hotMu.Unlock()
 	if b.cleared || len(e.recent)+len(b.known) > recentKeys {
 		clear(e.recent)
 	}

@@ -493,7 +493,7 @@ func TestHotRecords(t *testing.T) {
 		e.hotFilling = nil
 		commit(func(b *ApplyBatch) error { return b.Set(k, []byte("e")) })
 	}
-	e.forgetHot()
+	e.releaseHot(nil)
 	if r, _, _ := e.Key(k); string(r.Value) != "d" {
 		t.Fatalf("read overtaken by a commit: %q, want the record it looked up, d", r.Value)
 	}
@@ -503,7 +503,7 @@ func TestHotRecords(t *testing.T) {
 	// the old record: another read may already have met the new one.
 	raced := func(step string, before, after string, change func() error) {
 		t.Helper()
-		e.forgetHot()
+		e.releaseHot(nil)
 		filling, fill := make(chan struct{}), make(chan struct{})
 		e.hotFilling = func() { e.hotFilling = nil; close(filling); <-fill }
 		early := make(chan Record, 1)
@@ -547,13 +547,13 @@ func TestHotRecords(t *testing.T) {
 	commit(func(b *ApplyBatch) error { return b.Set(k, []byte("e")) })
 	// Nor may a read fill while a change is on its way to pebble: it may
 	// have met pebble just before the change.
-	e.forgetHot()
+	e.releaseHot(nil)
 	e.holdHot()
 	want("change under way", "k1", "e", true)
 	if _, ok := e.hot["k1"]; ok {
 		t.Fatal("a read filled a record while a change was under way")
 	}
-	e.forgetHot()
+	e.releaseHot(nil)
 
 	commit(func(b *ApplyBatch) error { return b.DeleteAll() })
 	want("after DeleteAll", "k1", "", false)
@@ -570,7 +570,7 @@ func TestHotRecords(t *testing.T) {
 	want("after the install", "k1", "v1", true)
 	want("after the install", "k2", "v2", true)
 	commit(func(b *ApplyBatch) error { return b.Set(k, []byte("h")) })
-	e.forgetHot()
+	e.releaseHot(nil)
 	e.hotFilling = func() {
 		e.hotFilling = nil
 		meta, stream := streamSnapshot(t, src)

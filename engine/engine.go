@@ -391,18 +391,25 @@ const (
 )
 
 // holdHot stops reads from filling Engine.hot: a change to the data is
-// about to reach pebble. forgetHot or ApplyBatch.remember ends it.
+// about to reach pebble. releaseHot ends it.
 func (e *Engine) holdHot() {
 	e.hotMu.Lock()
 	e.hotHeld = true
 	e.hotMu.Unlock()
 }
 
-// forgetHot empties Engine.hot after a change to the data that an apply
-// batch did not track, and lets reads fill it again.
-func (e *Engine) forgetHot() {
+// releaseHot ends a change's hold on Engine.hot once the change is in
+// pebble: it drops the entries of the keys in drop (every entry when drop
+// is nil), and lets reads fill it again.
+func (e *Engine) releaseHot(drop map[string]keyState) {
 	e.hotMu.Lock()
-	clear(e.hot)
+	if drop == nil {
+		clear(e.hot)
+	} else if len(e.hot) > 0 {
+		for k := range drop {
+			delete(e.hot, k)
+		}
+	}
 	e.hotHeld = false
 	e.hotGen++
 	e.hotMu.Unlock()

@@ -219,7 +219,7 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 	// and the records reads keep once the data is in place.
 	clear(e.recent)
 	e.holdHot()
-	defer e.forgetHot()
+	defer e.releaseHot(nil)
 	e.logMu.Lock()
 	defer e.logMu.Unlock()
 	defer e.removeStaging()
