@@ -1438,6 +1438,55 @@ func TestMulti(t *testing.T) {
 	}
 }
 
+// TestEncodeWrites: writes packed into one entry (EncodeWrites) leave the
+// data a node that applied them as entries of their own has, and return
+// each the result it returned there, a refusal included.
+func TestEncodeWrites(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for round := range 20 {
+		one, packed := openNode(t, vfs.NewMem()), openNode(t, vfs.NewMem())
+		setup := entries(1, EncodeHSet(k("h"), [][]byte{k("f"), k("v")}))
+		one.apply(t, setup...)
+		packed.apply(t, setup...)
+		cmds := make([][]byte, 1+r.IntN(40))
+		for i := range cmds {
+			key := k(string(rune('a' + r.IntN(4))))
+			if r.IntN(8) == 0 {
+				key = k("h") // WRONGTYPE for APPEND
+			}
+			switch r.IntN(3) {
+			case 0:
+				cmds[i] = EncodeSet(key, fmt.Appendf(nil, "v%d", i))
+			case 1:
+				cmds[i] = EncodeAppend(key, fmt.Appendf(nil, "+%d", i))
+			default:
+				cmds[i] = EncodeDel(key, k(string(rune('a'+r.IntN(4)))))
+			}
+		}
+		stamped := make([][]byte, len(cmds))
+		for i, c := range cmds {
+			stamped[i] = Stamp(1000, c)
+		}
+		want := one.apply(t, entries(2, stamped...)...)
+		got := packed.apply(t, entries(2, EncodeWrites(1000, cmds))...)[0].(Result)
+		if got.Aborted || got.Err != nil || len(got.Multi) != len(cmds) {
+			t.Fatalf("round %d: packed result %+v for %d writes", round, got, len(cmds))
+		}
+		for i := range cmds {
+			w := want[i].(Result)
+			if g := got.Multi[i]; g.Int != w.Int || g.Err != w.Err {
+				t.Fatalf("round %d, write %d: packed %+v, alone %+v", round, i, g, w)
+			}
+		}
+		// The applied indexes differ (one entry against many): compare
+		// the data below the first line.
+		a, b := one.dump(t), packed.dump(t)
+		if a[strings.IndexByte(a, '\n'):] != b[strings.IndexByte(b, '\n'):] {
+			t.Fatalf("round %d: the data differs:\n%s\n%s", round, a, b)
+		}
+	}
+}
+
 // TestMillionFieldHash: a hash of 1,000,000 fields is read back field by
 // field from a view without the hash ever being loaded whole (the bytes
 // allocated while reading all of it stay a small fraction of its size),

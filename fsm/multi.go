@@ -69,6 +69,34 @@ func EncodeMulti(nonce uint64, watched []Watched, cmds [][]byte) []byte {
 	return encode(OpMulti, append(args, cmds...)...)
 }
 
+// EncodeWrites encodes writes a client pipelined, stamped at now, as one
+// transaction entry: nonce 0, nothing watched, every command a write.
+// They apply in order, each with its own Result, a refusal not stopping
+// the others: what they would do as entries of their own, in one entry
+// and one apply instead of one each. The nonce names no reads, so it
+// need not be unique.
+func EncodeWrites(now int64, cmds [][]byte) []byte {
+	n := 9 + 1 + binary.MaxVarintLen64 + 2*(1+8)
+	for _, c := range cmds {
+		n += binary.MaxVarintLen64 + 1 + len(c)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, byte(OpAt))
+	b = binary.BigEndian.AppendUint64(b, uint64(now))
+	b = append(b, byte(OpMulti))
+	b = binary.AppendUvarint(b, uint64(2+len(cmds)))
+	b = append(b, 8)
+	b = binary.BigEndian.AppendUint64(b, 0) // nonce
+	b = append(b, 8)
+	b = binary.BigEndian.AppendUint64(b, 0) // watched keys
+	for _, c := range cmds {
+		b = binary.AppendUvarint(b, uint64(1+len(c)))
+		b = append(b, TxWrite)
+		b = append(b, c...)
+	}
+	return b
+}
+
 // txReaders holds the TxReaders of transactions this node proposed.
 type txReaders struct{ m sync.Map }
 

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 // one at a time, and a write waits for replication: a pipeline of N
 // writes would take N rounds. Instead, a run of consecutive writes queued
 // on the connection is proposed at once, in order, and answered in order:
-// one round for the run, and the Raft loop batches it into one append.
+// one round for the run, packed into as few log entries as its size
+// allows (pack).
 
 // batchable encodes a write that can join a pipelined run: the plain forms
 // of SET, APPEND and DEL, with a valid arity. Anything else (options,
@@ -87,17 +89,26 @@ func (s *Server) serveRun(conn *errConn, first redcon.Command, start time.Time) 
 
 	c := &call{s: s, conn: conn, args: first.Args, cl: cl}
 	if c.route(first.Args[1]) {
-		for j := range encs {
-			encs[j] = fsm.Stamp(c.now(), encs[j])
-		}
-		vals, errs := s.backend.ProposeMany(c.ctx(), encs)
+		ents, firsts := pack(c.now(), encs, cl.ents[:0], cl.firsts[:0])
+		defer func() {
+			clear(ents)
+			cl.ents, cl.firsts = ents[:0], firsts[:0]
+		}()
+		vals, errs := s.backend.ProposeMany(c.ctx(), ents)
+		e := 0
 		for j, cmd := range run {
+			if e+1 < len(ents) && firsts[e+1] == j {
+				e++
+			}
 			before := conn.errors.Load()
 			*c = call{s: s, conn: conn, args: cmd.Args, cl: cl}
-			if errs[j] != nil {
-				c.backendError(cmd.Args[1], errs[j], true)
-			} else {
-				c.replyWrite(result(vals[j]))
+			switch end := entryEnd(firsts, e, len(run)); {
+			case errs[e] != nil:
+				c.backendError(cmd.Args[1], errs[e], true)
+			case end-firsts[e] > 1:
+				c.replyWrite(packed(result(vals[e]), j-firsts[e]))
+			default:
+				c.replyWrite(result(vals[e]))
 			}
 			s.stats.record(idxs[j], time.Since(start), conn.errors.Load() != before)
 		}
@@ -112,6 +123,52 @@ func (s *Server) serveRun(conn *errConn, first redcon.Command, start time.Time) 
 		s.dispatchTimed(conn, cmd, time.Now())
 	}
 	return true
+}
+
+// maxPacked bounds the bytes of encoded writes pack puts in one entry.
+const maxPacked = 64 << 10
+
+// pack turns a run's encoded writes into log entries stamped at now,
+// appended to ents: consecutive writes share one entry (fsm.EncodeWrites)
+// up to maxPacked bytes, and a write alone in its entry is proposed as
+// itself. firsts gets each entry's first write. One entry for a run of
+// small writes is one proposal, one log record and one apply instead of
+// one each.
+func pack(now int64, encs, ents [][]byte, firsts []int) ([][]byte, []int) {
+	for i := 0; i < len(encs); {
+		j, size := i+1, len(encs[i])
+		for j < len(encs) && size+len(encs[j]) <= maxPacked {
+			size += len(encs[j])
+			j++
+		}
+		if j-i == 1 {
+			ents = append(ents, fsm.Stamp(now, encs[i]))
+		} else {
+			ents = append(ents, fsm.EncodeWrites(now, encs[i:j]))
+		}
+		firsts = append(firsts, i)
+		i = j
+	}
+	return ents, firsts
+}
+
+// entryEnd is the index past the last write of entry e.
+func entryEnd(firsts []int, e, writes int) int {
+	if e+1 < len(firsts) {
+		return firsts[e+1]
+	}
+	return writes
+}
+
+// packed is the result of write k of an entry pack made of several.
+func packed(r fsm.Result, k int) fsm.Result {
+	switch {
+	case k < len(r.Multi):
+		return r.Multi[k]
+	case r.Err != nil:
+		return fsm.Result{Err: r.Err}
+	}
+	return fsm.Result{Err: fmt.Errorf("%w: no result for write %d of a pipelined entry", fsm.ErrCorrupt, k)}
 }
 
 func result(v any) fsm.Result {

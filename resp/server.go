@@ -224,12 +224,14 @@ type client struct {
 	// password is required.
 	authed bool
 
-	// run, encs and idxs keep their arrays from one pipelined run of
-	// writes to the next (serveRun), used by the connection's goroutine
-	// alone.
-	run  []redcon.Command
-	encs [][]byte
-	idxs []int
+	// run, encs, idxs, ents and firsts keep their arrays from one
+	// pipelined run of writes to the next (serveRun), used by the
+	// connection's goroutine alone.
+	run    []redcon.Command
+	encs   [][]byte
+	idxs   []int
+	ents   [][]byte
+	firsts []int
 }
 
 func (s *Server) accept(conn redcon.Conn) bool {

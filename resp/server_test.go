@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -29,7 +30,10 @@ type fakeBackend struct {
 	readErr    error
 	proposals  int
 	transfers  int
-	batches    []int
+	// batches are the entries of each ProposeMany; writes are the writes
+	// of each entry proposed.
+	batches []int
+	writes  []int
 	// hang makes proposals and read barriers wait for their context.
 	hang bool
 }
@@ -71,10 +75,37 @@ func (f *fakeBackend) Propose(ctx context.Context, b []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cmd.Op != fsm.OpMulti {
+		f.writes = append(f.writes, 1)
+		return f.apply(cmd)
+	}
+	// Writes packed into one entry (fsm.EncodeWrites): nonce, no watched
+	// keys, then each write.
+	if len(cmd.Args) < 2 || string(cmd.Args[1]) != "\x00\x00\x00\x00\x00\x00\x00\x00" {
+		return nil, fmt.Errorf("the fake takes packed writes only: %q", b)
+	}
+	var r fsm.Result
+	for _, w := range cmd.Args[2:] {
+		sub, err := fsm.Decode(w[1:])
+		if err != nil || w[0] != fsm.TxWrite || sub.Now != 0 {
+			return nil, fmt.Errorf("packed write %q: %v", w, err)
+		}
+		v, _ := f.apply(sub)
+		r.Multi = append(r.Multi, result(v))
+	}
+	f.writes = append(f.writes, len(cmd.Args)-2)
+	return r, nil
+}
+
+// apply applies one write to the fake's data.
+func (f *fakeBackend) apply(cmd fsm.Command) (any, error) {
 	switch cmd.Op {
 	case fsm.OpSet:
 		f.data[string(cmd.Args[0])] = append([]byte(nil), cmd.Args[1]...)
 	case fsm.OpAppend:
+		if string(cmd.Args[0]) == "wrongtype" {
+			return fsm.Result{Err: fsm.ErrWrongType}, nil
+		}
 		v := append(f.data[string(cmd.Args[0])], cmd.Args[1]...)
 		f.data[string(cmd.Args[0])] = v
 		return fsm.Result{Int: int64(len(v))}, nil
@@ -601,11 +632,22 @@ func TestPipelinedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var b strings.Builder
-	cmds := [][]string{
+	pipeline(t, c, [][]string{
 		{"SET", "k", "1"}, {"APPEND", "k", "2"}, {"APPEND", "k", "3"}, {"DEL", "nope"},
 		{"GET", "k"}, {"SET", "k", "x", "EX"}, {"APPEND", "k", "4"}, {"PING"},
+	}, []string{"+OK", ":2", ":3", ":0", "$3", "123", "-ERR syntax error", ":4", "+PONG"})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.batches) == 0 || f.batches[0] != 1 || len(f.writes) == 0 || f.writes[0] != 4 {
+		t.Fatalf("batches %v, writes per entry %v: the first four writes should have gone as one entry", f.batches, f.writes)
 	}
+}
+
+// pipeline sends cmds on c at once, then reads one line per reply line
+// and checks it against want.
+func pipeline(t *testing.T, c net.Conn, cmds [][]string, want []string) {
+	t.Helper()
+	var b strings.Builder
 	for _, args := range cmds {
 		b.WriteString("*" + itoa(len(args)) + "\r\n")
 		for _, a := range args {
@@ -615,20 +657,75 @@ func TestPipelinedWrites(t *testing.T) {
 	c.Write([]byte(b.String()))
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	rd := bufio.NewReader(c)
-	want := []string{"+OK", ":2", ":3", ":0", "$3", "123", "-ERR syntax error", ":4", "+PONG"}
-	for _, w := range want {
+	for i, w := range want {
 		line, err := rd.ReadString('\n')
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := strings.TrimRight(line, "\r\n"); got != w {
-			t.Fatalf("got %q, want %q", got, w)
+			t.Fatalf("reply line %d: got %.40q, want %.40q", i, got, w)
 		}
 	}
+}
+
+// TestPipelinePacking: a run of pipelined writes goes as one entry, and
+// every write is answered with its own result, in order: a refusal among
+// them, and every write of a run whose proposal failed.
+func TestPipelinePacking(t *testing.T) {
+	f := newFake()
+	s, _ := startServer(t, f)
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pipeline(t, c, [][]string{
+		{"SET", "a", "1"}, {"SET", "b", "2"}, {"APPEND", "wrongtype", "x"}, {"DEL", "a", "nope"},
+		{"SET", "c", "3"}, {"GET", "b"},
+	}, []string{"+OK", "+OK", "-" + fsm.ErrWrongType.Error(), ":1", "+OK", "$1", "2"})
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.batches) == 0 || f.batches[0] != 4 {
-		t.Fatalf("batches %v: the first four writes should have gone as one run", f.batches)
+	batches, writes := f.batches, f.writes
+	f.mu.Unlock()
+	if !slices.Equal(batches, []int{1}) || !slices.Equal(writes, []int{5}) {
+		t.Fatalf("batches %v, writes per entry %v; want [1] and [5]", batches, writes)
+	}
+	f.set(func(f *fakeBackend) { f.proposeErr = raft.ErrProposalDropped })
+	tryAgain := "-TRYAGAIN the command was not replicated; it is safe to retry"
+	pipeline(t, c, [][]string{{"SET", "x", "1"}, {"SET", "y", "2"}, {"DEL", "x"}}, []string{tryAgain, tryAgain, tryAgain})
+}
+
+// TestPack: pack puts consecutive writes in one entry up to maxPacked
+// bytes of them, a write that cannot share one going alone and as itself,
+// every entry stamped.
+func TestPack(t *testing.T) {
+	enc := func(n int) []byte { return fsm.EncodeSet([]byte("k"), make([]byte, n)) }
+	third, big := enc(maxPacked/3), enc(maxPacked)
+	small := enc(1)
+	encs := [][]byte{third, third, third, small, big, small, small}
+	ents, firsts := pack(1234, encs, nil, nil)
+	if !slices.Equal(firsts, []int{0, 2, 4, 5}) {
+		t.Fatalf("entries start at writes %v, want [0 2 4 5]", firsts)
+	}
+	for e, ent := range ents {
+		cmd, err := fsm.Decode(ent)
+		if err != nil || cmd.Now != 1234 {
+			t.Fatalf("entry %d: %v, stamped %d", e, err, cmd.Now)
+		}
+		end := entryEnd(firsts, e, len(encs))
+		if end-firsts[e] == 1 {
+			if cmd.Op != fsm.OpSet || string(ent[9:]) != string(encs[firsts[e]]) {
+				t.Fatalf("entry %d, of one write, is not that write", e)
+			}
+			continue
+		}
+		if cmd.Op != fsm.OpMulti || len(cmd.Args) != 2+end-firsts[e] {
+			t.Fatalf("entry %d: op %d with %d arguments, want a transaction of writes %d..%d", e, cmd.Op, len(cmd.Args), firsts[e], end)
+		}
+		for i, w := range cmd.Args[2:] {
+			if w[0] != fsm.TxWrite || string(w[1:]) != string(encs[firsts[e]+i]) {
+				t.Fatalf("entry %d, write %d, is not write %d", e, i, firsts[e]+i)
+			}
+		}
 	}
 }
 

@@ -10,20 +10,22 @@ import (
 	"time"
 )
 
-// TestLogStaysBounded writes 1,000,000 small values with a small snapshot
-// threshold: on every node the Raft log on disk then holds only the
-// entries after its last snapshot (at most the threshold), not the million.
+// TestLogStaysBounded writes 1,000,000 small values in pipelines of 50,
+// which the leader packs into about 20,000 entries, with a snapshot
+// threshold of 500: on every node the Raft log on disk then holds only the
+// entries after its last snapshot (at most the threshold and the entries
+// in flight), not the 20,000.
 func TestLogStaysBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the million-write test in -short mode")
 	}
 	const (
 		writes    = 1_000_000
-		threshold = 5000
+		threshold = 500
 		workers   = 8
-		pipeline  = 500
+		pipeline  = 50
 	)
-	c := startCluster(t, 3, "--snapshot-entries", strconv.Itoa(threshold), "--snapshot-catchup-entries", "500", "--log-level", "info")
+	c := startCluster(t, 3, "--snapshot-entries", strconv.Itoa(threshold), "--snapshot-catchup-entries", "50", "--log-level", "info")
 	lead := c.waitLeader(10 * time.Second)
 	ctx := context.Background()
 	start := time.Now()
@@ -55,6 +57,9 @@ func TestLogStaysBounded(t *testing.T) {
 	t.Logf("%d writes in %v (%.0f/s)", writes, took.Round(time.Millisecond), writes/took.Seconds())
 
 	commit := commitIndex(t, lead)
+	if commit < 10*threshold {
+		t.Fatalf("%d writes made %d entries: too few to compact the log ten times at %d", writes, commit, threshold)
+	}
 	for _, p := range c.nodes {
 		c.waitApplied(p, commit, 30*time.Second)
 		v, err := c.client(p).Do(ctx, "RAFT.INFO").Text()

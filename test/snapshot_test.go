@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -18,11 +19,25 @@ func TestSnapshotToWipedNode(t *testing.T) {
 	lead := c.waitLeader(10 * time.Second)
 	ctx := context.Background()
 	cl := c.client(lead)
-	pipe := cl.Pipeline()
-	for i := range 1000 {
-		pipe.Set(ctx, fmt.Sprintf("key%d", i), fmt.Sprintf("value%d", i), 0)
+	// One write at a time from 20 connections: 1000 entries (a pipeline's
+	// writes would share a few).
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for w := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < 1000; i += 20 {
+				if err := cl.Set(ctx, fmt.Sprintf("key%d", i), fmt.Sprintf("value%d", i), 0).Err(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	wg.Wait()
+	close(errs)
+	for err := range errs {
 		t.Fatal(err)
 	}
 	info := func(p *proc, field string) string {
