@@ -621,9 +621,11 @@ func TestRaftCommands(t *testing.T) {
 	}
 }
 
-// TestPipelinedWrites: a pipeline's writes are proposed as one run, in
-// order, and every command of the pipeline is answered in order, reads
-// included.
+// TestPipelinedWrites: a pipeline's run of writes is proposed as one
+// entry, in order, and every command of the pipeline is answered in
+// order, reads included; each write of the entry gets its own result (a
+// refusal among them), and every write of a run whose proposal failed
+// gets the error.
 func TestPipelinedWrites(t *testing.T) {
 	f := newFake()
 	s, _ := startServer(t, f)
@@ -632,15 +634,29 @@ func TestPipelinedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	sent := func() (batches, writes []int) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return slices.Clone(f.batches), slices.Clone(f.writes)
+	}
 	pipeline(t, c, [][]string{
 		{"SET", "k", "1"}, {"APPEND", "k", "2"}, {"APPEND", "k", "3"}, {"DEL", "nope"},
 		{"GET", "k"}, {"SET", "k", "x", "EX"}, {"APPEND", "k", "4"}, {"PING"},
 	}, []string{"+OK", ":2", ":3", ":0", "$3", "123", "-ERR syntax error", ":4", "+PONG"})
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.batches) == 0 || f.batches[0] != 1 || len(f.writes) == 0 || f.writes[0] != 4 {
-		t.Fatalf("batches %v, writes per entry %v: the first four writes should have gone as one entry", f.batches, f.writes)
+	// The first four as one entry; the APPEND after the refused SET alone.
+	if batches, writes := sent(); !slices.Equal(batches, []int{1}) || !slices.Equal(writes, []int{4, 1}) {
+		t.Fatalf("batches %v, writes per entry %v; want [1] and [4 1]", batches, writes)
 	}
+	pipeline(t, c, [][]string{
+		{"SET", "a", "1"}, {"SET", "b", "2"}, {"APPEND", "wrongtype", "x"}, {"DEL", "a", "nope"},
+		{"SET", "c", "3"}, {"GET", "b"},
+	}, []string{"+OK", "+OK", "-" + fsm.ErrWrongType.Error(), ":1", "+OK", "$1", "2"})
+	if batches, writes := sent(); !slices.Equal(batches, []int{1, 1}) || !slices.Equal(writes, []int{4, 1, 5}) {
+		t.Fatalf("batches %v, writes per entry %v; want [1 1] and [4 1 5]", batches, writes)
+	}
+	f.set(func(f *fakeBackend) { f.proposeErr = raft.ErrProposalDropped })
+	tryAgain := "-TRYAGAIN the command was not replicated; it is safe to retry"
+	pipeline(t, c, [][]string{{"SET", "x", "1"}, {"SET", "y", "2"}, {"DEL", "x"}}, []string{tryAgain, tryAgain, tryAgain})
 }
 
 // pipeline sends cmds on c at once, then reads one line per reply line
@@ -666,32 +682,6 @@ func pipeline(t *testing.T, c net.Conn, cmds [][]string, want []string) {
 			t.Fatalf("reply line %d: got %.40q, want %.40q", i, got, w)
 		}
 	}
-}
-
-// TestPipelinePacking: a run of pipelined writes goes as one entry, and
-// every write is answered with its own result, in order: a refusal among
-// them, and every write of a run whose proposal failed.
-func TestPipelinePacking(t *testing.T) {
-	f := newFake()
-	s, _ := startServer(t, f)
-	c, err := net.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	pipeline(t, c, [][]string{
-		{"SET", "a", "1"}, {"SET", "b", "2"}, {"APPEND", "wrongtype", "x"}, {"DEL", "a", "nope"},
-		{"SET", "c", "3"}, {"GET", "b"},
-	}, []string{"+OK", "+OK", "-" + fsm.ErrWrongType.Error(), ":1", "+OK", "$1", "2"})
-	f.mu.Lock()
-	batches, writes := f.batches, f.writes
-	f.mu.Unlock()
-	if !slices.Equal(batches, []int{1}) || !slices.Equal(writes, []int{5}) {
-		t.Fatalf("batches %v, writes per entry %v; want [1] and [5]", batches, writes)
-	}
-	f.set(func(f *fakeBackend) { f.proposeErr = raft.ErrProposalDropped })
-	tryAgain := "-TRYAGAIN the command was not replicated; it is safe to retry"
-	pipeline(t, c, [][]string{{"SET", "x", "1"}, {"SET", "y", "2"}, {"DEL", "x"}}, []string{tryAgain, tryAgain, tryAgain})
 }
 
 // TestPack: pack puts consecutive writes in one entry up to maxPacked

@@ -11,10 +11,11 @@ import (
 )
 
 // TestLogStaysBounded writes 1,000,000 small values in pipelines of 50,
-// which the leader packs into about 20,000 entries, with a snapshot
-// threshold of 500: on every node the Raft log on disk then holds only the
-// entries after its last snapshot (at most the threshold and the entries
-// in flight), not the 20,000.
+// which the leader packs into some 20,000 entries or more (a pipeline
+// split across reads makes more than one), with a snapshot threshold of
+// 500: on every node the Raft log on disk then holds only the entries
+// after its last snapshot (at most the threshold and the entries in
+// flight), not all of them.
 func TestLogStaysBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the million-write test in -short mode")
