@@ -362,6 +362,7 @@ func (e *Engine) Key(key []byte) (Record, bool, error) {
 	gen := e.hotGen
 	e.hotMu.Unlock()
 	if ok {
+		// The caller owns the value it gets, as when it comes from pebble.
 		r.Value = bytes.Clone(r.Value)
 		return r, true, nil
 	}

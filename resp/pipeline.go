@@ -95,22 +95,23 @@ func (s *Server) serveRun(conn *errConn, first redcon.Command, start time.Time) 
 			cl.ents, cl.firsts = ents[:0], firsts[:0]
 		}()
 		vals, errs := s.backend.ProposeMany(c.ctx(), ents)
-		e := 0
-		for j, cmd := range run {
-			if e+1 < len(ents) && firsts[e+1] == j {
-				e++
+		for e := range ents {
+			from, to := firsts[e], entryEnd(firsts, e, len(run))
+			r := result(vals[e])
+			for j := from; j < to; j++ {
+				args := run[j].Args
+				before := conn.errors.Load()
+				*c = call{s: s, conn: conn, args: args, cl: cl}
+				switch {
+				case errs[e] != nil:
+					c.backendError(args[1], errs[e], true)
+				case to-from > 1:
+					c.replyWrite(packed(r, j-from))
+				default:
+					c.replyWrite(r)
+				}
+				s.stats.record(idxs[j], time.Since(start), conn.errors.Load() != before)
 			}
-			before := conn.errors.Load()
-			*c = call{s: s, conn: conn, args: cmd.Args, cl: cl}
-			switch end := entryEnd(firsts, e, len(run)); {
-			case errs[e] != nil:
-				c.backendError(cmd.Args[1], errs[e], true)
-			case end-firsts[e] > 1:
-				c.replyWrite(packed(result(vals[e]), j-firsts[e]))
-			default:
-				c.replyWrite(result(vals[e]))
-			}
-			s.stats.record(idxs[j], time.Since(start), conn.errors.Load() != before)
 		}
 	} else {
 		// route answered the first; the others get their own answer.
