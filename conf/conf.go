@@ -58,6 +58,9 @@ type Config struct {
 	MaxQueryBuffer int64
 	// CacheSize is the storage engine's block cache, in bytes.
 	CacheSize int64
+	// KeyCacheSize is the memory for the states of keys written or read
+	// before, in bytes (engine.Options.KeyCacheSize).
+	KeyCacheSize int
 	// VerifyOnStart reads every stored byte at start, so that a node
 	// whose files are damaged refuses to start.
 	VerifyOnStart bool
@@ -144,6 +147,7 @@ func Default() *Config {
 		MaxMultibulkLen:        1 << 20,
 		MaxQueryBuffer:         1 << 30,
 		CacheSize:              64 << 20,
+		KeyCacheSize:           64 << 20,
 		VerifyOnStart:          true,
 		LogLevel:               "info",
 		TLSAuthClients:         "yes",
@@ -190,6 +194,7 @@ func flagSet(name string, c *Config) *flag.FlagSet {
 	fs.IntVar(&c.MaxMultibulkLen, "max-multibulk-len", c.MaxMultibulkLen, "most arguments in one command")
 	fs.Int64Var(&c.MaxQueryBuffer, "max-query-buffer", c.MaxQueryBuffer, "most bytes of one unfinished command a client may send before it is disconnected (Redis client-query-buffer-limit)")
 	fs.Int64Var(&c.CacheSize, "cache-size", c.CacheSize, "bytes of recently read data blocks kept in memory by the storage engine (at least 1 MiB); reads and the existence checks of writes to keys not in it read the disk")
+	fs.IntVar(&c.KeyCacheSize, "key-cache-size", c.KeyCacheSize, "bytes of memory for the states of keys written before (whether each exists, its type, its expiry), which spare the next write to such a key the check of its record in the storage engine (at least 32 MiB; a key takes its length and 14 bytes of it, and 20 to 40 bytes more for the index)")
 	fs.BoolVar(&c.VerifyOnStart, "verify-on-start", c.VerifyOnStart, "read every stored byte at start to check its checksum, so that a node with damaged files refuses to start (0.6 s for 512 MiB when the files are in the page cache; a cold disk's read speed sets it)")
 	fs.BoolVar(&c.UnsafeNoFsync, "unsafe-no-fsync", c.UnsafeNoFsync, "acknowledge writes without waiting for the disk (fsync): a power loss on a majority can lose acknowledged writes; for tests and benchmarks only")
 	fs.IntVar(&c.MaxClients, "maxclients", c.MaxClients, "most client connections served at once; more are refused with -ERR max number of clients reached (Redis maxclients)")
@@ -453,6 +458,9 @@ func (c *Config) Validate() error {
 	if c.CacheSize < 1<<20 {
 		return fmt.Errorf("invalid --cache-size %d: must be at least 1 MiB (1048576)", c.CacheSize)
 	}
+	if c.KeyCacheSize < 32<<20 {
+		return fmt.Errorf("invalid --key-cache-size %d: must be at least 32 MiB (33554432)", c.KeyCacheSize)
+	}
 	if c.PprofAddr != "" {
 		if err := checkAddr(c.PprofAddr); err != nil {
 			return fmt.Errorf("invalid --pprof-addr: %w", err)
@@ -495,6 +503,7 @@ type fileConfig struct {
 	MaxMultibulkLen      int        `yaml:"max-multibulk-len"`
 	MaxQueryBuffer       int64      `yaml:"max-query-buffer"`
 	CacheSize            int64      `yaml:"cache-size"`
+	KeyCacheSize         int        `yaml:"key-cache-size"`
 	VerifyOnStart        bool       `yaml:"verify-on-start"`
 	UnsafeNoFsync        bool       `yaml:"unsafe-no-fsync,omitempty"`
 	MaxClients           int        `yaml:"maxclients"`
@@ -529,7 +538,7 @@ func WriteFile(path string, c *Config) error {
 		FirstElectionTimeout: c.FirstElectionTimeout.String(), RequestTimeout: c.RequestTimeout.String(),
 		SnapshotEntries: c.SnapshotEntries, SnapshotCatchUp: c.SnapshotCatchUpEntries,
 		MaxBulkLen: c.MaxBulkLen, MaxInlineLen: c.MaxInlineLen, MaxMultibulkLen: c.MaxMultibulkLen,
-		MaxQueryBuffer: c.MaxQueryBuffer, CacheSize: c.CacheSize, VerifyOnStart: c.VerifyOnStart, UnsafeNoFsync: c.UnsafeNoFsync, MaxClients: c.MaxClients, MaxProcs: c.MaxProcs, LogLevel: c.LogLevel, LogJSON: c.LogJSON, PprofAddr: c.PprofAddr, MetricsAddr: c.MetricsAddr,
+		MaxQueryBuffer: c.MaxQueryBuffer, CacheSize: c.CacheSize, KeyCacheSize: c.KeyCacheSize, VerifyOnStart: c.VerifyOnStart, UnsafeNoFsync: c.UnsafeNoFsync, MaxClients: c.MaxClients, MaxProcs: c.MaxProcs, LogLevel: c.LogLevel, LogJSON: c.LogJSON, PprofAddr: c.PprofAddr, MetricsAddr: c.MetricsAddr,
 		RequirePass: c.RequirePass, ClusterID: c.ClusterID,
 		TLSCertFile: c.TLSCertFile, TLSKeyFile: c.TLSKeyFile, TLSCACertFile: c.TLSCACertFile, TLSAuthClients: c.TLSAuthClients,
 		PeerTLSCertFile: c.PeerTLSCertFile, PeerTLSKeyFile: c.PeerTLSKeyFile, PeerTLSCACertFile: c.PeerTLSCACertFile,

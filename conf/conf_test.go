@@ -75,6 +75,7 @@ func TestWriteFileRoundTrip(t *testing.T) {
 	want.FirstElectionTimeout = 300 * time.Millisecond
 	want.LogJSON = true
 	want.MaxProcs = 1
+	want.KeyCacheSize = 100 << 20
 	if err := WriteFile(path, want); err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +109,7 @@ func TestValidationNamesTheSetting(t *testing.T) {
 		{append(base, "--max-multibulk-len", "0"), "invalid --max-multibulk-len"},
 		{append(base, "--maxclients", "0"), "invalid --maxclients 0"},
 		{append(base, "--max-procs", "-1"), "invalid --max-procs -1"},
+		{append(base, "--key-cache-size", "1048576"), "invalid --key-cache-size 1048576: must be at least 32 MiB"},
 		{append(base, "--log-level", "loud"), "invalid --log-level \"loud\""},
 		{append(base, "--data-dir", ""), "missing --data-dir"},
 		{[]string{"--id", "1", "--peers", "1=127.0.0.1:16380/127.0.0.1:6380,1=127.0.0.1:16381/127.0.0.1:6381"}, "ID 1 is listed twice"},

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -39,6 +40,8 @@ type ApplyBatch struct {
 	cleared bool
 	// scratch holds the pebble key of the lookup in progress.
 	scratch []byte
+	// stateBuf holds an encoded keyState on its way to or from e.states.
+	stateBuf [keyStateLen]byte
 	// delta and expiresDelta are the changes this batch's writes make to
 	// the key count and to the count of keys with an expiry.
 	delta, expiresDelta int64
@@ -214,9 +217,11 @@ func (b *ApplyBatch) state(key []byte) (keyState, error) {
 		b.known[string(key)] = st
 		return st, nil
 	}
-	if st, ok := b.e.recent[string(key)]; ok {
-		b.known[string(key)] = st
-		return st, nil
+	if v, ok := b.e.states.HasGet(b.stateBuf[:0], key); ok {
+		if st, ok = decodeKeyState(v); ok {
+			b.known[string(key)] = st
+			return st, nil
+		}
 	}
 	if b.it == nil {
 		it, err := b.e.db.NewIter(&pebble.IterOptions{LowerBound: keyRecordsLower, UpperBound: keyRecordsUpper})
@@ -297,30 +302,52 @@ func (b *ApplyBatch) Commit(applied uint64) error {
 }
 
 // remember records the committed states of the keys the batch saw in
-// e.recent. It starts afresh when DeleteAll ran, or when the keys would
-// not fit: writes spread over more keys than it holds would gain little.
-// It drops the keys the batch saw (every key it wrote among them) from
-// e.hot, all of them after DeleteAll, and ends the hold Commit put on it.
+// e.states, after forgetting all others when DeleteAll ran. It drops the
+// keys the batch saw (every key it wrote among them) from e.hot, all of
+// them after DeleteAll, and ends the hold Commit put on it.
 func (b *ApplyBatch) remember() {
 	e := b.e
 	if b.cleared {
 		e.releaseHot(nil)
+		e.states.Reset()
 	} else {
 		e.releaseHot(b.known)
 	}
-	if b.cleared || len(e.recent)+len(b.known) > recentKeys {
-		clear(e.recent)
-	}
-	if len(b.known) > recentKeys {
-		return
-	}
 	for k, st := range b.known {
-		e.recent[k] = st
+		e.states.Set([]byte(k), encodeKeyState(b.stateBuf[:0], st))
 	}
 }
 
-// recentKeys bounds Engine.recent.
-const recentKeys = 4096
+const (
+	// DefaultKeyCacheSize is Options.KeyCacheSize's default: the states
+	// of about two million keys of 16 bytes.
+	DefaultKeyCacheSize = 64 << 20
+	// MinKeyCacheSize is the least key cache: its 512 parts take one
+	// 64 KiB block each.
+	MinKeyCacheSize = 32 << 20
+)
+
+// keyStateLen is the length of an encoded keyState.
+const keyStateLen = 10
+
+// encodeKeyState appends st to dst: whether the key exists, its type and
+// its expiry.
+func encodeKeyState(dst []byte, st keyState) []byte {
+	exists := byte(0)
+	if st.exists {
+		exists = 1
+	}
+	dst = append(dst, exists, byte(st.typ))
+	return binary.BigEndian.AppendUint64(dst, uint64(st.expire))
+}
+
+// decodeKeyState reverses encodeKeyState; ok is false for anything else.
+func decodeKeyState(v []byte) (st keyState, ok bool) {
+	if len(v) != keyStateLen || v[0] > 1 {
+		return keyState{}, false
+	}
+	return keyState{exists: v[0] == 1, typ: Type(v[1]), expire: int64(binary.BigEndian.Uint64(v[2:]))}, true
+}
 
 // Close releases the batch, discarding its writes if it was not
 // committed, and lets the next NewApplyBatch proceed. Close is idempotent.

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/fastcache"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/sstable"
@@ -63,6 +64,13 @@ type Options struct {
 	// CacheSize is pebble's block cache size in bytes; 0 keeps pebble's
 	// default.
 	CacheSize int64
+	// KeyCacheSize is the memory, in bytes, for the states of keys written
+	// or read by apply batches (whether each exists, its type, its
+	// expiry), which spare a write to a key seen before the lookup of its
+	// record; at least MinKeyCacheSize, and DefaultKeyCacheSize when 0.
+	// Each key takes its length and 14 bytes of it, and 20 to 40 bytes
+	// more, not counted, in the index of the cache.
+	KeyCacheSize int
 	// UnsafeNoSync makes Save and SaveAsync return without waiting for
 	// the disk: a crash of the machine (not of the process) can then lose
 	// writes that were acknowledged. For tests and benchmarks only.
@@ -121,12 +129,16 @@ type Engine struct {
 
 	// applyMu is held by the open ApplyBatch, from NewApplyBatch to Close.
 	applyMu sync.Mutex
-	// recent holds the state of keys that recent apply batches wrote or
-	// read, as committed, so that a write to a hot key needs no lookup
-	// (each lookup seeks every level that holds a version of the key).
-	// Data keys change only through apply batches and InstallSnapshot,
-	// which empties it. At most recentKeys entries; guarded by applyMu.
-	recent map[string]keyState
+	// states holds the state of keys that apply batches wrote or read, as
+	// committed, so that a write to a key seen before needs no lookup:
+	// each lookup seeks every level that holds a version of the key and,
+	// for keys spread over more data than the block cache holds, reads
+	// and decodes a block from the disk. An entry is either the key's
+	// committed state or missing (evicted, or never stored): never stale.
+	// Data keys change only through apply batches, which store the states
+	// they leave at commit, and InstallSnapshot, which empties it. Its
+	// memory lives outside the Go heap; guarded by applyMu.
+	states *fastcache.Cache
 	// hot holds the committed records (small ones only) of keys that
 	// reads looked up, so that the next read of the key, a GET of a hot
 	// key say, is answered from memory instead of a lookup through every
@@ -252,12 +264,17 @@ func Open(dir string, o Options) (*Engine, error) {
 		logger.Info("data verified", "records", stats.NumPoints, "took", time.Since(start).Round(time.Millisecond))
 	}
 	opening.Store(false)
+	keyCacheSize := o.KeyCacheSize
+	if keyCacheSize == 0 {
+		keyCacheSize = DefaultKeyCacheSize
+	}
+	keyCacheSize = max(keyCacheSize, MinKeyCacheSize)
 	// Snapshots are installed by ingesting sstables written with the
 	// database's own options.
 	wopts := opts.Clone()
 	wopts.EnsureDefaults()
 	e := &Engine{db: db, logger: logger, dir: dir, fs: wopts.FS, writerOpts: wopts.MakeWriterOptions(0, db.TableFormat()),
-		fsyncLatency: db.Metrics().LogWriter.FsyncLatency, noSync: o.UnsafeNoSync, recent: make(map[string]keyState, recentKeys),
+		fsyncLatency: db.Metrics().LogWriter.FsyncLatency, noSync: o.UnsafeNoSync, states: fastcache.New(keyCacheSize),
 		hot: make(map[string]Record)}
 	if err := e.removeStaging(); err != nil {
 		_ = db.Close()
@@ -344,6 +361,8 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	// The cache's memory goes back to a pool the process reuses.
+	e.states.Reset()
 	if err := e.db.Close(); err != nil {
 		return fmt.Errorf("close pebble: %w", err)
 	}

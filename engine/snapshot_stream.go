@@ -217,7 +217,7 @@ func (e *Engine) InstallSnapshot(meta raft.SnapshotMeta, r io.Reader) error {
 	defer e.applyMu.Unlock()
 	// Whatever the outcome, the states of the data replaced are forgotten,
 	// and the records reads keep once the data is in place.
-	clear(e.recent)
+	e.states.Reset()
 	e.holdHot()
 	defer e.releaseHot(nil)
 	e.logMu.Lock()

@@ -183,7 +183,7 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 	// With one processor, the log's syncs keep it (engine.Options).
 	held := runtime.GOMAXPROCS(0) == 1
 	if n.eng, err = engine.Open(dbDir, engine.Options{Logger: logger.Named("engine"), Verify: cfg.VerifyOnStart, CacheSize: cfg.CacheSize,
-		UnsafeNoSync: cfg.UnsafeNoFsync, HoldProcessorInSync: held}); err != nil {
+		KeyCacheSize: cfg.KeyCacheSize, UnsafeNoSync: cfg.UnsafeNoFsync, HoldProcessorInSync: held}); err != nil {
 		return nil, fmt.Errorf("open %s: %w", dbDir, err)
 	}
 	if n.sm, err = fsm.New(n.eng, logger.Named("fsm")); err != nil {
