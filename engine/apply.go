@@ -34,7 +34,11 @@ type ApplyBatch struct {
 	// asked about keys missing from known, which no write of the batch has
 	// touched, and not at all after DeleteAll. Data keys change only
 	// through apply batches, and this one holds applyMu: the committed
-	// data it sees is current.
+	// data it sees is current. It reads the bloom filters of the last
+	// level too, which pebble skips by default: keys it is asked about
+	// are missing from e.states, and most of those, new keys, have no
+	// record; without the filter each such lookup reads a block of the
+	// last level, where most records are.
 	it *pebble.Iterator
 	// cleared is set by DeleteAll: a key missing from known has no record.
 	cleared bool
@@ -224,7 +228,7 @@ func (b *ApplyBatch) state(key []byte) (keyState, error) {
 		}
 	}
 	if b.it == nil {
-		it, err := b.e.db.NewIter(&pebble.IterOptions{LowerBound: keyRecordsLower, UpperBound: keyRecordsUpper})
+		it, err := b.e.db.NewIter(&pebble.IterOptions{LowerBound: keyRecordsLower, UpperBound: keyRecordsUpper, UseL6Filters: true})
 		if err != nil {
 			return st, fmt.Errorf("apply batch lookup: %w", err)
 		}
