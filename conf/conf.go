@@ -147,7 +147,7 @@ func Default() *Config {
 		MaxMultibulkLen:        1 << 20,
 		MaxQueryBuffer:         1 << 30,
 		CacheSize:              64 << 20,
-		KeyCacheSize:           64 << 20,
+		KeyCacheSize:           32 << 20,
 		VerifyOnStart:          true,
 		LogLevel:               "info",
 		TLSAuthClients:         "yes",

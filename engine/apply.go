@@ -324,8 +324,8 @@ func (b *ApplyBatch) remember() {
 
 const (
 	// DefaultKeyCacheSize is Options.KeyCacheSize's default: the states
-	// of about two million keys of 16 bytes.
-	DefaultKeyCacheSize = 64 << 20
+	// of about a million keys of 16 bytes.
+	DefaultKeyCacheSize = 32 << 20
 	// MinKeyCacheSize is the least key cache: its 512 parts take one
 	// 64 KiB block each.
 	MinKeyCacheSize = 32 << 20
