@@ -224,9 +224,11 @@ func (b *ApplyBatch) state(key []byte) (keyState, error) {
 	if v, ok := b.e.states.HasGet(b.stateBuf[:0], key); ok {
 		if st, ok = decodeKeyState(v); ok {
 			b.known[string(key)] = st
+			b.e.keyStateHits.Add(1)
 			return st, nil
 		}
 	}
+	b.e.keyStateLookups.Add(1)
 	if b.it == nil {
 		it, err := b.e.db.NewIter(&pebble.IterOptions{LowerBound: keyRecordsLower, UpperBound: keyRecordsUpper, UseL6Filters: true})
 		if err != nil {

@@ -424,6 +424,16 @@ func TestKeyStates(t *testing.T) {
 	check("many keys deleted", 31, 0)
 	apply(true, func(b *ApplyBatch) error { return b.Delete(x) })
 	check("x deleted", 30, 0)
+
+	// Stats: x, just deleted, is known to be missing; a new key is looked up.
+	before := e.Stats()
+	apply(true, func(b *ApplyBatch) error { return b.Set(x, []byte("5")) })
+	apply(true, func(b *ApplyBatch) error { return b.Set([]byte("fresh"), []byte("1")) })
+	check("x and fresh set", 32, 0)
+	after := e.Stats()
+	if hits, lookups := after.KeyStateHits-before.KeyStateHits, after.KeyStateLookups-before.KeyStateLookups; hits != 1 || lookups != 1 {
+		t.Fatalf("key states found in memory %d, looked up %d; want 1, 1", hits, lookups)
+	}
 }
 
 // TestHotRecords checks that Engine.Key, which answers reads of keys it

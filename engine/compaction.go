@@ -126,11 +126,16 @@ type Stats struct {
 	// Compactions counts log compactions (snapshots taken), Installs the
 	// snapshots received from a leader and installed.
 	Compactions, Installs uint64
+	// KeyStateHits counts the states of keys (whether each exists, its
+	// type, its expiry) that apply batches found in memory, KeyStateLookups
+	// those they looked up in the data instead.
+	KeyStateHits, KeyStateLookups uint64
 }
 
 // Stats returns the engine's figures since it opened.
 func (e *Engine) Stats() Stats {
-	return Stats{Compactions: e.compactions.Load(), Installs: e.installs.Load()}
+	return Stats{Compactions: e.compactions.Load(), Installs: e.installs.Load(),
+		KeyStateHits: e.keyStateHits.Load(), KeyStateLookups: e.keyStateLookups.Load()}
 }
 
 // FsyncLatency is the histogram of the write-ahead log's fsyncs, in

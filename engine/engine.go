@@ -139,6 +139,9 @@ type Engine struct {
 	// they leave at commit, and InstallSnapshot, which empties it. Its
 	// memory lives outside the Go heap; guarded by applyMu.
 	states *fastcache.Cache
+	// keyStateHits and keyStateLookups count the key states apply batches
+	// took from states and those they looked up in the data instead.
+	keyStateHits, keyStateLookups atomic.Uint64
 	// hot holds the committed records (small ones only) of keys that
 	// reads looked up, so that the next read of the key, a GET of a hot
 	// key say, is answered from memory instead of a lookup through every

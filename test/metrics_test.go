@@ -145,6 +145,11 @@ func TestMetricsAndLogs(t *testing.T) {
 	atLeast("raftkv_wal_fsync_seconds count", value(mf, "raftkv_wal_fsync_seconds"), 1)
 	atLeast("raftkv_snapshots_taken_total", value(mf, "raftkv_snapshots_taken_total"), 1)
 	check("raftkv_keys", value(mf, "raftkv_keys"), writes)
+	// Each SET was of a new key: its state was looked up.
+	atLeast("raftkv_key_state_lookups_total", value(mf, "raftkv_key_state_lookups_total"), writes)
+	if value(mf, "raftkv_key_state_hits_total") < 0 {
+		t.Error("raftkv_key_state_hits_total is missing")
+	}
 	atLeast("raftkv_connected_clients", value(mf, "raftkv_connected_clients"), 1)
 	for _, p := range c.followers(lead) {
 		check(fmt.Sprintf(`raftkv_peer_connected{peer="%d"}`, p.id), value(mf, "raftkv_peer_connected", "peer", fmt.Sprint(p.id)), 1)

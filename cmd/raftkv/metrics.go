@@ -50,13 +50,13 @@ func (m *proposalMetrics) observe(n int, start time.Time, failed int) {
 type nodeCollector struct {
 	n *node
 
-	term, commit, applied, leader, role, members   *prometheus.Desc
-	keys, expires, dataSize, logEntries, snapIndex *prometheus.Desc
-	compactions, installs                          *prometheus.Desc
-	snapSent, snapSentBytes, snapSendFailures      *prometheus.Desc
-	snapReceived, snapReceivedBytes                *prometheus.Desc
-	peerConnected, peerQueued, peerSent, peerDrops *prometheus.Desc
-	fsync                                          *prometheus.Desc
+	term, commit, applied, leader, role, members         *prometheus.Desc
+	keys, expires, dataSize, logEntries, snapIndex       *prometheus.Desc
+	compactions, installs, keyStateHits, keyStateLookups *prometheus.Desc
+	snapSent, snapSentBytes, snapSendFailures            *prometheus.Desc
+	snapReceived, snapReceivedBytes                      *prometheus.Desc
+	peerConnected, peerQueued, peerSent, peerDrops       *prometheus.Desc
+	fsync                                                *prometheus.Desc
 }
 
 func newNodeCollector(n *node) *nodeCollector {
@@ -78,6 +78,8 @@ func newNodeCollector(n *node) *nodeCollector {
 		snapIndex:         d("raftkv_raft_snapshot_index", "Index of the last log compaction (snapshot)."),
 		compactions:       d("raftkv_snapshots_taken_total", "Log compactions (snapshots taken) since start."),
 		installs:          d("raftkv_snapshots_installed_total", "Snapshots received from a leader and installed since start."),
+		keyStateHits:      d("raftkv_key_state_hits_total", "Writes that found their key's state (exists, type, expiry) in memory (--key-cache-size)."),
+		keyStateLookups:   d("raftkv_key_state_lookups_total", "Writes that looked their key's state up in the storage engine: keys not written or read since start, or evicted from --key-cache-size."),
 		snapSent:          d("raftkv_snapshots_sent_total", "Snapshots streamed to followers."),
 		snapSentBytes:     d("raftkv_snapshot_sent_bytes_total", "Bytes of snapshots streamed to followers."),
 		snapSendFailures:  d("raftkv_snapshot_send_failures_total", "Snapshot streams to followers that failed."),
@@ -124,6 +126,8 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	es := n.eng.Stats()
 	cnt(c.compactions, es.Compactions)
 	cnt(c.installs, es.Installs)
+	cnt(c.keyStateHits, es.KeyStateHits)
+	cnt(c.keyStateLookups, es.KeyStateLookups)
 	ss := n.trans.SnapshotStats()
 	cnt(c.snapSent, ss.Sent)
 	cnt(c.snapSentBytes, ss.SentBytes)
