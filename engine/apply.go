@@ -222,11 +222,10 @@ func (b *ApplyBatch) state(key []byte) (keyState, error) {
 		return st, nil
 	}
 	if v, ok := b.e.states.HasGet(b.stateBuf[:0], key); ok {
-		if st, ok = decodeKeyState(v); ok {
-			b.known[string(key)] = st
-			b.e.keyStateHits.Add(1)
-			return st, nil
-		}
+		st = decodeKeyState(v)
+		b.known[string(key)] = st
+		b.e.keyStateHits.Add(1)
+		return st, nil
 	}
 	b.e.keyStateLookups.Add(1)
 	if b.it == nil {
@@ -324,14 +323,10 @@ func (b *ApplyBatch) remember() {
 	}
 }
 
-const (
-	// DefaultKeyCacheSize is Options.KeyCacheSize's default: the states
-	// of about a million keys of 16 bytes.
-	DefaultKeyCacheSize = 32 << 20
-	// MinKeyCacheSize is the least key cache: its 512 parts take one
-	// 64 KiB block each.
-	MinKeyCacheSize = 32 << 20
-)
+// MinKeyCacheSize is the least key cache, and the default: its 512 parts
+// take one 64 KiB block each; it holds the states of about a million keys
+// of 16 bytes.
+const MinKeyCacheSize = 32 << 20
 
 // keyStateLen is the length of an encoded keyState.
 const keyStateLen = 10
@@ -347,12 +342,9 @@ func encodeKeyState(dst []byte, st keyState) []byte {
 	return binary.BigEndian.AppendUint64(dst, uint64(st.expire))
 }
 
-// decodeKeyState reverses encodeKeyState; ok is false for anything else.
-func decodeKeyState(v []byte) (st keyState, ok bool) {
-	if len(v) != keyStateLen || v[0] > 1 {
-		return keyState{}, false
-	}
-	return keyState{exists: v[0] == 1, typ: Type(v[1]), expire: int64(binary.BigEndian.Uint64(v[2:]))}, true
+// decodeKeyState reverses encodeKeyState; e.states holds nothing else.
+func decodeKeyState(v []byte) keyState {
+	return keyState{exists: v[0] == 1, typ: Type(v[1]), expire: int64(binary.BigEndian.Uint64(v[2:]))}
 }
 
 // Close releases the batch, discarding its writes if it was not

@@ -67,7 +67,7 @@ type Options struct {
 	// KeyCacheSize is the memory, in bytes, for the states of keys written
 	// or read by apply batches (whether each exists, its type, its
 	// expiry), which spare a write to a key seen before the lookup of its
-	// record; at least MinKeyCacheSize, and DefaultKeyCacheSize when 0.
+	// record; MinKeyCacheSize when less (0 included).
 	// Each key takes its length and 14 bytes of it, and 20 to 40 bytes
 	// more, not counted, in the index of the cache.
 	KeyCacheSize int
@@ -267,11 +267,7 @@ func Open(dir string, o Options) (*Engine, error) {
 		logger.Info("data verified", "records", stats.NumPoints, "took", time.Since(start).Round(time.Millisecond))
 	}
 	opening.Store(false)
-	keyCacheSize := o.KeyCacheSize
-	if keyCacheSize == 0 {
-		keyCacheSize = DefaultKeyCacheSize
-	}
-	keyCacheSize = max(keyCacheSize, MinKeyCacheSize)
+	keyCacheSize := max(o.KeyCacheSize, MinKeyCacheSize)
 	// Snapshots are installed by ingesting sstables written with the
 	// database's own options.
 	wopts := opts.Clone()
