@@ -193,7 +193,7 @@ func flagSet(name string, c *Config) *flag.FlagSet {
 	fs.IntVar(&c.MaxInlineLen, "max-inline-len", c.MaxInlineLen, "longest inline command line, in bytes")
 	fs.IntVar(&c.MaxMultibulkLen, "max-multibulk-len", c.MaxMultibulkLen, "most arguments in one command")
 	fs.Int64Var(&c.MaxQueryBuffer, "max-query-buffer", c.MaxQueryBuffer, "most bytes of one unfinished command a client may send before it is disconnected (Redis client-query-buffer-limit)")
-	fs.Int64Var(&c.CacheSize, "cache-size", c.CacheSize, "bytes of recently read data blocks kept in memory by the storage engine (at least 1 MiB); reads and the existence checks of writes to keys not in it read the disk")
+	fs.Int64Var(&c.CacheSize, "cache-size", c.CacheSize, "bytes of recently read data blocks kept in memory by the storage engine (at least 1 MiB; its memtables, 12 MiB at most, come on top); reads and the existence checks of writes to keys not in it read the disk")
 	fs.IntVar(&c.KeyCacheSize, "key-cache-size", c.KeyCacheSize, "bytes of memory for the states of keys written before (whether each exists, its type, its expiry), which spare the next write to such a key the check of its record in the storage engine (at least 32 MiB; a key takes its length and 14 bytes of it, and 20 to 40 bytes more for the index)")
 	fs.BoolVar(&c.VerifyOnStart, "verify-on-start", c.VerifyOnStart, "read every stored byte at start to check its checksum, so that a node with damaged files refuses to start (0.6 s for 512 MiB when the files are in the page cache; a cold disk's read speed sets it)")
 	fs.BoolVar(&c.UnsafeNoFsync, "unsafe-no-fsync", c.UnsafeNoFsync, "acknowledge writes without waiting for the disk (fsync): a power loss on a majority can lose acknowledged writes; for tests and benchmarks only")
