@@ -35,7 +35,14 @@ type node struct {
 // ends unless the test crashes or closes the node first.
 func openNode(t testing.TB, fs vfs.FS) *node {
 	t.Helper()
-	e, err := engine.Open(testDir, engine.Options{FS: fs})
+	return openNodeWith(t, engine.Options{FS: fs})
+}
+
+// openNodeWith is openNode with the engine's options given.
+func openNodeWith(t testing.TB, o engine.Options) *node {
+	t.Helper()
+	fs := o.FS
+	e, err := engine.Open(testDir, o)
 	if err != nil {
 		t.Fatalf("open engine: %v", err)
 	}
