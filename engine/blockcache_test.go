@@ -8,22 +8,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// openCache opens an engine on a fresh in-memory file system with a block
-// cache of size bytes.
-func openCache(t *testing.T, size int64) *Engine {
-	t.Helper()
-	e, err := Open(testDir, Options{FS: vfs.NewMem(), CacheSize: size})
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := e.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return e
-}
-
 // setKeys writes n keys named prefix0.. with value, in one apply batch at
 // index applied.
 func setKeys(t *testing.T, e *Engine, applied uint64, prefix string, n int, value []byte) {
@@ -45,7 +29,7 @@ func setKeys(t *testing.T, e *Engine, applied uint64, prefix string, n int, valu
 // grown to their full size: a record read twice from a table is found in
 // the cache the second time.
 func TestBlockCacheBesideMemtables(t *testing.T) {
-	e := openCache(t, 1<<20)
+	e := openWith(t, Options{FS: vfs.NewMem(), CacheSize: 1 << 20})
 	// Values past hotRecordMax: reads of them go to pebble. 20 MiB in
 	// all: the memtables, which start small and double, reach 4 MiB.
 	value := bytes.Repeat([]byte("v"), 1024)

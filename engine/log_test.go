@@ -17,7 +17,13 @@ const testDir = "db"
 // openMem opens an Engine on fs, closing it when the test ends.
 func openMem(t *testing.T, fs vfs.FS) *Engine {
 	t.Helper()
-	e, err := Open(testDir, Options{FS: fs})
+	return openWith(t, Options{FS: fs})
+}
+
+// openWith opens an engine at testDir with o, closed when the test ends.
+func openWith(t *testing.T, o Options) *Engine {
+	t.Helper()
+	e, err := Open(testDir, o)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
