@@ -146,7 +146,7 @@ func Default() *Config {
 		MaxInlineLen:           64 << 10,
 		MaxMultibulkLen:        1 << 20,
 		MaxQueryBuffer:         1 << 30,
-		CacheSize:              64 << 20,
+		CacheSize:              48 << 20,
 		KeyCacheSize:           32 << 20,
 		VerifyOnStart:          true,
 		LogLevel:               "info",

@@ -23,13 +23,13 @@ func BenchmarkEncodeSet(b *testing.B) {
 // as the driver hands committed entries to the state machine: 64 entries
 // of one SET each, and 4 of 16 SETs packed together (EncodeWrites), as the
 // front end proposes a connection's pipeline of 16. The engine has the
-// server's default block cache (64 MiB): the lookups of new keys read the
+// server's default block cache (48 MiB): the lookups of new keys read the
 // last level's bloom filters, which pebble's default cache (8 MiB, all of
 // it charged to the memtables) would not keep.
 func BenchmarkApplyBatch(b *testing.B) {
 	for _, per := range []int{1, 16} {
 		b.Run(fmt.Sprintf("writes-per-entry=%d", per), func(b *testing.B) {
-			n := openNodeWith(b, engine.Options{FS: vfs.NewMem(), CacheSize: 64 << 20})
+			n := openNodeWith(b, engine.Options{FS: vfs.NewMem(), CacheSize: 48 << 20})
 			const batch = 64
 			ents := make([]raft.Entry, batch/per)
 			cmds := make([][]byte, per)
