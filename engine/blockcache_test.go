@@ -1,28 +1,11 @@
 package engine
 
 import (
-	"bytes"
 	"fmt"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
-
-// setKeys writes n keys named prefix0.. with value, in one apply batch at
-// index applied.
-func setKeys(t *testing.T, e *Engine, applied uint64, prefix string, n int, value []byte) {
-	t.Helper()
-	b := e.NewApplyBatch()
-	defer b.Close()
-	for i := range n {
-		if err := b.Set(fmt.Appendf(nil, "%s%d", prefix, i), value); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Commit(applied); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestBlockCacheBesideMemtables checks that a small block cache keeps
 // blocks once pebble's memtables, which pebble charges to the cache, have
@@ -30,11 +13,11 @@ func setKeys(t *testing.T, e *Engine, applied uint64, prefix string, n int, valu
 // the cache the second time.
 func TestBlockCacheBesideMemtables(t *testing.T) {
 	e := openWith(t, Options{FS: vfs.NewMem(), CacheSize: 1 << 20})
-	// Values past hotRecordMax: reads of them go to pebble. 20 MiB in
-	// all: the memtables, which start small and double, reach 4 MiB.
-	value := bytes.Repeat([]byte("v"), 1024)
+	// applyKeys's values are past hotRecordMax: reads of them go to
+	// pebble. 20 MiB in all: the memtables, which start small and
+	// double, reach 4 MiB.
 	for i := range 40 {
-		setKeys(t, e, uint64(i+1), fmt.Sprintf("b%d-", i), 512, value)
+		applyKeys(t, e, uint64(i+1), fmt.Sprintf("b%d-", i), 256)
 	}
 	if err := e.db.Flush(); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/raftkv/raftkv/conf"
 	"github.com/raftkv/raftkv/engine"
 	"github.com/raftkv/raftkv/raft"
 )
@@ -29,7 +30,7 @@ func BenchmarkEncodeSet(b *testing.B) {
 func BenchmarkApplyBatch(b *testing.B) {
 	for _, per := range []int{1, 16} {
 		b.Run(fmt.Sprintf("writes-per-entry=%d", per), func(b *testing.B) {
-			n := openNodeWith(b, engine.Options{FS: vfs.NewMem(), CacheSize: 48 << 20})
+			n := openNodeWith(b, engine.Options{FS: vfs.NewMem(), CacheSize: conf.Default().CacheSize})
 			const batch = 64
 			ents := make([]raft.Entry, batch/per)
 			cmds := make([][]byte, per)
