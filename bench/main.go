@@ -5,18 +5,20 @@
 //	go run ./bench -compare name=host:port,...
 //	                               also measure other systems already running
 //	go run ./bench -long           the many-keys run: 5,000,000 SETs over a
-//	                               million keys, with peak memory and disk
+//	                               million keys, with peak memory, disk and
+//	                               CPU time per request
 //
 // It builds raftkv, starts a local 3-node cluster with default (durable,
 // linearizable) settings and a redis-server with appendfsync always, both
 // on loopback ports of their own, runs the same redis-benchmark rows
-// against each, and prints one table of throughput, p50 and p99 latency
-// and the raftkv/redis ratio; the table is also written to -out. Before
-// the rows, each system takes -warmup SETs that are not measured: a fresh
-// raftkv node creates its first write-ahead log files as they fill, and
-// its syncs cost more until pebble starts recycling them. Every
-// process it started is stopped, and its data removed, when it ends or is
-// interrupted.
+// against each, and prints one table of throughput, p50 and p99 latency,
+// the CPU time the system's own processes spent per request and the
+// raftkv/redis ratio, then raftkv's CPU time per request node by node;
+// the tables are also written to -out. Before the rows, each system takes
+// -warmup SETs that are not measured: a fresh raftkv node creates its
+// first write-ahead log files as they fill, and its syncs cost more until
+// pebble starts recycling them. Every process it started is stopped, and
+// its data removed, when it ends or is interrupted.
 package main
 
 import (
@@ -36,6 +38,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +58,9 @@ type row struct {
 	large bool // left out of -quick runs
 }
 
+// requests is how many requests the row sends when rows send n.
+func (r row) requests(n int) int { return max(int(float64(n)*r.share), 100) }
+
 var rows = []row{
 	{name: "SET -c 50", args: []string{"-t", "set", "-c", "50"}, share: 1},
 	{name: "SET -c 50 -P 16", args: []string{"-t", "set", "-c", "50", "-P", "16"}, share: 1},
@@ -66,14 +72,33 @@ var rows = []row{
 // result is one row's figures on one system.
 type result struct {
 	rps, p50, p99 float64
-	err           error
+	// cpu is the CPU time each of the system's processes used during the
+	// row (nil when it has none of its own, or one could not be read).
+	cpu []time.Duration
+	err error
+}
+
+// perRequest is the CPU time the system's processes used per request of
+// the row, in microseconds, summed over them when i is -1; 0 if unknown.
+func (r result) perRequest(i, requests int) float64 {
+	if r.cpu == nil || requests <= 0 {
+		return 0
+	}
+	var sum time.Duration
+	for j, d := range r.cpu {
+		if i < 0 || i == j {
+			sum += d
+		}
+	}
+	return float64(sum.Microseconds()) / float64(requests)
 }
 
 // target is a system under test.
 type target struct {
-	name string
-	addr string
-	pids []int // processes whose peak memory is reported
+	name   string
+	addr   string
+	pids   []int // processes whose peak memory and CPU time are reported
+	leader int   // raftkv: the index in pids of the leader's process
 }
 
 func main() {
@@ -205,6 +230,7 @@ func run(ctx context.Context, n, warmup int, quick, long bool, out, compare stri
 	if raft.addr, err = waitLeader(ctx, addrs); err != nil {
 		return err
 	}
+	raft.leader = slices.Index(addrs, raft.addr)
 	if long {
 		if err := warmUp(ctx, raft, warmup); err != nil {
 			return err
@@ -238,9 +264,9 @@ func run(ctx context.Context, n, warmup int, quick, long bool, out, compare stri
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			reqs := max(int(float64(n)*r.share), 100)
+			reqs := r.requests(n)
 			fmt.Fprintf(os.Stderr, "bench: %s on %s (%d requests)\n", r.name, t.name, reqs)
-			results[r.name][t.name] = bench(ctx, t.addr, reqs, r.args)
+			results[r.name][t.name] = measure(ctx, t, reqs, r.args)
 		}
 	}
 	table := format(targets, results, n, warmup, quick, maxProcs)
@@ -282,6 +308,21 @@ func warmUp(ctx context.Context, t target, n int) error {
 	return nil
 }
 
+// measure is bench against t, with the CPU time t's processes used
+// meanwhile.
+func measure(ctx context.Context, t target, n int, args []string) result {
+	before, ok := cpuTimes(t.pids)
+	res := bench(ctx, t.addr, n, args)
+	after, ok2 := cpuTimes(t.pids)
+	if ok && ok2 {
+		res.cpu = make([]time.Duration, len(t.pids))
+		for i := range res.cpu {
+			res.cpu[i] = after[i] - before[i]
+		}
+	}
+	return res
+}
+
 // bench runs redis-benchmark against addr and reads its CSV line.
 func bench(ctx context.Context, addr string, n int, args []string) result {
 	host, port, _ := net.SplitHostPort(addr)
@@ -314,9 +355,10 @@ func format(targets []target, results map[string]map[string]result, n, warmup in
 	fmt.Fprintf(&b, "# raftkv benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "%s Requests per row: %d (latency rows a tenth)%s, after %d SETs -c 50 not measured. Each raftkv node runs with --max-procs %d.\n\n",
 		machine(), n, map[bool]string{true: ", quick run"}[quick], warmup, maxProcs)
+	b.WriteString("CPU us/req is the user and system CPU time of the system's own processes per request (all its nodes for raftkv; redis-benchmark's not counted), from /proc/<pid>/stat.\n\n")
 	b.WriteString("| row |")
 	for _, t := range targets {
-		fmt.Fprintf(&b, " %s ops/s | p50 ms | p99 ms |", t.name)
+		fmt.Fprintf(&b, " %s ops/s | p50 ms | p99 ms | CPU us/req |", t.name)
 	}
 	redis, raft := "", ""
 	for _, t := range targets {
@@ -332,7 +374,7 @@ func format(targets []target, results map[string]map[string]result, n, warmup in
 	}
 	b.WriteString("\n|---|")
 	for range targets {
-		b.WriteString("---:|---:|---:|")
+		b.WriteString("---:|---:|---:|---:|")
 	}
 	if redis != "" {
 		b.WriteString("---:|")
@@ -350,7 +392,7 @@ func format(targets []target, results map[string]map[string]result, n, warmup in
 			if x.err != nil {
 				errs = append(errs, fmt.Sprintf("%s on %s: %v", r.name, t.name, x.err))
 			}
-			fmt.Fprintf(&b, " %s | %.2f | %.2f |", thousands(x.rps), x.p50, x.p99)
+			fmt.Fprintf(&b, " %s | %.2f | %.2f | %s |", thousands(x.rps), x.p50, x.p99, micros(x.perRequest(-1, r.requests(n))))
 		}
 		if redis != "" {
 			if x, y := res[raft], res[redis]; y.rps > 0 {
@@ -360,6 +402,11 @@ func format(targets []target, results map[string]map[string]result, n, warmup in
 			}
 		}
 		b.WriteString("\n")
+	}
+	for _, t := range targets {
+		if t.name == raft && len(t.pids) > 1 {
+			b.WriteString(nodeCPU(t, results, n))
+		}
 	}
 	b.WriteString("\nPeak resident memory:")
 	for _, t := range targets {
@@ -374,6 +421,41 @@ func format(targets []target, results map[string]map[string]result, n, warmup in
 		fmt.Fprintf(&b, "\nERROR: %s\n", e)
 	}
 	return b.String()
+}
+
+// nodeCPU is a table of the CPU time per request of each of t's nodes,
+// row by row, the leader's marked.
+func nodeCPU(t target, results map[string]map[string]result, n int) string {
+	var b strings.Builder
+	b.WriteString("\nCPU us/req of each raftkv node (* the leader):\n\n| row |")
+	for i := range t.pids {
+		fmt.Fprintf(&b, " node %d |", i+1)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---:|", len(t.pids)) + "\n")
+	for _, r := range rows {
+		res, ok := results[r.name]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s |", r.name)
+		for i := range t.pids {
+			mark := ""
+			if i == t.leader {
+				mark = "*"
+			}
+			fmt.Fprintf(&b, " %s%s |", micros(res[t.name].perRequest(i, r.requests(n))), mark)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// micros formats a CPU time per request in microseconds; "-" if unknown.
+func micros(us float64) string {
+	if us <= 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(us, 'f', 1, 64)
 }
 
 func thousands(f float64) string {
@@ -427,6 +509,55 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// userHZ is the unit of the CPU times in /proc/<pid>/stat: Linux's
+// USER_HZ, 100 on every architecture Go runs on.
+const userHZ = 100
+
+// cpuTimes is the user and system CPU time each of pids has used so far;
+// false if one could not be read.
+func cpuTimes(pids []int) ([]time.Duration, bool) {
+	if len(pids) == 0 {
+		return nil, false
+	}
+	times := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return nil, false
+		}
+		ticks, err := statCPU(string(b))
+		if err != nil {
+			return nil, false
+		}
+		times[i] = time.Duration(ticks) * time.Second / userHZ
+	}
+	return times, true
+}
+
+// statCPU is utime plus stime, in clock ticks, from the text of a
+// /proc/<pid>/stat file. The command name, in parentheses, may itself hold
+// spaces and parentheses: the fields are counted from the last ')'.
+func statCPU(stat string) (int64, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("no command name in %q", stat)
+	}
+	// After the name: state is field 3, utime 14 and stime 15.
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("too few fields in %q", stat)
+	}
+	utime, err := strconv.ParseInt(f[11], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("utime: %w", err)
+	}
+	stime, err := strconv.ParseInt(f[12], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("stime: %w", err)
+	}
+	return utime + stime, nil
 }
 
 // peakRSS is a process's peak resident memory in bytes, 0 if unknown.
@@ -557,7 +688,7 @@ func longRun(ctx context.Context, t target, dirs []string, n, warmup int, quick 
 	manyArgs := []string{"-t", "set", "-c", "50", "-r", "1000000", "-d", "100"}
 	oneN := min(n, 100000)
 	fmt.Fprintf(os.Stderr, "bench: SET -c 50 on %s (%d requests)\n", t.name, oneN)
-	one := bench(ctx, t.addr, oneN, oneArgs)
+	one := measure(ctx, t, oneN, oneArgs)
 	if one.err != nil {
 		return "", fmt.Errorf("SET -c 50: %w", one.err)
 	}
@@ -588,7 +719,7 @@ func longRun(ctx context.Context, t target, dirs []string, n, warmup int, quick 
 			}
 		}
 	}()
-	many := bench(ctx, t.addr, n, manyArgs)
+	many := measure(ctx, t, n, manyArgs)
 	close(stopc)
 	<-sampled
 	if many.err != nil {
@@ -610,10 +741,16 @@ func longRun(ctx context.Context, t target, dirs []string, n, warmup int, quick 
 	fmt.Fprintf(&b, "| SET -c 50 | %s | %s | %.2f | %.2f |\n", thousands(float64(oneN)), thousands(one.rps), one.p50, one.p99)
 	fmt.Fprintf(&b, "| SET -c 50 -r 1000000 -d 100 | %s | %s | %.2f | %.2f |\n\n", thousands(float64(n)), thousands(many.rps), many.p50, many.p99)
 	fmt.Fprintf(&b, "Many keys against one key: %.0f%%. Keys at the end: %s.\n\n", 100*many.rps/one.rps, keys)
-	b.WriteString("| node | peak resident memory | data folder, smallest and largest sample |\n|---|---:|---:|\n")
+	b.WriteString("| node | peak resident memory | data folder, smallest and largest sample | CPU us/req, one key | CPU us/req, many keys |\n|---|---:|---:|---:|---:|\n")
 	for i, pid := range t.pids {
-		fmt.Fprintf(&b, "| %d | %d MiB | %d-%d MiB |\n", i+1, peakRSS(pid)>>20, lowDisk[i]>>20, highDisk[i]>>20)
+		mark := ""
+		if i == t.leader {
+			mark = " (leader)"
+		}
+		fmt.Fprintf(&b, "| %d%s | %d MiB | %d-%d MiB | %s | %s |\n", i+1, mark, peakRSS(pid)>>20, lowDisk[i]>>20, highDisk[i]>>20,
+			micros(one.perRequest(i, oneN)), micros(many.perRequest(i, n)))
 	}
+	b.WriteString("\nCPU us/req: the node's user and system CPU time per request, from /proc/<pid>/stat.\n")
 	if quick {
 		b.WriteString("\nQuick run: too short for the figures to mean anything.\n")
 	}

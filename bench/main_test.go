@@ -1,0 +1,69 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStatCPU(t *testing.T) {
+	// A command name with spaces and parentheses, as a process may give
+	// itself; utime 1234 and stime 56 are fields 14 and 15.
+	stat := "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 900 0 0 0 1234 56 0 0 20 0 7 0 100 1000 10 18446744073709551615\n"
+	ticks, err := statCPU(stat)
+	if err != nil || ticks != 1290 {
+		t.Fatalf("statCPU = %d, %v; want 1290", ticks, err)
+	}
+	for _, bad := range []string{"", "4242 no name S 1", "4242 (x) S 1 2 3", "4242 (x) S 1 4242 4242 0 -1 4194560 900 0 0 0 u 56 0"} {
+		if _, err := statCPU(bad); err == nil {
+			t.Errorf("statCPU(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestCPUTimes(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc on this system: the harness measures CPU time only on Linux")
+	}
+	pid := os.Getpid()
+	before, ok := cpuTimes([]int{pid, pid})
+	if !ok || len(before) != 2 {
+		t.Fatalf("cpuTimes of this process: %v, %v", before, ok)
+	}
+	// Spin until the kernel has charged this process a tick more.
+	deadline := time.Now().Add(10 * time.Second)
+	var after []time.Duration
+	for x := 0; time.Now().Before(deadline); x++ {
+		if x%1_000_000 == 0 {
+			if after, _ = cpuTimes([]int{pid}); after[0] > before[0] {
+				break
+			}
+		}
+	}
+	if after[0] <= before[0] {
+		t.Fatalf("CPU time did not grow while spinning: %v then %v", before[0], after[0])
+	}
+	if _, ok := cpuTimes([]int{pid, 0}); ok {
+		t.Fatal("cpuTimes succeeded with a process that does not exist")
+	}
+	if _, ok := cpuTimes(nil); ok {
+		t.Fatal("cpuTimes succeeded with no process")
+	}
+
+	r := result{cpu: []time.Duration{3 * time.Millisecond, time.Millisecond}}
+	if got := r.perRequest(-1, 100); got != 40 {
+		t.Errorf("perRequest(-1) = %v us, want 40", got)
+	}
+	if got := r.perRequest(1, 100); got != 10 {
+		t.Errorf("perRequest(1) = %v us, want 10", got)
+	}
+	if got := (result{}).perRequest(-1, 100); got != 0 || micros(got) != "-" {
+		t.Errorf("perRequest without CPU times = %v (%q), want 0 (\"-\")", got, micros(got))
+	}
+	if !strings.Contains(nodeCPU(target{pids: []int{1, 2}, leader: 1, name: "raftkv"},
+		map[string]map[string]result{rows[0].name: {"raftkv": r}}, 100), "| SET -c 50 | 30.0 | 10.0* |") {
+		t.Errorf("nodeCPU table:\n%s", nodeCPU(target{pids: []int{1, 2}, leader: 1, name: "raftkv"},
+			map[string]map[string]result{rows[0].name: {"raftkv": r}}, 100))
+	}
+}
