@@ -75,7 +75,9 @@ type result struct {
 	// cpu is the CPU time each of the system's processes used during the
 	// row (nil when it has none of its own, or one could not be read).
 	cpu []time.Duration
-	err error
+	// client is the CPU time redis-benchmark used.
+	client time.Duration
+	err    error
 }
 
 // perRequest is the CPU time the system's processes used per request of
@@ -338,7 +340,7 @@ func bench(ctx context.Context, addr string, n int, args []string) result {
 		return result{err: fmt.Errorf("unexpected redis-benchmark output: %q", b)}
 	}
 	// "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-	var res result
+	res := result{client: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	res.rps, _ = strconv.ParseFloat(recs[1][1], 64)
 	res.p50, _ = strconv.ParseFloat(recs[1][4], 64)
 	res.p99, _ = strconv.ParseFloat(recs[1][6], 64)
@@ -355,7 +357,7 @@ func format(targets []target, results map[string]map[string]result, n, warmup in
 	fmt.Fprintf(&b, "# raftkv benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "%s Requests per row: %d (latency rows a tenth)%s, after %d SETs -c 50 not measured. Each raftkv node runs with --max-procs %d.\n\n",
 		machine(), n, map[bool]string{true: ", quick run"}[quick], warmup, maxProcs)
-	b.WriteString("CPU us/req is the user and system CPU time of the system's own processes per request (all its nodes for raftkv; redis-benchmark's not counted), from /proc/<pid>/stat.\n\n")
+	b.WriteString("CPU us/req is the user and system CPU time of the system's own processes per request (all its nodes for raftkv), from /proc/<pid>/stat; in brackets, redis-benchmark's own.\n\n")
 	b.WriteString("| row |")
 	for _, t := range targets {
 		fmt.Fprintf(&b, " %s ops/s | p50 ms | p99 ms | CPU us/req |", t.name)
@@ -392,7 +394,9 @@ func format(targets []target, results map[string]map[string]result, n, warmup in
 			if x.err != nil {
 				errs = append(errs, fmt.Sprintf("%s on %s: %v", r.name, t.name, x.err))
 			}
-			fmt.Fprintf(&b, " %s | %.2f | %.2f | %s |", thousands(x.rps), x.p50, x.p99, micros(x.perRequest(-1, r.requests(n))))
+			reqs := r.requests(n)
+			fmt.Fprintf(&b, " %s | %.2f | %.2f | %s (%s) |", thousands(x.rps), x.p50, x.p99,
+				micros(x.perRequest(-1, reqs)), micros(float64(x.client.Microseconds())/float64(reqs)))
 		}
 		if redis != "" {
 			if x, y := res[raft], res[redis]; y.rps > 0 {
