@@ -100,7 +100,7 @@ type target struct {
 	name   string
 	addr   string
 	pids   []int // processes whose peak memory and CPU time are reported
-	leader int   // raftkv: the index in pids of the leader's process
+	leader int   // raftkv: the index in pids of the leader's process, when the rows began
 }
 
 func main() {
@@ -431,7 +431,7 @@ func format(targets []target, results map[string]map[string]result, n, warmup in
 // row by row, the leader's marked.
 func nodeCPU(t target, results map[string]map[string]result, n int) string {
 	var b strings.Builder
-	b.WriteString("\nCPU us/req of each raftkv node (* the leader):\n\n| row |")
+	b.WriteString("\nCPU us/req of each raftkv node (* the leader when the rows began):\n\n| row |")
 	for i := range t.pids {
 		fmt.Fprintf(&b, " node %d |", i+1)
 	}
@@ -749,7 +749,7 @@ func longRun(ctx context.Context, t target, dirs []string, n, warmup int, quick 
 	for i, pid := range t.pids {
 		mark := ""
 		if i == t.leader {
-			mark = " (leader)"
+			mark = " (leader at the start)"
 		}
 		fmt.Fprintf(&b, "| %d%s | %d MiB | %d-%d MiB | %s | %s |\n", i+1, mark, peakRSS(pid)>>20, lowDisk[i]>>20, highDisk[i]>>20,
 			micros(one.perRequest(i, oneN)), micros(many.perRequest(i, n)))
