@@ -95,6 +95,15 @@ func (r result) perRequest(i, requests int) float64 {
 	return float64(sum.Microseconds()) / float64(requests)
 }
 
+// clientPerRequest is redis-benchmark's CPU time per request of the row,
+// in microseconds; 0 if unknown.
+func (r result) clientPerRequest(requests int) float64 {
+	if requests <= 0 {
+		return 0
+	}
+	return float64(r.client.Microseconds()) / float64(requests)
+}
+
 // target is a system under test.
 type target struct {
 	name   string
@@ -396,7 +405,7 @@ func format(targets []target, results map[string]map[string]result, n, warmup in
 			}
 			reqs := r.requests(n)
 			fmt.Fprintf(&b, " %s | %.2f | %.2f | %s (%s) |", thousands(x.rps), x.p50, x.p99,
-				micros(x.perRequest(-1, reqs)), micros(float64(x.client.Microseconds())/float64(reqs)))
+				micros(x.perRequest(-1, reqs)), micros(x.clientPerRequest(reqs)))
 		}
 		if redis != "" {
 			if x, y := res[raft], res[redis]; y.rps > 0 {
@@ -754,7 +763,8 @@ func longRun(ctx context.Context, t target, dirs []string, n, warmup int, quick 
 		fmt.Fprintf(&b, "| %d%s | %d MiB | %d-%d MiB | %s | %s |\n", i+1, mark, peakRSS(pid)>>20, lowDisk[i]>>20, highDisk[i]>>20,
 			micros(one.perRequest(i, oneN)), micros(many.perRequest(i, n)))
 	}
-	b.WriteString("\nCPU us/req: the node's user and system CPU time per request, from /proc/<pid>/stat.\n")
+	fmt.Fprintf(&b, "\nCPU us/req: the node's user and system CPU time per request, from /proc/<pid>/stat. redis-benchmark's own: %s (one key), %s (many keys).\n",
+		micros(one.clientPerRequest(oneN)), micros(many.clientPerRequest(n)))
 	if quick {
 		b.WriteString("\nQuick run: too short for the figures to mean anything.\n")
 	}

@@ -58,6 +58,9 @@ func TestCPUTimes(t *testing.T) {
 	if got := r.perRequest(1, 100); got != 10 {
 		t.Errorf("perRequest(1) = %v us, want 10", got)
 	}
+	if got := (result{client: 5 * time.Millisecond}).clientPerRequest(100); got != 50 {
+		t.Errorf("clientPerRequest = %v us, want 50", got)
+	}
 	if got := (result{}).perRequest(-1, 100); got != 0 || micros(got) != "-" {
 		t.Errorf("perRequest without CPU times = %v (%q), want 0 (\"-\")", got, micros(got))
 	}
