@@ -83,25 +83,25 @@ type result struct {
 // perRequest is the CPU time the system's processes used per request of
 // the row, in microseconds, summed over them when i is -1; 0 if unknown.
 func (r result) perRequest(i, requests int) float64 {
-	if r.cpu == nil || requests <= 0 {
-		return 0
-	}
 	var sum time.Duration
 	for j, d := range r.cpu {
 		if i < 0 || i == j {
 			sum += d
 		}
 	}
-	return float64(sum.Microseconds()) / float64(requests)
+	return micro(sum, requests)
 }
 
 // clientPerRequest is redis-benchmark's CPU time per request of the row,
 // in microseconds; 0 if unknown.
-func (r result) clientPerRequest(requests int) float64 {
+func (r result) clientPerRequest(requests int) float64 { return micro(r.client, requests) }
+
+// micro is d per request, in microseconds; 0 without requests.
+func micro(d time.Duration, requests int) float64 {
 	if requests <= 0 {
 		return 0
 	}
-	return float64(r.client.Microseconds()) / float64(requests)
+	return float64(d.Microseconds()) / float64(requests)
 }
 
 // target is a system under test.

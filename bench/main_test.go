@@ -36,7 +36,10 @@ func TestCPUTimes(t *testing.T) {
 	var after []time.Duration
 	for x := 0; time.Now().Before(deadline); x++ {
 		if x%1_000_000 == 0 {
-			if after, _ = cpuTimes([]int{pid}); after[0] > before[0] {
+			if after, ok = cpuTimes([]int{pid}); !ok {
+				t.Fatal("cpuTimes of this process failed")
+			}
+			if after[0] > before[0] {
 				break
 			}
 		}
@@ -64,9 +67,8 @@ func TestCPUTimes(t *testing.T) {
 	if got := (result{}).perRequest(-1, 100); got != 0 || micros(got) != "-" {
 		t.Errorf("perRequest without CPU times = %v (%q), want 0 (\"-\")", got, micros(got))
 	}
-	if !strings.Contains(nodeCPU(target{pids: []int{1, 2}, leader: 1, name: "raftkv"},
-		map[string]map[string]result{rows[0].name: {"raftkv": r}}, 100), "| SET -c 50 | 30.0 | 10.0* |") {
-		t.Errorf("nodeCPU table:\n%s", nodeCPU(target{pids: []int{1, 2}, leader: 1, name: "raftkv"},
-			map[string]map[string]result{rows[0].name: {"raftkv": r}}, 100))
+	table := nodeCPU(target{pids: []int{1, 2}, leader: 1, name: "raftkv"}, map[string]map[string]result{rows[0].name: {"raftkv": r}}, 100)
+	if !strings.Contains(table, "| SET -c 50 | 30.0 | 10.0* |") {
+		t.Errorf("nodeCPU table:\n%s", table)
 	}
 }
