@@ -113,21 +113,79 @@ func CPUShare(nodes int) int {
 }
 
 // NodeEnv is the environment for a node started by a launcher whose own
-// environment is environ: environ, with MALLOC_ARENA_MAX=2 added at the
-// end unless it sets MALLOC_ARENA_MAX. In a build with cgo, pebble allocates its block cache
-// and memtables with C's malloc, and glibc's gives threads arenas of
-// their own (up to eight per CPU) that keep what is freed in them: over a
-// million keys (3,000,000 SETs of 100-byte values, then 150,000 more) the
-// nodes' peaks were 222-304 MB in two runs with glibc's default and
-// 183-199 MB in two with two arenas. Without cgo (the Docker image)
-// pebble allocates from the Go heap and the variable does nothing.
+// environment is environ: environ with NodeVars(environ) added at the end,
+// where they win over any earlier setting of the same variable (os/exec
+// keeps the last).
 func NodeEnv(environ []string) []string {
+	return append(environ[:len(environ):len(environ)], NodeVars(environ)...)
+}
+
+// NodeVars are the variables a launcher adds to the environment environ
+// for its nodes:
+//
+//   - MALLOC_ARENA_MAX=2 unless environ sets it. In a build with cgo,
+//     pebble allocates its block cache and memtables with C's malloc, and
+//     glibc's gives threads arenas of their own (up to eight per CPU) that
+//     keep what is freed in them: over a million keys (3,000,000 SETs of
+//     100-byte values, then 150,000 more) the nodes' peaks were 222-304 MB
+//     in two runs with glibc's default and 183-199 MB in two with two
+//     arenas. Without cgo (the Docker image) pebble allocates from the Go
+//     heap and the variable does nothing.
+//   - GODEBUG with SysmonGODEBUG added, unless environ's GODEBUG sets
+//     schedtrace (see SysmonGODEBUG).
+func NodeVars(environ []string) []string {
+	var vars []string
+	godebug, hasGodebug := "", false
+	arenas := false
 	for _, kv := range environ {
-		if strings.HasPrefix(kv, "MALLOC_ARENA_MAX=") {
-			return environ
+		switch k, v, _ := strings.Cut(kv, "="); k {
+		case "MALLOC_ARENA_MAX":
+			arenas = true
+		case "GODEBUG":
+			godebug, hasGodebug = v, true // the last one is the one used
 		}
 	}
-	return append(environ[:len(environ):len(environ)], "MALLOC_ARENA_MAX=2")
+	if !arenas {
+		vars = append(vars, "MALLOC_ARENA_MAX=2")
+	}
+	switch {
+	case !hasGodebug || godebug == "":
+		vars = append(vars, "GODEBUG="+SysmonGODEBUG)
+	case !godebugSets(godebug, "schedtrace"):
+		vars = append(vars, "GODEBUG="+godebug+","+SysmonGODEBUG)
+	}
+	return vars
+}
+
+// SysmonGODEBUG is the GODEBUG setting a launcher gives its nodes so that
+// Go's system monitor (sysmon) does not check on a node every 20 us each
+// time the node wakes up.
+//
+// sysmon sleeps for good while every processor of the node is idle, and
+// the first system call after that wakes it at its shortest period, 20 us,
+// which it keeps for 50 checks before it starts to lengthen it. A follower
+// idles between appends, so each append woke sysmon, which then woke every
+// 20 us through the follower's fdatasync: under SET -c 50 on three nodes
+// sharing two vCPUs, sysmon's thread took about a quarter of each
+// follower's CPU (its time in /proc, and perf). With a schedule trace
+// period set, sysmon never sleeps for good; its period grows to 10 ms as
+// it finds nothing to do and stays there, as it already did on a leader
+// kept busy by its clients, and an idle node's sysmon wakes every 10 ms.
+// The period is Go's largest, 2^31-1 ms (24.8 days): the trace itself, one
+// line of scheduler counts on standard error ("SCHED ..."), comes every
+// 24.8 days, and at start on a machine up for longer than that. Only the
+// environment sets it; GODEBUG schedtrace=0 keeps Go's default.
+const SysmonGODEBUG = "schedtrace=2147483647"
+
+// godebugSets reports whether the GODEBUG value godebug has a setting
+// named key.
+func godebugSets(godebug, key string) bool {
+	for _, field := range strings.Split(godebug, ",") {
+		if k, _, ok := strings.Cut(field, "="); ok && k == key {
+			return true
+		}
+	}
+	return false
 }
 
 // Default returns the defaults: a node listening on 127.0.0.1:6380 for

@@ -223,20 +223,35 @@ func TestTLSSettings(t *testing.T) {
 	}
 }
 
-// TestNodeEnv: a launcher's nodes get two malloc arenas unless the
-// launcher's environment chose, and the environment given is not changed.
+// TestNodeEnv: a launcher's nodes get two malloc arenas and sysmon's long
+// period unless the launcher's environment chose, and the environment
+// given is not changed.
 func TestNodeEnv(t *testing.T) {
 	environ := make([]string, 2, 3)
 	environ[0], environ[1] = "HOME=/root", "PATH=/bin"
 	got := NodeEnv(environ)
-	if want := []string{"HOME=/root", "PATH=/bin", "MALLOC_ARENA_MAX=2"}; !slices.Equal(got, want) {
+	if want := []string{"HOME=/root", "PATH=/bin", "MALLOC_ARENA_MAX=2", "GODEBUG=schedtrace=2147483647"}; !slices.Equal(got, want) {
 		t.Errorf("NodeEnv: %q, want %q", got, want)
 	}
 	if extra := environ[:3][2]; extra != "" {
 		t.Errorf("NodeEnv wrote %q into its argument's spare capacity", extra)
 	}
-	chosen := []string{"MALLOC_ARENA_MAX=8", "PATH=/bin"}
-	if got := NodeEnv(chosen); !slices.Equal(got, chosen) {
-		t.Errorf("NodeEnv with MALLOC_ARENA_MAX set: %q, want it unchanged", got)
+	for _, c := range []struct {
+		environ, want []string
+	}{
+		{[]string{"MALLOC_ARENA_MAX=8", "GODEBUG=schedtrace=0"}, nil},
+		{[]string{"GODEBUG=madvdontneed=1", "MALLOC_ARENA_MAX=8"}, []string{"GODEBUG=madvdontneed=1,schedtrace=2147483647"}},
+		{[]string{"GODEBUG=", "PATH=/bin"}, []string{"MALLOC_ARENA_MAX=2", "GODEBUG=schedtrace=2147483647"}},
+		// os/exec keeps the last of a variable set twice.
+		{[]string{"GODEBUG=schedtrace=0", "GODEBUG=gctrace=1"}, []string{"MALLOC_ARENA_MAX=2", "GODEBUG=gctrace=1,schedtrace=2147483647"}},
+		{[]string{"GODEBUG=gctrace=1,schedtrace=5000,x=1"}, []string{"MALLOC_ARENA_MAX=2"}},
+		{[]string{"GODEBUG=myschedtrace=1"}, []string{"MALLOC_ARENA_MAX=2", "GODEBUG=myschedtrace=1,schedtrace=2147483647"}},
+	} {
+		if got := NodeVars(c.environ); !slices.Equal(got, c.want) {
+			t.Errorf("NodeVars(%q): %q, want %q", c.environ, got, c.want)
+		}
+		if got, want := NodeEnv(c.environ), append(slices.Clone(c.environ), c.want...); !slices.Equal(got, want) {
+			t.Errorf("NodeEnv(%q): %q, want %q", c.environ, got, want)
+		}
 	}
 }

@@ -38,7 +38,7 @@ func TestClusterCommand(t *testing.T) {
 	run := func(env ...string) (*exec.Cmd, chan struct{}) {
 		cmd := exec.Command(binary, "cluster", "-port", strconv.Itoa(respPort), "-peer-port", strconv.Itoa(peerPort))
 		cmd.Dir = dir
-		cmd.Env = append(withoutEnv("GOMAXPROCS", "MALLOC_ARENA_MAX"), env...)
+		cmd.Env = append(withoutEnv("GOMAXPROCS", "MALLOC_ARENA_MAX", "GODEBUG"), env...)
 		logPath = filepath.Join(dir, fmt.Sprintf("cluster-%d.log", time.Now().UnixNano()))
 		logf, err := os.Create(logPath)
 		if err != nil {
@@ -99,11 +99,12 @@ func TestClusterCommand(t *testing.T) {
 	if b, _ := os.ReadFile(logPath); strings.Count(string(b), fmt.Sprintf("max_procs=%d ", share)) != 3 {
 		t.Errorf("want 3 nodes logging max_procs=%d; log:\n%s", share, b)
 	}
-	// Two malloc arenas each (conf.NodeEnv), and the hint to restart a
-	// node by hand says so.
+	// Two malloc arenas each and sysmon's long period (conf.NodeEnv),
+	// and the hint to restart a node by hand says so.
 	checkNodeEnv(t, logPath, "MALLOC_ARENA_MAX=2")
-	if b, _ := os.ReadFile(logPath); !strings.Contains(string(b), "restart N:  MALLOC_ARENA_MAX=2 ") {
-		t.Errorf("the restart hint does not give MALLOC_ARENA_MAX=2; log:\n%s", b)
+	checkNodeEnv(t, logPath, "GODEBUG="+conf.SysmonGODEBUG)
+	if b, _ := os.ReadFile(logPath); !strings.Contains(string(b), "restart N:  MALLOC_ARENA_MAX=2 GODEBUG="+conf.SysmonGODEBUG+" ") {
+		t.Errorf("the restart hint does not give MALLOC_ARENA_MAX=2 GODEBUG=%s; log:\n%s", conf.SysmonGODEBUG, b)
 	}
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
@@ -122,8 +123,8 @@ func TestClusterCommand(t *testing.T) {
 
 	// Started again in the same folder, it resumes with the data there. A
 	// GOMAXPROCS or MALLOC_ARENA_MAX of the user's is left to the nodes,
-	// which inherit it.
-	run("GOMAXPROCS=1", "MALLOC_ARENA_MAX=4")
+	// which inherit it; a GODEBUG gets sysmon's setting added.
+	run("GOMAXPROCS=1", "MALLOC_ARENA_MAX=4", "GODEBUG=madvdontneed=1")
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		v, err := cl.Get(ctx, "greeting").Result()
@@ -145,6 +146,7 @@ func TestClusterCommand(t *testing.T) {
 		}
 	}
 	checkNodeEnv(t, logPath, "MALLOC_ARENA_MAX=4")
+	checkNodeEnv(t, logPath, "GODEBUG=madvdontneed=1,"+conf.SysmonGODEBUG)
 	if b, _ := os.ReadFile(logPath); strings.Contains(string(b), "restart N:  MALLOC_ARENA_MAX") {
 		t.Errorf("the restart hint sets MALLOC_ARENA_MAX over the user's; log:\n%s", b)
 	}
