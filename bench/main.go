@@ -364,8 +364,8 @@ func bench(ctx context.Context, addr string, n int, args []string) result {
 func format(targets []target, results map[string]map[string]result, n, warmup int, quick bool, maxProcs int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# raftkv benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "%s Requests per row: %d (latency rows a tenth)%s, after %d SETs -c 50 not measured. Each raftkv node runs with --max-procs %d.\n\n",
-		machine(), n, map[bool]string{true: ", quick run"}[quick], warmup, maxProcs)
+	fmt.Fprintf(&b, "%s Requests per row: %d (latency rows a tenth)%s, after %d SETs -c 50 not measured. %s\n\n",
+		machine(), n, map[bool]string{true: ", quick run"}[quick], warmup, nodeSettings(maxProcs, conf.NodeEnv(os.Environ())))
 	b.WriteString("CPU us/req is the user and system CPU time of the system's own processes per request (all its nodes for raftkv), from /proc/<pid>/stat; in brackets, redis-benchmark's own.\n\n")
 	b.WriteString("| row |")
 	for _, t := range targets {
@@ -589,6 +589,26 @@ func peakRSS(pid int) int64 {
 }
 
 // machine describes the host and the load generator, as a sentence.
+// nodeSettings says how each raftkv node runs: its --max-procs, and the
+// variables of env, its environment, that raftkv cluster sets for its
+// nodes (conf.NodeVars), with the values they have there.
+func nodeSettings(maxProcs int, env []string) string {
+	var set []string
+	for _, name := range []string{"MALLOC_ARENA_MAX", "GODEBUG"} {
+		for i := len(env) - 1; i >= 0; i-- { // os/exec keeps the last
+			if k, _, _ := strings.Cut(env[i], "="); k == name {
+				set = append(set, env[i])
+				break
+			}
+		}
+	}
+	s := fmt.Sprintf("Each raftkv node runs with --max-procs %d", maxProcs)
+	if len(set) > 0 {
+		s += " and " + strings.Join(set, " ")
+	}
+	return s + "."
+}
+
 func machine() string {
 	return fmt.Sprintf("Machine: %s/%s, %d CPUs (%s), %s; %s.",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version(), toolVersion())
@@ -749,7 +769,7 @@ func longRun(ctx context.Context, t target, dirs []string, n, warmup int, quick 
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# raftkv many-keys run, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "%s %s, after %d SETs -c 50 not measured. Each raftkv node runs with --max-procs %d.\n\n", machine(), t.name, warmup, maxProcs)
+	fmt.Fprintf(&b, "%s %s, after %d SETs -c 50 not measured. %s\n\n", machine(), t.name, warmup, nodeSettings(maxProcs, conf.NodeEnv(os.Environ())))
 	b.WriteString("| row | requests | ops/s | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| SET -c 50 | %s | %s | %.2f | %.2f |\n", thousands(float64(oneN)), thousands(one.rps), one.p50, one.p99)
 	fmt.Fprintf(&b, "| SET -c 50 -r 1000000 -d 100 | %s | %s | %.2f | %.2f |\n\n", thousands(float64(n)), thousands(many.rps), many.p50, many.p99)
