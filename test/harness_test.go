@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -247,6 +248,15 @@ func (c *cluster) start(p *proc) {
 	passwords.Store(p.respAddr, c.password)
 	if c.tls != nil {
 		clientTLS.Store(p.respAddr, c.tls)
+	}
+	// The nodes run in the environment raftkv cluster gives its own
+	// (conf.NodeEnv: sysmon's long period, above all), so that the
+	// fault and linearizability suites test what the launcher runs. A
+	// cluster whose every log line must be JSON keeps Go's default: the
+	// setting's rare "SCHED" line from the runtime is not one.
+	cmd.Env = conf.NodeEnv(os.Environ())
+	if slices.Contains(c.extra, "--log-json") {
+		cmd.Env = os.Environ()
 	}
 	cmd.Stdout = logf
 	cmd.Stderr = logf

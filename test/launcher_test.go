@@ -214,3 +214,37 @@ func portFree(port int) bool {
 	l.Close()
 	return true
 }
+
+// TestHarnessNodeEnv: the suites' nodes run in the environment raftkv
+// cluster gives its own, but for clusters whose logs must be JSON only.
+func TestHarnessNodeEnv(t *testing.T) {
+	godebug := func(c *cluster) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(c.nodes[0].cmd.Process.Pid), "environ"))
+		if err != nil {
+			t.Skipf("no /proc environ to read: %v", err)
+		}
+		var v string
+		for _, kv := range strings.Split(string(b), "\x00") {
+			if val, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+				v = val
+			}
+		}
+		return v
+	}
+	want := ""
+	for _, kv := range conf.NodeVars(os.Environ()) {
+		if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+			want = v
+		}
+	}
+	if want == "" {
+		t.Skip("this environment's GODEBUG sets schedtrace: the launcher would leave it")
+	}
+	if got := godebug(startCluster(t, 1)); got != want {
+		t.Errorf("node GODEBUG %q, want %q (conf.NodeEnv)", got, want)
+	}
+	if got := godebug(startCluster(t, 1, "--log-json")); got != os.Getenv("GODEBUG") {
+		t.Errorf("JSON-logging node GODEBUG %q, want the test's own %q", got, os.Getenv("GODEBUG"))
+	}
+}
