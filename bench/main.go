@@ -221,7 +221,7 @@ func run(ctx context.Context, n, warmup int, quick, long bool, out, compare stri
 		cmd := exec.Command(bin, "server", "--id", strconv.Itoa(i+1), "--resp-addr", addrs[i],
 			"--peer-addr", fmt.Sprintf("127.0.0.1:%d", ports[nodes+i]), "--peers", strings.Join(peers, ","),
 			"--data-dir", dirs[i], "--log-level", "warn",
-			"--max-procs", strconv.Itoa(maxProcs))
+			"--max-procs", strconv.Itoa(maxProcs), "--leader-max-procs", strconv.Itoa(conf.LeaderMaxProcs(maxProcs)))
 		// The environment raftkv cluster gives its nodes.
 		cmd.Env = conf.NodeEnv(os.Environ())
 		cmd.Stdout, cmd.Stderr = logf, logf
@@ -602,7 +602,7 @@ func nodeSettings(maxProcs int, env []string) string {
 			}
 		}
 	}
-	s := fmt.Sprintf("Each raftkv node runs with --max-procs %d", maxProcs)
+	s := fmt.Sprintf("Each raftkv node runs with --max-procs %d (%d as the leader)", maxProcs, conf.LeaderMaxProcs(maxProcs))
 	if len(set) > 0 {
 		s += " and " + strings.Join(set, " ")
 	}

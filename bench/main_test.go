@@ -79,10 +79,10 @@ func TestNodeSettings(t *testing.T) {
 		want string
 	}{
 		{[]string{"PATH=/bin", "MALLOC_ARENA_MAX=2", "GODEBUG=schedtrace=2147483647"},
-			"Each raftkv node runs with --max-procs 1 and MALLOC_ARENA_MAX=2 GODEBUG=schedtrace=2147483647."},
+			"Each raftkv node runs with --max-procs 1 (2 as the leader) and MALLOC_ARENA_MAX=2 GODEBUG=schedtrace=2147483647."},
 		{[]string{"GODEBUG=schedtrace=0", "MALLOC_ARENA_MAX=4", "GODEBUG=gctrace=1"},
-			"Each raftkv node runs with --max-procs 1 and MALLOC_ARENA_MAX=4 GODEBUG=gctrace=1."},
-		{[]string{"PATH=/bin"}, "Each raftkv node runs with --max-procs 1."},
+			"Each raftkv node runs with --max-procs 1 (2 as the leader) and MALLOC_ARENA_MAX=4 GODEBUG=gctrace=1."},
+		{[]string{"PATH=/bin"}, "Each raftkv node runs with --max-procs 1 (2 as the leader)."},
 	} {
 		if got := nodeSettings(1, c.env); got != c.want {
 			t.Errorf("nodeSettings(1, %q) = %q, want %q", c.env, got, c.want)

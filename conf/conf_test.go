@@ -75,6 +75,7 @@ func TestWriteFileRoundTrip(t *testing.T) {
 	want.FirstElectionTimeout = 300 * time.Millisecond
 	want.LogJSON = true
 	want.MaxProcs = 1
+	want.LeaderMaxProcs = 2
 	want.KeyCacheSize = 100 << 20
 	if err := WriteFile(path, want); err != nil {
 		t.Fatal(err)
@@ -109,6 +110,8 @@ func TestValidationNamesTheSetting(t *testing.T) {
 		{append(base, "--max-multibulk-len", "0"), "invalid --max-multibulk-len"},
 		{append(base, "--maxclients", "0"), "invalid --maxclients 0"},
 		{append(base, "--max-procs", "-1"), "invalid --max-procs -1"},
+		{append(base, "--max-procs", "1", "--leader-max-procs", "-1"), "invalid --leader-max-procs -1"},
+		{append(base, "--leader-max-procs", "2"), "invalid --leader-max-procs 2: it needs --max-procs"},
 		{append(base, "--key-cache-size", "1048576"), "invalid --key-cache-size 1048576: must be at least 32 MiB"},
 		{append(base, "--log-level", "loud"), "invalid --log-level \"loud\""},
 		{append(base, "--data-dir", ""), "missing --data-dir"},

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"runtime"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -41,8 +42,14 @@ var heldSyncs atomic.Uint64
 
 // SyncData is fdatasync(2) made without telling Go's scheduler that the
 // thread is in a system call: the processor stays with it, and no other
-// thread is woken to take it over while the disk works.
+// thread is woken to take it over while the disk works. That is for a
+// process with one processor at the time of the sync; with more (a
+// leader given more, conf.LeaderMaxProcs), the others are to go on
+// meanwhile, and it is an ordinary system call.
 func (f heldSyncFile) SyncData() error {
+	if runtime.GOMAXPROCS(0) != 1 {
+		return f.File.SyncData()
+	}
 	heldSyncs.Add(1)
 	if _, _, errno := unix.RawSyscall(unix.SYS_FDATASYNC, f.Fd(), 0, 0); errno != 0 {
 		return errno

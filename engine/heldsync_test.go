@@ -2,7 +2,9 @@ package engine
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -14,6 +16,7 @@ import (
 // TestHeldSyncFS: only write-ahead log files get the held sync, whether
 // created or recycled, and its errors reach the caller.
 func TestHeldSyncFS(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	dir := t.TempDir()
 	fs := heldSyncFS{vfs.Default}
 	path := func(name string) string { return filepath.Join(dir, name) }
@@ -50,11 +53,30 @@ func TestHeldSyncFS(t *testing.T) {
 	if _, held := f.(heldSyncFile); !held {
 		t.Errorf("ReuseForWrite of a log: %T, want the held sync", f)
 	}
+	// With a second processor (a leader's, conf.LeaderMaxProcs), a log's
+	// sync is an ordinary system call, which still syncs and fails alike.
+	runtime.GOMAXPROCS(2)
+	before := heldSyncs.Load()
+	if _, err := f.Write([]byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SyncData(); err != nil {
+		t.Fatalf("SyncData with two processors: %v", err)
+	}
+	if n := heldSyncs.Load() - before; n != 0 {
+		t.Errorf("SyncData with two processors: %d held syncs, want none", n)
+	}
+	runtime.GOMAXPROCS(1)
 	// The descriptor is closed: fdatasync fails, and so must SyncData.
 	f.Close()
 	if err := f.SyncData(); !errors.Is(err, unix.EBADF) {
 		t.Errorf("SyncData after Close: %v, want EBADF", err)
 	}
+	runtime.GOMAXPROCS(2)
+	if err := f.SyncData(); !errors.Is(err, unix.EBADF) && !errors.Is(err, os.ErrClosed) {
+		t.Errorf("SyncData after Close, two processors: %v, want EBADF or ErrClosed", err)
+	}
+	runtime.GOMAXPROCS(1)
 	if _, err := fs.Create(path("missing/000004.log"), walCategory); err == nil {
 		t.Error("Create in a missing folder: no error")
 	}
@@ -64,6 +86,7 @@ func TestHeldSyncFS(t *testing.T) {
 // through the held sync (pebble creates its log with the category the
 // wrapper looks for), and what was saved is there after a reopen.
 func TestEngineHeldSync(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	dir := filepath.Join(t.TempDir(), "db")
 	e, err := Open(dir, Options{HoldProcessorInSync: true})
 	if err != nil {

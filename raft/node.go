@@ -46,6 +46,10 @@ type NodeConfig struct {
 	// SyncWrites makes a leader wait for each write of its log, even when
 	// the LogStore can write asynchronously (AsyncLogStore).
 	SyncWrites bool
+	// OnRoleChange, when set, is called on the Node's loop goroutine each
+	// time the node's role changes, with the new role, before anything
+	// else of that Ready is done. It must return quickly.
+	OnRoleChange func(Role)
 }
 
 // Compactor is a LogStore that can drop the log up to an applied index.
@@ -98,10 +102,11 @@ type Node struct {
 	stable     []asyncWrite
 	writerDone chan struct{}
 
-	install   func(s *ReceivedSnapshot) error
-	compactor Compactor // nil when the LogStore cannot compact
-	snapEvery uint64
-	snapKeep  uint64
+	install      func(s *ReceivedSnapshot) error
+	onRoleChange func(Role)
+	compactor    Compactor // nil when the LogStore cannot compact
+	snapEvery    uint64
+	snapKeep     uint64
 
 	// Owned by the run goroutine.
 	soft      SoftState
@@ -202,6 +207,7 @@ func NewNode(c NodeConfig) (*Node, error) {
 		reads:        make(map[uint64]*readBatch),
 		heard:        make(map[uint64]uint64),
 		install:      c.InstallSnapshot,
+		onRoleChange: c.OnRoleChange,
 		snapEvery:    c.SnapshotEntries,
 		snapKeep:     c.SnapshotCatchUpEntries,
 	}
@@ -751,6 +757,9 @@ func (n *Node) handleReady(rd Ready) error {
 	role := n.soft.Role
 	if rd.SoftState != nil {
 		role = rd.SoftState.Role
+		if role != n.soft.Role && n.onRoleChange != nil {
+			n.onRoleChange(role)
+		}
 	}
 	sendFirst := role == Leader && (rd.HardState.IsEmpty() ||
 		(rd.HardState.Term == n.hard.Term && rd.HardState.Vote == n.hard.Vote))

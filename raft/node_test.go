@@ -634,3 +634,69 @@ func TestNodeProposeMany(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeOnRoleChange: each node's hook hears every change of its role,
+// as it happens, ending with the role the node reports; a transfer of
+// leadership makes the old leader follow and the new one lead.
+func TestNodeOnRoleChange(t *testing.T) {
+	var mu sync.Mutex
+	heard := map[uint64][]Role{}
+	_, nodes, _ := startNodesConf(t, 3, func(c *NodeConfig) {
+		id := c.ID
+		c.OnRoleChange = func(r Role) {
+			mu.Lock()
+			heard[id] = append(heard[id], r)
+			mu.Unlock()
+		}
+	})
+	last := func(n *Node) (Role, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		rs := heard[n.id]
+		for i := 1; i < len(rs); i++ {
+			if rs[i] == rs[i-1] {
+				t.Errorf("node %d heard %v twice in a row: %v", n.id, rs[i], rs)
+			}
+		}
+		if len(rs) == 0 {
+			return Follower, 0
+		}
+		return rs[len(rs)-1], len(rs)
+	}
+	check := func() {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			ok := true
+			for _, n := range nodes {
+				if r, _ := last(n); r != n.Status().Role {
+					ok = false
+				}
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("hooks heard %v; roles now %v %v %v", heard, nodes[0].Status().Role, nodes[1].Status().Role, nodes[2].Status().Role)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	lead := waitLeader(t, nodes)
+	check()
+	if r, n := last(lead); r != Leader || n < 2 {
+		t.Fatalf("the leader's hook heard %d changes ending with %v, want a campaign then Leader", n, r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := lead.TransferLeadership(ctx, None); err != nil {
+		t.Fatal(err)
+	}
+	next := waitLeader(t, nodes)
+	check()
+	if r, _ := last(lead); r != Follower || next == lead {
+		t.Fatalf("after the transfer the old leader's hook last heard %v", r)
+	}
+}

@@ -95,6 +95,13 @@ func TestClusterCommand(t *testing.T) {
 		if c.MaxProcs != share {
 			t.Errorf("node %d config: max-procs %d, want %d (%d CPUs, 3 nodes)", i, c.MaxProcs, share, runtime.NumCPU())
 		}
+		if c.LeaderMaxProcs != share+1 {
+			t.Errorf("node %d config: leader-max-procs %d, want %d", i, c.LeaderMaxProcs, share+1)
+		}
+	}
+	// The leader runs on one CPU more (conf.LeaderMaxProcs).
+	if b, _ := os.ReadFile(logPath); !strings.Contains(string(b), fmt.Sprintf("role=leader procs=%d", share+1)) {
+		t.Errorf("no node logged running on %d CPUs as the leader; log:\n%s", share+1, b)
 	}
 	if b, _ := os.ReadFile(logPath); strings.Count(string(b), fmt.Sprintf("max_procs=%d ", share)) != 3 {
 		t.Errorf("want 3 nodes logging max_procs=%d; log:\n%s", share, b)
@@ -141,8 +148,8 @@ func TestClusterCommand(t *testing.T) {
 		if err != nil {
 			t.Fatalf("node %d config: %v", i, err)
 		}
-		if c.MaxProcs != 0 {
-			t.Errorf("node %d config with GOMAXPROCS set: max-procs %d, want none", i, c.MaxProcs)
+		if c.MaxProcs != 0 || c.LeaderMaxProcs != 0 {
+			t.Errorf("node %d config with GOMAXPROCS set: max-procs %d, leader-max-procs %d, want neither", i, c.MaxProcs, c.LeaderMaxProcs)
 		}
 	}
 	checkNodeEnv(t, logPath, "MALLOC_ARENA_MAX=4")

@@ -79,6 +79,7 @@ func runCluster(args []string) error {
 		if os.Getenv("GOMAXPROCS") == "" {
 			// The nodes share this machine's CPUs.
 			cfg.MaxProcs = conf.CPUShare(*n)
+			cfg.LeaderMaxProcs = conf.LeaderMaxProcs(cfg.MaxProcs)
 		}
 		if p.ID == 1 {
 			// Node 1 campaigns first, so that port 6380 is the usual leader.

@@ -43,6 +43,9 @@ func runServer(args []string) error {
 	if cfg.MaxProcs > 0 {
 		runtime.GOMAXPROCS(cfg.MaxProcs)
 		logger.Info("running Go code on at most --max-procs CPUs at once", "max_procs", cfg.MaxProcs, "cpus", runtime.NumCPU())
+		if cfg.LeaderMaxProcs > 0 {
+			logger.Info("as the leader, on at most --leader-max-procs", "leader_max_procs", cfg.LeaderMaxProcs)
+		}
 	}
 	n, err := startNode(cfg, logger)
 	if err != nil {
@@ -279,6 +282,7 @@ func startNode(cfg *conf.Config, logger hclog.Logger) (_ *node, err error) {
 		},
 		SnapshotEntries:        cfg.SnapshotEntries,
 		SnapshotCatchUpEntries: cfg.SnapshotCatchUpEntries,
+		OnRoleChange:           leaderProcs(cfg, logger),
 	})
 	if err != nil {
 		return nil, err
@@ -621,4 +625,22 @@ func (b *backend) Status() resp.Status {
 func (b *backend) SnapshotInfo() resp.SnapshotInfo {
 	snap, _ := b.eng.Snapshot()
 	return resp.SnapshotInfo{Index: snap.Index, Term: snap.Term, Size: b.eng.DataSize(), LogEntries: b.eng.LogLen()}
+}
+
+// leaderProcs is the node's Raft role hook when --leader-max-procs
+// differs from --max-procs: GOMAXPROCS follows the role (see
+// conf.LeaderMaxProcs for why). Otherwise nil.
+func leaderProcs(cfg *conf.Config, logger hclog.Logger) func(raft.Role) {
+	if cfg.MaxProcs == 0 || cfg.LeaderMaxProcs == 0 || cfg.LeaderMaxProcs == cfg.MaxProcs {
+		return nil
+	}
+	return func(r raft.Role) {
+		procs := cfg.MaxProcs
+		if r == raft.Leader {
+			procs = cfg.LeaderMaxProcs
+		}
+		if runtime.GOMAXPROCS(procs) != procs {
+			logger.Info("running Go code on at most this many CPUs at once", "role", r, "procs", procs)
+		}
+	}
 }
