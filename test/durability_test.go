@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +25,11 @@ func TestKillAllDurability(t *testing.T) {
 		killAll(t, fmt.Sprintf("sync_holds_processor=%v", runtime.GOMAXPROCS(0) == 1))
 	})
 	t.Run("max-procs 1", func(t *testing.T) { killAll(t, "sync_holds_processor=true", "--max-procs", "1") })
+	// As raftkv cluster gives on a 2-CPU machine: the leader runs on two
+	// processors and its log syncs as an ordinary system call.
+	t.Run("max-procs 1, leader 2", func(t *testing.T) {
+		killAll(t, "sync_holds_processor=true", "--max-procs", "1", "--leader-max-procs", "2")
+	})
 }
 
 // killAll is TestKillAllDurability on nodes started with extra flags,
@@ -36,6 +42,11 @@ func killAll(t *testing.T, logSays string, extra ...string) {
 		}
 	}
 	lead := c.waitLeader(10 * time.Second)
+	if slices.Contains(extra, "--leader-max-procs") {
+		if log, err := os.ReadFile(lead.logPath); err != nil || !strings.Contains(string(log), "role=leader procs=2") {
+			t.Fatalf("the leader, node %d, did not log running on 2 CPUs (%v)", lead.id, err)
+		}
+	}
 	ctx := context.Background()
 	var (
 		mu    sync.Mutex
