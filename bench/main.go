@@ -588,18 +588,14 @@ func peakRSS(pid int) int64 {
 	return 0
 }
 
-// machine describes the host and the load generator, as a sentence.
 // nodeSettings says how each raftkv node runs: its --max-procs, and the
 // variables of env, its environment, that raftkv cluster sets for its
 // nodes (conf.NodeVars), with the values they have there.
 func nodeSettings(maxProcs int, env []string) string {
 	var set []string
 	for _, name := range []string{"MALLOC_ARENA_MAX", "GODEBUG"} {
-		for i := len(env) - 1; i >= 0; i-- { // os/exec keeps the last
-			if k, _, _ := strings.Cut(env[i], "="); k == name {
-				set = append(set, env[i])
-				break
-			}
+		if v, ok := conf.LookupEnv(env, name); ok {
+			set = append(set, name+"="+v)
 		}
 	}
 	s := fmt.Sprintf("Each raftkv node runs with --max-procs %d (%d as the leader)", maxProcs, conf.LeaderMaxProcs(maxProcs))
@@ -609,6 +605,7 @@ func nodeSettings(maxProcs int, env []string) string {
 	return s + "."
 }
 
+// machine describes the host and the load generator, as a sentence.
 func machine() string {
 	return fmt.Sprintf("Machine: %s/%s, %d CPUs (%s), %s; %s.",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version(), toolVersion())

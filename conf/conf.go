@@ -154,26 +154,27 @@ func NodeEnv(environ []string) []string {
 //     schedtrace (see SysmonGODEBUG).
 func NodeVars(environ []string) []string {
 	var vars []string
-	godebug, hasGodebug := "", false
-	arenas := false
-	for _, kv := range environ {
-		switch k, v, _ := strings.Cut(kv, "="); k {
-		case "MALLOC_ARENA_MAX":
-			arenas = true
-		case "GODEBUG":
-			godebug, hasGodebug = v, true // the last one is the one used
-		}
-	}
-	if !arenas {
+	if _, ok := LookupEnv(environ, "MALLOC_ARENA_MAX"); !ok {
 		vars = append(vars, "MALLOC_ARENA_MAX=2")
 	}
-	switch {
-	case !hasGodebug || godebug == "":
+	switch godebug, _ := LookupEnv(environ, "GODEBUG"); {
+	case godebug == "":
 		vars = append(vars, "GODEBUG="+SysmonGODEBUG)
 	case !godebugSets(godebug, "schedtrace"):
 		vars = append(vars, "GODEBUG="+godebug+","+SysmonGODEBUG)
 	}
 	return vars
+}
+
+// LookupEnv is the value the environment environ gives the variable
+// name: its last setting, the one os/exec keeps; false if it has none.
+func LookupEnv(environ []string, name string) (string, bool) {
+	for i := len(environ) - 1; i >= 0; i-- {
+		if k, v, _ := strings.Cut(environ[i], "="); k == name {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // SysmonGODEBUG is the GODEBUG setting a launcher gives its nodes so that

@@ -258,3 +258,15 @@ func TestNodeEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestLookupEnv(t *testing.T) {
+	env := []string{"A=1", "B=", "A=2", "AB=3", "C"}
+	for _, c := range []struct {
+		name, want string
+		ok         bool
+	}{{"A", "2", true}, {"B", "", true}, {"AB", "3", true}, {"X", "", false}, {"C", "", true}} {
+		if got, ok := LookupEnv(env, c.name); got != c.want || ok != c.ok {
+			t.Errorf("LookupEnv(%q) = %q, %v; want %q, %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+}

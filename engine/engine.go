@@ -94,10 +94,11 @@ type Options struct {
 	// writes that were acknowledged. For tests and benchmarks only.
 	UnsafeNoSync bool
 	// HoldProcessorInSync makes the write-ahead log's fdatasync keep the
-	// Go processor of the goroutine that calls it whenever the process has
-	// one (GOMAXPROCS 1 at the time of the sync). There, Go's scheduler answers a system call that
-	// lasts more than a few tens of microseconds by waking another thread
-	// to poll the network and passing the processor to it and back:
+	// Go processor of the goroutine that calls it whenever the process
+	// has one (GOMAXPROCS 1 at the time of the sync). There, Go's
+	// scheduler answers a system call that lasts more than a few tens of
+	// microseconds by waking another thread to poll the network and
+	// passing the processor to it and back:
 	// context switches at every sync, which cost nodes sharing a machine
 	// more than the wait (BENCHMARKS.md). Holding it, the process waits
 	// out the sync and the machine's other processes have the CPU. The

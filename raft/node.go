@@ -47,8 +47,9 @@ type NodeConfig struct {
 	// the LogStore can write asynchronously (AsyncLogStore).
 	SyncWrites bool
 	// OnRoleChange, when set, is called on the Node's loop goroutine each
-	// time the node's role changes, with the new role, before anything
-	// else of that Ready is done. It must return quickly.
+	// time the node's role changes, with the new role: after a snapshot
+	// in the same Ready is installed, before its entries are saved or its
+	// messages sent. It must return quickly.
 	OnRoleChange func(Role)
 }
 

@@ -177,12 +177,8 @@ func checkNodeEnv(t *testing.T, logPath, kv string) {
 		}
 		_, pid, _ := strings.Cut(rest, " pid=")
 		pid, _, _ = strings.Cut(pid, " ")
-		environ, err := os.ReadFile(filepath.Join("/proc", pid, "environ"))
-		if err != nil {
-			t.Fatalf("environment of node pid %q: %v", pid, err)
-		}
 		var got []string
-		for _, e := range strings.Split(string(environ), "\x00") {
+		for _, e := range procEnviron(t, pid) {
 			if strings.HasPrefix(e, name+"=") {
 				got = append(got, e)
 			}
@@ -195,6 +191,16 @@ func checkNodeEnv(t *testing.T, logPath, kv string) {
 	if nodes != 3 {
 		t.Errorf("%d nodes logged as starting, want 3; log:\n%s", nodes, b)
 	}
+}
+
+// procEnviron is the environment of the process pid, from /proc.
+func procEnviron(t *testing.T, pid string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "environ"))
+	if err != nil {
+		t.Fatalf("environment of pid %q: %v", pid, err)
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
 }
 
 func nodeConfig(dir string, i int) string {
@@ -225,27 +231,16 @@ func portFree(port int) bool {
 // TestHarnessNodeEnv: the suites' nodes run in the environment raftkv
 // cluster gives its own, but for clusters whose logs must be JSON only.
 func TestHarnessNodeEnv(t *testing.T) {
+	if _, err := os.Stat("/proc/self/environ"); err != nil {
+		t.Skipf("no /proc environ to read: %v", err)
+	}
 	godebug := func(c *cluster) string {
 		t.Helper()
-		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(c.nodes[0].cmd.Process.Pid), "environ"))
-		if err != nil {
-			t.Skipf("no /proc environ to read: %v", err)
-		}
-		var v string
-		for _, kv := range strings.Split(string(b), "\x00") {
-			if val, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
-				v = val
-			}
-		}
+		v, _ := conf.LookupEnv(procEnviron(t, strconv.Itoa(c.nodes[0].cmd.Process.Pid)), "GODEBUG")
 		return v
 	}
-	want := ""
-	for _, kv := range conf.NodeVars(os.Environ()) {
-		if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
-			want = v
-		}
-	}
-	if want == "" {
+	want, ok := conf.LookupEnv(conf.NodeVars(os.Environ()), "GODEBUG")
+	if !ok {
 		t.Skip("this environment's GODEBUG sets schedtrace: the launcher would leave it")
 	}
 	if got := godebug(startCluster(t, 1)); got != want {
