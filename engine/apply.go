@@ -25,8 +25,10 @@ type ApplyBatch struct {
 	// known remembers, for keys this batch has looked at, whether the key
 	// has a record with the batch's writes applied and when it expires, so
 	// that writes after a read (APPEND, DEL) need no second lookup to keep
-	// the counts and the expiry index.
-	known map[string]keyState
+	// the counts and the expiry index; and, for keys whose state came
+	// from e.states, that state, so that Commit writes to e.states only
+	// the states that changed.
+	known map[string]seenKey
 	// it looks up keys the batch has not seen in the committed data: one
 	// iterator for the whole batch, made at the first lookup, costs less
 	// than a Get per key (each Get builds an iterator over every memtable
@@ -64,6 +66,20 @@ type keyState struct {
 	expire int64
 }
 
+// seenKey is what an ApplyBatch knows of a key: its state with the
+// batch's writes applied, and, if cached is set, the state e.states held
+// for it when the batch looked. e.states keeps a key's entry until its
+// part of the cache wraps around (each part is a ring, and every write to
+// it, a new copy of a state included, uses it up): writing only what
+// changed keeps the states of keys written over and over without change,
+// SET over a million keys of plain strings for one, in memory, instead of
+// making them take turns.
+type seenKey struct {
+	state  keyState
+	was    keyState
+	cached bool
+}
+
 // NewApplyBatch starts a batch. Batches are serialised: it waits until the
 // previous ApplyBatch has been closed. On a closed Engine every method of
 // the batch but Close returns ErrClosed.
@@ -74,7 +90,7 @@ func (e *Engine) NewApplyBatch() *ApplyBatch {
 	if e.closed {
 		return &ApplyBatch{e: e, err: ErrClosed}
 	}
-	return &ApplyBatch{e: e, b: e.db.NewIndexedBatch(), known: make(map[string]keyState)}
+	return &ApplyBatch{e: e, b: e.db.NewIndexedBatch(), known: make(map[string]seenKey)}
 }
 
 // Key returns key's record as the batch sees it (committed data overlaid
@@ -87,7 +103,7 @@ func (b *ApplyBatch) Key(key []byte) (Record, bool, error) {
 	if err != nil {
 		return Record{}, false, fmt.Errorf("apply batch: %w", err)
 	}
-	b.known[string(key)] = keyState{exists: found, typ: r.Type, expire: r.Expire}
+	b.learn(key, keyState{exists: found, typ: r.Type, expire: r.Expire})
 	return r, found, nil
 }
 
@@ -120,7 +136,7 @@ func (b *ApplyBatch) Put(key []byte, r Record) error {
 	if err := b.reindex(key, st, r.Expire); err != nil {
 		return err
 	}
-	b.known[string(key)] = keyState{exists: true, typ: r.Type, expire: r.Expire}
+	b.learn(key, keyState{exists: true, typ: r.Type, expire: r.Expire})
 	return nil
 }
 
@@ -146,7 +162,7 @@ func (b *ApplyBatch) Delete(key []byte) error {
 	if err := b.reindex(key, st, 0); err != nil {
 		return err
 	}
-	b.known[string(key)] = keyState{}
+	b.learn(key, keyState{})
 	return nil
 }
 
@@ -213,17 +229,17 @@ func (b *ApplyBatch) state(key []byte) (keyState, error) {
 	if b.err != nil {
 		return keyState{}, b.err
 	}
-	if st, known := b.known[string(key)]; known {
-		return st, nil
+	if k, known := b.known[string(key)]; known {
+		return k.state, nil
 	}
 	var st keyState
 	if b.cleared {
-		b.known[string(key)] = st
+		b.known[string(key)] = seenKey{state: st}
 		return st, nil
 	}
 	if v, ok := b.e.states.HasGet(b.stateBuf[:0], key); ok {
 		st = decodeKeyState(v)
-		b.known[string(key)] = st
+		b.known[string(key)] = seenKey{state: st, was: st, cached: true}
 		b.e.keyStateHits.Add(1)
 		return st, nil
 	}
@@ -250,8 +266,15 @@ func (b *ApplyBatch) state(key []byte) (keyState, error) {
 	} else if err := b.it.Error(); err != nil {
 		return st, fmt.Errorf("apply batch lookup %q: %w", key, err)
 	}
-	b.known[string(key)] = st
+	b.known[string(key)] = seenKey{state: st}
 	return st, nil
+}
+
+// learn records key's state with the batch's writes so far.
+func (b *ApplyBatch) learn(key []byte, st keyState) {
+	k := b.known[string(key)]
+	k.state = st
+	b.known[string(key)] = k
 }
 
 // Commit writes the batch together with applied as the applied index,
@@ -318,33 +341,47 @@ func (b *ApplyBatch) remember() {
 	} else {
 		e.releaseHot(b.known)
 	}
-	for k, st := range b.known {
-		e.states.Set([]byte(k), encodeKeyState(b.stateBuf[:0], st))
+	for k, seen := range b.known {
+		if seen.cached && seen.was == seen.state && !b.cleared {
+			continue
+		}
+		e.states.Set([]byte(k), encodeKeyState(b.stateBuf[:0], seen.state))
 	}
 }
 
 // MinKeyCacheSize is the least key cache, and the default: its 512 parts
-// take one 64 KiB block each; it holds the states of about a million keys
-// of 16 bytes.
+// take one 64 KiB block each; it holds the states of about a million and
+// a half keys of 16 bytes without an expiry.
 const MinKeyCacheSize = 32 << 20
 
-// keyStateLen is the length of an encoded keyState.
-const keyStateLen = 10
+// keyStateLen is the longest encoded keyState.
+const keyStateLen = 9
 
-// encodeKeyState appends st to dst: whether the key exists, its type and
-// its expiry.
+// encodeKeyState appends st to dst: one byte with whether the key exists
+// and its type, and its expiry, if it has one, in 8 more.
 func encodeKeyState(dst []byte, st keyState) []byte {
-	exists := byte(0)
+	head := byte(st.typ)
 	if st.exists {
-		exists = 1
+		head |= keyExists
 	}
-	dst = append(dst, exists, byte(st.typ))
+	dst = append(dst, head)
+	if st.expire == 0 {
+		return dst
+	}
 	return binary.BigEndian.AppendUint64(dst, uint64(st.expire))
 }
 
+// keyExists marks an encoded keyState of a key that exists; types take
+// the bits below it.
+const keyExists = 0x80
+
 // decodeKeyState reverses encodeKeyState; e.states holds nothing else.
 func decodeKeyState(v []byte) keyState {
-	return keyState{exists: v[0] == 1, typ: Type(v[1]), expire: int64(binary.BigEndian.Uint64(v[2:]))}
+	st := keyState{exists: v[0]&keyExists != 0, typ: Type(v[0] &^ keyExists)}
+	if len(v) == keyStateLen {
+		st.expire = int64(binary.BigEndian.Uint64(v[1:]))
+	}
+	return st
 }
 
 // Close releases the batch, discarding its writes if it was not

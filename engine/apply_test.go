@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/VictoriaMetrics/fastcache"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -433,6 +434,62 @@ func TestKeyStates(t *testing.T) {
 	after := e.Stats()
 	if hits, lookups := after.KeyStateHits-before.KeyStateHits, after.KeyStateLookups-before.KeyStateLookups; hits != 1 || lookups != 1 {
 		t.Fatalf("key states found in memory %d, looked up %d; want 1, 1", hits, lookups)
+	}
+
+	// A write that leaves a key's state as memory holds it writes no new
+	// copy of it there; one that changes it does, and the next batch
+	// takes the new state, expiry included, from memory.
+	stored := func() uint64 {
+		var s fastcache.Stats
+		e.states.UpdateStats(&s)
+		return s.SetCalls
+	}
+	wantStored := func(step string, from, want uint64) {
+		t.Helper()
+		if got := stored() - from; got != want {
+			t.Fatalf("%s: %d states written to memory, want %d", step, got, want)
+		}
+	}
+	n := stored()
+	apply(true, func(b *ApplyBatch) error { return b.Set(x, []byte("6")) })
+	wantStored("x set again", n, 0)
+	const expire = 1 << 40
+	n = stored()
+	apply(true, func(b *ApplyBatch) error {
+		return b.Put(x, Record{Type: TypeString, Expire: expire, Value: []byte("7")})
+	})
+	wantStored("x given an expiry", n, 1)
+	check("x with an expiry", 32, 1)
+	before = e.Stats()
+	n = stored()
+	apply(true, func(b *ApplyBatch) error { return b.Set(x, []byte("8")) })
+	wantStored("x's expiry dropped", n, 1)
+	check("x without an expiry", 32, 0)
+	if after := e.Stats(); after.KeyStateHits-before.KeyStateHits != 1 || after.KeyStateLookups != before.KeyStateLookups {
+		t.Fatalf("x's state not taken from memory")
+	}
+	// The index entry of the expiry memory gave was the one removed.
+	if keys, err := e.Expiring(expire+1, 10); err != nil || len(keys) != 0 {
+		t.Fatalf("expiring after x's expiry was dropped: %q, %v", keys, err)
+	}
+}
+
+// TestKeyStateEncoding: the states kept in memory read back as written.
+func TestKeyStateEncoding(t *testing.T) {
+	for _, st := range []keyState{
+		{},
+		{exists: true, typ: TypeString},
+		{exists: true, typ: TypeZSet},
+		{exists: true, typ: TypeHash, expire: 1},
+		{exists: true, typ: TypeString, expire: 1<<62 + 12345},
+	} {
+		v := encodeKeyState(nil, st)
+		if got := decodeKeyState(v); got != st {
+			t.Errorf("%+v encoded as %x reads back as %+v", st, v, got)
+		}
+		if want := 1 + 8*min(st.expire, 1); len(v) != int(want) {
+			t.Errorf("%+v encoded in %d bytes, want %d", st, len(v), want)
+		}
 	}
 }
 

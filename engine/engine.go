@@ -86,8 +86,8 @@ type Options struct {
 	// or read by apply batches (whether each exists, its type, its
 	// expiry), which spare a write to a key seen before the lookup of its
 	// record; MinKeyCacheSize when less (0 included).
-	// Each key takes its length and 14 bytes of it, and 20 to 40 bytes
-	// more, not counted, in the index of the cache.
+	// Each key takes its length and 5 bytes of it (14 with an expiry),
+	// and 20 to 40 bytes more, not counted, in the index of the cache.
 	KeyCacheSize int
 	// UnsafeNoSync makes Save and SaveAsync return without waiting for
 	// the disk: a crash of the machine (not of the process) can then lose
@@ -441,7 +441,7 @@ func (e *Engine) holdHot() {
 // releaseHot ends a change's hold on Engine.hot once the change is in
 // pebble: it drops the entries of the keys in drop (every entry when drop
 // is nil), and lets reads fill it again.
-func (e *Engine) releaseHot(drop map[string]keyState) {
+func (e *Engine) releaseHot(drop map[string]seenKey) {
 	e.hotMu.Lock()
 	if drop == nil {
 		clear(e.hot)
