@@ -360,7 +360,8 @@ func TestDeleteAll(t *testing.T) {
 // TestKeyStates: a write to a key that a batch saw before takes the key's
 // state from memory instead of a lookup. That state must be the committed
 // one: after a discarded batch, after DeleteAll, after a snapshot replaced
-// the data, and for batches of many keys.
+// the data, and for batches of many keys. Memory takes a new copy of a
+// state only when a write changes it.
 func TestKeyStates(t *testing.T) {
 	e := openMem(t, vfs.NewMem())
 	fillLog(t, e, 10) // k1..k10, applied 10
