@@ -103,7 +103,9 @@ func (b *ApplyBatch) Key(key []byte) (Record, bool, error) {
 	if err != nil {
 		return Record{}, false, fmt.Errorf("apply batch: %w", err)
 	}
-	b.learn(key, keyState{exists: found, typ: r.Type, expire: r.Expire})
+	seen := b.known[string(key)]
+	seen.state = keyState{exists: found, typ: r.Type, expire: r.Expire}
+	b.known[string(key)] = seen
 	return r, found, nil
 }
 
@@ -113,10 +115,11 @@ func (b *ApplyBatch) Put(key []byte, r Record) error {
 	if r.Type < TypeString || r.Type > TypeZSet {
 		return fmt.Errorf("apply batch put %q: unknown type %d", key, r.Type)
 	}
-	st, err := b.state(key)
+	seen, err := b.state(key)
 	if err != nil {
 		return err
 	}
+	st := seen.state
 	if st.exists && st.typ != r.Type {
 		if err := b.dropElems(st.typ, key); err != nil {
 			return err
@@ -136,7 +139,8 @@ func (b *ApplyBatch) Put(key []byte, r Record) error {
 	if err := b.reindex(key, st, r.Expire); err != nil {
 		return err
 	}
-	b.learn(key, keyState{exists: true, typ: r.Type, expire: r.Expire})
+	seen.state = keyState{exists: true, typ: r.Type, expire: r.Expire}
+	b.known[string(key)] = seen
 	return nil
 }
 
@@ -148,7 +152,8 @@ func (b *ApplyBatch) Set(key, value []byte) error {
 // Delete removes key: its record, its expiry and its elements. Deleting a
 // missing key writes nothing.
 func (b *ApplyBatch) Delete(key []byte) error {
-	st, err := b.state(key)
+	seen, err := b.state(key)
+	st := seen.state
 	if err != nil || !st.exists {
 		return err
 	}
@@ -162,7 +167,8 @@ func (b *ApplyBatch) Delete(key []byte) error {
 	if err := b.reindex(key, st, 0); err != nil {
 		return err
 	}
-	b.learn(key, keyState{})
+	seen.state = keyState{}
+	b.known[string(key)] = seen
 	return nil
 }
 
@@ -224,30 +230,32 @@ func (b *ApplyBatch) SetClock(ms int64) { b.clock = max(b.clock, ms) }
 // Clock is the state machine's clock as the batch sees it.
 func (b *ApplyBatch) Clock() int64 { return max(b.clock, b.e.clock.Load()) }
 
-// state is what the batch knows of key: looked up once, then remembered.
-func (b *ApplyBatch) state(key []byte) (keyState, error) {
+// state is what the batch knows of key: looked up once, then remembered
+// in known, where a write stores the state it leaves.
+func (b *ApplyBatch) state(key []byte) (seenKey, error) {
 	if b.err != nil {
-		return keyState{}, b.err
+		return seenKey{}, b.err
 	}
-	if k, known := b.known[string(key)]; known {
-		return k.state, nil
+	if seen, known := b.known[string(key)]; known {
+		return seen, nil
 	}
 	var st keyState
 	if b.cleared {
 		b.known[string(key)] = seenKey{state: st}
-		return st, nil
+		return seenKey{state: st}, nil
 	}
 	if v, ok := b.e.states.HasGet(b.stateBuf[:0], key); ok {
 		st = decodeKeyState(v)
-		b.known[string(key)] = seenKey{state: st, was: st, cached: true}
+		seen := seenKey{state: st, was: st, cached: true}
+		b.known[string(key)] = seen
 		b.e.keyStateHits.Add(1)
-		return st, nil
+		return seen, nil
 	}
 	b.e.keyStateLookups.Add(1)
 	if b.it == nil {
 		it, err := b.e.db.NewIter(&pebble.IterOptions{LowerBound: keyRecordsLower, UpperBound: keyRecordsUpper, UseL6Filters: true})
 		if err != nil {
-			return st, fmt.Errorf("apply batch lookup: %w", err)
+			return seenKey{}, fmt.Errorf("apply batch lookup: %w", err)
 		}
 		b.it = it
 	}
@@ -256,25 +264,18 @@ func (b *ApplyBatch) state(key []byte) (keyState, error) {
 		// Only the header is needed: no copy of the value.
 		v, err := b.it.ValueAndErr()
 		if err != nil {
-			return st, fmt.Errorf("apply batch lookup %q: %w", key, err)
+			return seenKey{}, fmt.Errorf("apply batch lookup %q: %w", key, err)
 		}
 		r, err := decodeRecord(v)
 		if err != nil {
-			return st, fmt.Errorf("apply batch lookup %q: %w", key, err)
+			return seenKey{}, fmt.Errorf("apply batch lookup %q: %w", key, err)
 		}
 		st = keyState{exists: true, typ: r.Type, expire: r.Expire}
 	} else if err := b.it.Error(); err != nil {
-		return st, fmt.Errorf("apply batch lookup %q: %w", key, err)
+		return seenKey{}, fmt.Errorf("apply batch lookup %q: %w", key, err)
 	}
 	b.known[string(key)] = seenKey{state: st}
-	return st, nil
-}
-
-// learn records key's state with the batch's writes so far.
-func (b *ApplyBatch) learn(key []byte, st keyState) {
-	k := b.known[string(key)]
-	k.state = st
-	b.known[string(key)] = k
+	return seenKey{state: st}, nil
 }
 
 // Commit writes the batch together with applied as the applied index,
