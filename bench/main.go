@@ -593,7 +593,8 @@ func peakRSS(pid int) int64 {
 // nodes (conf.NodeVars), with the values they have there.
 func nodeSettings(maxProcs int, env []string) string {
 	var set []string
-	for _, name := range []string{"MALLOC_ARENA_MAX", "GODEBUG"} {
+	for _, kv := range conf.NodeVars(nil) {
+		name, _, _ := strings.Cut(kv, "=")
 		if v, ok := conf.LookupEnv(env, name); ok {
 			set = append(set, name+"="+v)
 		}
