@@ -12,8 +12,10 @@ import (
 // ErrBatchDone is returned by an ApplyBatch used after Commit or Close.
 var ErrBatchDone = errors.New("engine: apply batch already committed or closed")
 
-// ApplyBatch gathers the state machine's writes for a run of entries. It is
-// an indexed pebble batch, so reads see the batch's own writes. Commit
+// ApplyBatch gathers the state machine's writes for a run of entries in a
+// pebble batch. Reads see the batch's own writes: the first read indexes
+// the batch (reader), which a run of plain writes, whose key states come
+// from known, never pays for. Commit
 // makes the writes, the applied index, the counts and the clock durable
 // together; Close must always be called, and releases the batch for the
 // next one.
@@ -90,7 +92,23 @@ func (e *Engine) NewApplyBatch() *ApplyBatch {
 	if e.closed {
 		return &ApplyBatch{e: e, err: ErrClosed}
 	}
-	return &ApplyBatch{e: e, b: e.db.NewIndexedBatch(), known: make(map[string]seenKey)}
+	return &ApplyBatch{e: e, b: e.db.NewBatch(), known: make(map[string]seenKey)}
+}
+
+// reader returns the batch for reads that must see its writes, indexed:
+// the first such read moves the writes so far into an indexed batch.
+func (b *ApplyBatch) reader() (pebble.Reader, error) {
+	if b.b.Indexed() {
+		return b.b, nil
+	}
+	ib := b.e.db.NewIndexedBatch()
+	if err := ib.Apply(b.b, nil); err != nil {
+		ib.Close()
+		return nil, fmt.Errorf("apply batch index: %w", err)
+	}
+	b.b.Close()
+	b.b = ib
+	return ib, nil
 }
 
 // Key returns key's record as the batch sees it (committed data overlaid
@@ -99,7 +117,11 @@ func (b *ApplyBatch) Key(key []byte) (Record, bool, error) {
 	if b.err != nil {
 		return Record{}, false, b.err
 	}
-	r, found, err := getRecord(b.b, key)
+	rd, err := b.reader()
+	if err != nil {
+		return Record{}, false, err
+	}
+	r, found, err := getRecord(rd, key)
 	if err != nil {
 		return Record{}, false, fmt.Errorf("apply batch: %w", err)
 	}
@@ -217,7 +239,11 @@ func (b *ApplyBatch) Keys(from []byte, fn func(key []byte, r Record) error) erro
 	if b.err != nil {
 		return b.err
 	}
-	return iterKeys(b.b, from, fn)
+	rd, err := b.reader()
+	if err != nil {
+		return err
+	}
+	return iterKeys(rd, from, fn)
 }
 
 // KeyCount is the number of keys as the batch sees it.

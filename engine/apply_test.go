@@ -51,6 +51,55 @@ func TestApplyBatchSeesOwnWrites(t *testing.T) {
 	}
 }
 
+// TestApplyBatchIndexesOnFirstRead checks that a batch of writes alone is
+// never indexed, and that the first read indexes it with every write so
+// far (records, elements, range deletions) in view, and the later ones.
+func TestApplyBatchIndexesOnFirstRead(t *testing.T) {
+	e := openMem(t, vfs.NewMem())
+	b := e.NewApplyBatch()
+	defer b.Close()
+	putHash(t, b, "h", "f1", "1", "f2", "2")
+	putHash(t, b, "gone", "f", "3")
+	for _, k := range []string{"a", "b"} {
+		if err := b.Set([]byte(k), []byte("v"+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Delete([]byte("gone")); err != nil { // a range deletion of its fields
+		t.Fatal(err)
+	}
+	if b.b.Indexed() {
+		t.Fatal("a batch of writes alone is indexed")
+	}
+	if v, ok := mustGet(t, b.Key, []byte("b")); !ok || string(v) != "vb" {
+		t.Fatalf("batch get b = %q, %v, want vb", v, ok)
+	}
+	if !b.b.Indexed() {
+		t.Fatal("the batch is not indexed after a read")
+	}
+	if got := elems(t, b.Elems, "h"); got != `"f1"="1" "f2"="2"` {
+		t.Fatalf("the batch sees h's fields as %s", got)
+	}
+	if got := elems(t, b.Elems, "gone"); got != "" {
+		t.Fatalf("the batch sees deleted fields of gone: %s", got)
+	}
+	if err := b.Set([]byte("a"), []byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := mustGet(t, b.Key, []byte("a")); !ok || string(v) != "again" {
+		t.Fatalf("batch get a = %q, %v, want again", v, ok)
+	}
+	if err := b.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := mustGet(t, e.Key, []byte("a")); !ok || string(v) != "again" {
+		t.Fatalf("engine get a = %q, %v, want again", v, ok)
+	}
+	if e.KeyCount() != 3 {
+		t.Fatalf("keys = %d, want 3 (h, a, b)", e.KeyCount())
+	}
+}
+
 func TestApplyBatchKeyCount(t *testing.T) {
 	e := openMem(t, vfs.NewMem())
 	apply := func(applied uint64, f func(b *ApplyBatch) error) {

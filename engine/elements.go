@@ -145,7 +145,11 @@ func (b *ApplyBatch) Elem(t Type, key, elem []byte) ([]byte, bool, error) {
 	if b.err != nil {
 		return nil, false, b.err
 	}
-	return getElem(b.b, t, key, elem)
+	rd, err := b.reader()
+	if err != nil {
+		return nil, false, err
+	}
+	return getElem(rd, t, key, elem)
 }
 
 // PutElem writes one element of key, a key of type t. The caller keeps the
@@ -186,7 +190,11 @@ func (b *ApplyBatch) Elems(t Type, key, from, to []byte, fn func(elem, value []b
 	if b.err != nil {
 		return b.err
 	}
-	return iterElems(b.b, t, key, from, to, false, fn)
+	rd, err := b.reader()
+	if err != nil {
+		return err
+	}
+	return iterElems(rd, t, key, from, to, false, fn)
 }
 
 // ElemsRev is Elems in reverse element order.
@@ -194,7 +202,11 @@ func (b *ApplyBatch) ElemsRev(t Type, key, from, to []byte, fn func(elem, value 
 	if b.err != nil {
 		return b.err
 	}
-	return iterElems(b.b, t, key, from, to, true, fn)
+	rd, err := b.reader()
+	if err != nil {
+		return err
+	}
+	return iterElems(rd, t, key, from, to, true, fn)
 }
 
 // DeleteElems removes key's elements from the element from up to but
