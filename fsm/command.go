@@ -295,7 +295,11 @@ func EncodeDel(keys ...[]byte) []byte { return encode(OpDel, keys...) }
 
 // Decode decodes a command produced by one of the Encode functions,
 // stamped or not. The returned arguments alias b.
-func Decode(b []byte) (Command, error) {
+func Decode(b []byte) (Command, error) { return decodeInto(b, nil) }
+
+// decodeInto is Decode putting the arguments in args's array when it is
+// large enough.
+func decodeInto(b []byte, args [][]byte) (Command, error) {
 	var now int64
 	if len(b) > 0 && Op(b[0]) == OpAt {
 		if len(b) < 9 {
@@ -318,7 +322,11 @@ func Decode(b []byte) (Command, error) {
 		return Command{}, ErrCorrupt
 	}
 	b = b[1+k:]
-	c.Args = make([][]byte, 0, n)
+	if uint64(cap(args)) >= n {
+		c.Args = args[:0]
+	} else {
+		c.Args = make([][]byte, 0, n)
+	}
 	for i := uint64(0); i < n; i++ {
 		l, k := binary.Uvarint(b)
 		if k <= 0 || l > uint64(len(b)-k) {

@@ -1494,6 +1494,48 @@ func TestEncodeWrites(t *testing.T) {
 	}
 }
 
+// TestEncodeWritesAllPlain: a packed entry of SETs alone, whose results
+// are all Result{}, returns one per write, more writes than the shared
+// zero results too, and a SET's result is still its own in a pack where
+// another write answers something else.
+func TestEncodeWritesAllPlain(t *testing.T) {
+	for _, n := range []int{1, 16, len(zeroResults) + 1} {
+		node := openNode(t, vfs.NewMem())
+		cmds := make([][]byte, n)
+		for i := range cmds {
+			cmds[i] = EncodeSet(fmt.Appendf(nil, "k%d", i), fmt.Appendf(nil, "v%d", i))
+		}
+		got := node.apply(t, entries(1, EncodeWrites(1000, cmds))...)[0].(Result)
+		if got.Err != nil || len(got.Multi) != n {
+			t.Fatalf("%d SETs packed: result %+v", n, got)
+		}
+		for i, r := range got.Multi {
+			if !r.isZero() {
+				t.Fatalf("%d SETs packed: write %d answered %+v", n, i, r)
+			}
+		}
+		if keys := node.e.KeyCount(); keys != uint64(n) {
+			t.Fatalf("%d SETs packed: %d keys", n, keys)
+		}
+		mixed := [][]byte{EncodeSet(k("k0"), k("v0")), EncodeAppend(k("k0"), k("+")), EncodeSet(k("k1"), k("w"))}
+		got = node.apply(t, entries(2, EncodeWrites(1000, mixed))...)[0].(Result)
+		want := []int64{0, 3, 0} // APPEND makes "v0+"
+		if len(got.Multi) != len(want) {
+			t.Fatalf("mixed pack: result %+v", got)
+		}
+		for i, r := range got.Multi {
+			if r.Int != want[i] || r.Err != nil {
+				t.Fatalf("mixed pack: write %d answered %+v, want Int %d", i, r, want[i])
+			}
+		}
+		for i := range zeroResults {
+			if !zeroResults[i].isZero() {
+				t.Fatalf("shared zero result %d was written to: %+v", i, zeroResults[i])
+			}
+		}
+	}
+}
+
 // TestMillionFieldHash: a hash of 1,000,000 fields is read back field by
 // field from a view without the hash ever being loaded whole (the bytes
 // allocated while reading all of it stay a small fraction of its size),

@@ -140,7 +140,18 @@ func (f *FSM) applyMulti(a applier, cmd Command) (Result, error) {
 	if fn, ok := f.tx.m.Load(nonce); ok {
 		reader = fn.(TxReader)
 	}
-	res := Result{Multi: make([]Result, len(cmds))}
+	// Until a command has a result of its own, the results are the shared
+	// zeroResults: a pipelined run of SETs allocates none.
+	var res Result
+	set := func(i int, r Result) {
+		if res.Multi == nil {
+			res.Multi = make([]Result, len(cmds))
+		}
+		res.Multi[i] = r
+	}
+	// The commands' arguments, decoded one command after the other into
+	// the same array: no result refers to them.
+	var subArgs [][]byte
 	for i, c := range cmds {
 		switch c[0] {
 		case TxRead:
@@ -148,14 +159,15 @@ func (f *FSM) applyMulti(a applier, cmd Command) (Result, error) {
 				reader(i, a.b, a.now)
 			}
 		case TxWrite:
-			sub, err := Decode(c[1:])
+			sub, err := decodeInto(c[1:], subArgs)
 			if err == nil && (sub.Op == OpMulti || sub.Now != 0) {
 				err = fmt.Errorf("%w: a transaction inside a transaction", ErrCorrupt)
 			}
 			if err != nil {
-				res.Multi[i] = Result{Err: err}
+				set(i, Result{Err: err})
 				continue
 			}
+			subArgs = sub.Args
 			// Each command draws its own random numbers.
 			sa := a
 			sa.seed[1] ^= uint64(i+1) << 40
@@ -163,11 +175,25 @@ func (f *FSM) applyMulti(a applier, cmd Command) (Result, error) {
 			if err != nil {
 				return Result{}, err
 			}
-			res.Multi[i] = r
+			if !r.isZero() {
+				set(i, r)
+			}
+		}
+	}
+	if res.Multi == nil {
+		if len(cmds) <= len(zeroResults) {
+			res.Multi = zeroResults[:len(cmds):len(cmds)]
+		} else {
+			res.Multi = make([]Result, len(cmds))
 		}
 	}
 	return res, nil
 }
+
+// zeroResults backs the results of a transaction or pipelined run whose
+// commands all answer Result{}, as plain SETs do. It is shared: nothing
+// writes to a Result's Multi once Apply returned it.
+var zeroResults [1024]Result
 
 // KeyDigest digests everything key holds at now: its record (type,
 // expiry, value) and its elements; a missing or expired key digests to
