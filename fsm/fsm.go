@@ -126,6 +126,9 @@ func (f *FSM) Apply(ents []raft.Entry) ([]any, error) {
 	b := f.e.NewApplyBatch()
 	defer b.Close()
 	var newMembers *[]engine.Member
+	// The entries' arguments, decoded one entry after the other into the
+	// same array: no result refers to them.
+	var args [][]byte
 	for i := start; i < len(ents); i++ {
 		if ents[i].Type == raft.EntryConfChange {
 			ms, res, err := f.applyConfChange(b, ents[i], newMembers)
@@ -138,7 +141,7 @@ func (f *FSM) Apply(ents []raft.Entry) ([]any, error) {
 			results[i] = boxResult(res)
 			continue
 		}
-		res, err := f.applyEntry(b, ents[i])
+		res, err := f.applyEntry(b, ents[i], &args)
 		if err != nil {
 			return nil, fmt.Errorf("apply entry %d: %w", ents[i].Index, err)
 		}
@@ -222,19 +225,21 @@ func DecodeMemberContext(b []byte) (peerAddr, respAddr string, err error) {
 	return string(b[k : k+int(n)]), string(b[k+int(n):]), nil
 }
 
-// applyEntry applies one entry to b. The error is a storage failure; a bad
-// command is reported in the Result.
-func (f *FSM) applyEntry(b *engine.ApplyBatch, ent raft.Entry) (Result, error) {
+// applyEntry applies one entry to b, decoding its arguments into *args's
+// array when it is large enough (and leaving there the one it used). The
+// error is a storage failure; a bad command is reported in the Result.
+func (f *FSM) applyEntry(b *engine.ApplyBatch, ent raft.Entry, args *[][]byte) (Result, error) {
 	if ent.Type != raft.EntryNormal {
 		return Result{Err: fmt.Errorf("%w: entry type %d", ErrCorrupt, ent.Type)}, nil
 	}
 	if len(ent.Data) == 0 {
 		return Result{}, nil // a new leader's no-op
 	}
-	cmd, err := Decode(ent.Data)
+	cmd, err := decodeInto(ent.Data, *args)
 	if err != nil {
 		return Result{Err: err}, nil
 	}
+	*args = cmd.Args
 	// The state machine's time only moves forward: a leader whose clock is
 	// behind its predecessor's cannot bring an expired key back.
 	b.SetClock(cmd.Now)
