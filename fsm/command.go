@@ -161,7 +161,11 @@ func encode(op Op, args ...[]byte) []byte {
 	for _, a := range args {
 		n += binary.MaxVarintLen64 + len(a)
 	}
-	b := make([]byte, 0, n)
+	return appendCommand(make([]byte, 0, n), op, args...)
+}
+
+// appendCommand appends the encoding of op with args to b.
+func appendCommand(b []byte, op Op, args ...[]byte) []byte {
 	b = append(b, byte(op))
 	b = binary.AppendUvarint(b, uint64(len(args)))
 	for _, a := range args {
@@ -173,6 +177,18 @@ func encode(op Op, args ...[]byte) []byte {
 
 // EncodeSet encodes SET key value.
 func EncodeSet(key, value []byte) []byte { return encode(OpSet, key, value) }
+
+// AppendSet appends EncodeSet's encoding of SET key value to dst: writes
+// encoded one after the other into one buffer need no allocation each.
+func AppendSet(dst, key, value []byte) []byte { return appendCommand(dst, OpSet, key, value) }
+
+// AppendAppend appends EncodeAppend's encoding to dst, as AppendSet.
+func AppendAppend(dst, key, value []byte) []byte {
+	return appendCommand(dst, OpAppend, key, value)
+}
+
+// AppendDel appends EncodeDel's encoding to dst, as AppendSet.
+func AppendDel(dst []byte, keys ...[]byte) []byte { return appendCommand(dst, OpDel, keys...) }
 
 // EncodeSetIf encodes SET key value with the flags SetNX, SetXX, SetGet,
 // SetKeepTTL, and an absolute expiry in Unix milliseconds (0: none).

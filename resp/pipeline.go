@@ -17,33 +17,31 @@ import (
 // one round for the run, packed into as few log entries as its size
 // allows (pack).
 
-// batchable encodes a write that can join a pipelined run: the plain forms
-// of SET, APPEND and DEL, with a valid arity. Anything else (options,
-// errors, reads) is served on its own, in order.
-func batchable(args [][]byte) (enc []byte, idx int, ok bool) {
+// batchable appends to buf the encoding of a write that can join a
+// pipelined run: the plain forms of SET, APPEND and DEL, with a valid
+// arity. Anything else (options, errors, reads) is served on its own, in
+// order, and leaves buf as it was.
+func batchable(args [][]byte, buf []byte) (_ []byte, idx int, ok bool) {
 	c := lookupCommand(args[0])
 	if c == nil {
-		return nil, -1, false
+		return buf, -1, false
 	}
-	switch c.name {
-	case "set":
-		if len(args) == 3 {
-			enc = fsm.EncodeSet(args[1], args[2])
-		}
-	case "append":
-		if len(args) == 3 {
-			enc = fsm.EncodeAppend(args[1], args[2])
-		}
-	case "del":
-		if len(args) >= 2 {
-			enc = fsm.EncodeDel(args[1:]...)
-		}
+	switch {
+	case c.name == "set" && len(args) == 3:
+		buf = fsm.AppendSet(buf, args[1], args[2])
+	case c.name == "append" && len(args) == 3:
+		buf = fsm.AppendAppend(buf, args[1], args[2])
+	case c.name == "del" && len(args) >= 2:
+		buf = fsm.AppendDel(buf, args[1:]...)
+	default:
+		return buf, -1, false
 	}
-	if enc == nil {
-		return nil, -1, false
-	}
-	return enc, c.idx, true
+	return buf, c.idx, true
 }
+
+// maxRunBuf bounds the encoding buffer a connection keeps between runs:
+// a larger one, grown for large values, is let go.
+const maxRunBuf = 1 << 20
 
 // serveRun serves first together with the batchable writes queued behind
 // it, when first is one too; the commands after the run are then served
@@ -56,36 +54,51 @@ func (s *Server) serveRun(conn *errConn, first redcon.Command, start time.Time) 
 	if len(next) == 0 {
 		return false
 	}
-	enc, idx, ok := batchable(first.Args)
+	cl := conn.Context().(*client)
+	// The run's writes are encoded one after the other into buf; ends
+	// marks where each ends.
+	buf, idx, ok := batchable(first.Args, cl.buf[:0])
 	if !ok {
 		return false
 	}
-	enc1, idx1, ok := batchable(next[0].Args)
+	end := len(buf)
+	buf, idx1, ok := batchable(next[0].Args, buf)
 	if !ok {
 		return false
 	}
 	queued := conn.ReadPipeline() // begins with next[0]
-	cl := conn.Context().(*client)
 	run := append(cl.run[:0], first, queued[0])
-	encs := append(cl.encs[:0], enc, enc1)
+	ends := append(cl.ends[:0], end, len(buf))
 	idxs := append(cl.idxs[:0], idx, idx1)
-	defer func() {
-		// Kept for the next run, without what this one referred to.
-		clear(run)
-		clear(encs)
-		cl.run, cl.encs, cl.idxs = run[:0], encs[:0], idxs[:0]
-	}()
 	i := 1
 	for ; i < len(queued); i++ {
-		e, x, ok := batchable(queued[i].Args)
-		if !ok {
+		var x int
+		if buf, x, ok = batchable(queued[i].Args, buf); !ok {
 			break
 		}
 		run = append(run, queued[i])
-		encs = append(encs, e)
+		ends = append(ends, len(buf))
 		idxs = append(idxs, x)
 	}
 	rest := queued[i:]
+	encs := cl.encs[:0]
+	for k, to := range ends {
+		from := 0
+		if k > 0 {
+			from = ends[k-1]
+		}
+		encs = append(encs, buf[from:to:to])
+	}
+	defer func() {
+		// Kept for the next run, without what this one referred to; pack
+		// copied the encodings into the entries.
+		clear(run)
+		clear(encs)
+		if cap(buf) > maxRunBuf {
+			buf = nil
+		}
+		cl.run, cl.encs, cl.idxs, cl.ends, cl.buf = run[:0], encs[:0], idxs[:0], ends[:0], buf[:0]
+	}()
 
 	c := &call{s: s, conn: conn, args: first.Args, cl: cl}
 	if c.route(first.Args[1]) {

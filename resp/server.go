@@ -224,10 +224,12 @@ type client struct {
 	// password is required.
 	authed bool
 
-	// run, encs, idxs, ents and firsts keep their arrays from one
-	// pipelined run of writes to the next (serveRun), used by the
+	// run, buf, ends, encs, idxs, ents and firsts keep their arrays from
+	// one pipelined run of writes to the next (serveRun), used by the
 	// connection's goroutine alone.
 	run    []redcon.Command
+	buf    []byte
+	ends   []int
 	encs   [][]byte
 	idxs   []int
 	ents   [][]byte

@@ -654,6 +654,13 @@ func TestPipelinedWrites(t *testing.T) {
 	if batches, writes := sent(); !slices.Equal(batches, []int{1, 1}) || !slices.Equal(writes, []int{4, 1, 5}) {
 		t.Fatalf("batches %v, writes per entry %v; want [1 1] and [4 1 5]", batches, writes)
 	}
+	// Runs encoded into the connection's buffer one after the other, one
+	// larger than the buffer it keeps (maxRunBuf): each value is its own.
+	big := func(c byte) string { return strings.Repeat(string(c), maxRunBuf/2) }
+	pipeline(t, c, [][]string{{"SET", "b1", big('x')}, {"SET", "b2", big('y')}, {"SET", "b3", big('z')}},
+		[]string{"+OK", "+OK", "+OK"})
+	pipeline(t, c, [][]string{{"SET", "s1", "1"}, {"SET", "s2", "2"}, {"GET", "b1"}, {"GET", "b3"}, {"GET", "s1"}},
+		[]string{"+OK", "+OK", "$" + itoa(maxRunBuf/2), big('x'), "$" + itoa(maxRunBuf/2), big('z'), "$1", "1"})
 	f.set(func(f *fakeBackend) { f.proposeErr = raft.ErrProposalDropped })
 	tryAgain := "-TRYAGAIN the command was not replicated; it is safe to retry"
 	pipeline(t, c, [][]string{{"SET", "x", "1"}, {"SET", "y", "2"}, {"DEL", "x"}}, []string{tryAgain, tryAgain, tryAgain})
@@ -696,6 +703,27 @@ func TestPack(t *testing.T) {
 	if !slices.Equal(firsts, []int{0, 2, 4, 5}) {
 		t.Fatalf("entries start at writes %v, want [0 2 4 5]", firsts)
 	}
+	// The entries are copies: serveRun reuses the encodings' buffer for
+	// the next run while the log holds the entries.
+	kept := make([][]byte, len(ents))
+	for e, ent := range ents {
+		kept[e] = slices.Clone(ent)
+	}
+	scribbled := make([][]byte, len(encs))
+	for i, w := range encs {
+		scribbled[i] = slices.Clone(w)
+	}
+	for _, w := range encs {
+		for j := range w {
+			w[j] = 0xee
+		}
+	}
+	for e := range ents {
+		if !slices.Equal(ents[e], kept[e]) {
+			t.Fatalf("entry %d shares its bytes with the encodings", e)
+		}
+	}
+	encs = scribbled
 	for e, ent := range ents {
 		cmd, err := fsm.Decode(ent)
 		if err != nil || cmd.Now != 1234 {
