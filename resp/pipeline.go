@@ -64,6 +64,9 @@ func (s *Server) serveRun(conn *errConn, first redcon.Command, start time.Time) 
 	end := len(buf)
 	buf, idx1, ok := batchable(next[0].Args, buf)
 	if !ok {
+		if cap(buf) <= maxRunBuf {
+			cl.buf = buf[:0]
+		}
 		return false
 	}
 	queued := conn.ReadPipeline() // begins with next[0]
