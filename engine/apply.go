@@ -96,8 +96,12 @@ func (e *Engine) NewApplyBatch() *ApplyBatch {
 }
 
 // reader returns the batch for reads that must see its writes, indexed:
-// the first such read moves the writes so far into an indexed batch.
+// the first such read moves the writes so far into an indexed batch. It
+// returns b.err once that is set.
 func (b *ApplyBatch) reader() (pebble.Reader, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
 	if b.b.Indexed() {
 		return b.b, nil
 	}
@@ -114,9 +118,6 @@ func (b *ApplyBatch) reader() (pebble.Reader, error) {
 // Key returns key's record as the batch sees it (committed data overlaid
 // with the batch's own writes), expired or not; its Value is a copy.
 func (b *ApplyBatch) Key(key []byte) (Record, bool, error) {
-	if b.err != nil {
-		return Record{}, false, b.err
-	}
 	rd, err := b.reader()
 	if err != nil {
 		return Record{}, false, err
@@ -236,9 +237,6 @@ func (b *ApplyBatch) DeleteAll() error {
 // Keys calls fn for each key record as the batch sees it, from the key
 // from on (nil: the first), in key order. fn must not write to the batch.
 func (b *ApplyBatch) Keys(from []byte, fn func(key []byte, r Record) error) error {
-	if b.err != nil {
-		return b.err
-	}
 	rd, err := b.reader()
 	if err != nil {
 		return err
@@ -369,7 +367,7 @@ func (b *ApplyBatch) remember() {
 		e.releaseHot(b.known)
 	}
 	for k, seen := range b.known {
-		if seen.cached && seen.was == seen.state && !b.cleared {
+		if seen.cached && seen.was == seen.state {
 			continue
 		}
 		e.states.Set([]byte(k), encodeKeyState(b.stateBuf[:0], seen.state))

@@ -142,9 +142,6 @@ func iterElems(r pebble.Reader, t Type, key, from, to []byte, rev bool, fn func(
 
 // Elem returns one element of key, a key of type t, as the batch sees it.
 func (b *ApplyBatch) Elem(t Type, key, elem []byte) ([]byte, bool, error) {
-	if b.err != nil {
-		return nil, false, b.err
-	}
 	rd, err := b.reader()
 	if err != nil {
 		return nil, false, err
@@ -187,9 +184,6 @@ func (b *ApplyBatch) DeleteElem(t Type, key, elem []byte) error {
 // element order, from the element from up to but excluding to (nil leaves
 // that end open). fn must not write to the batch.
 func (b *ApplyBatch) Elems(t Type, key, from, to []byte, fn func(elem, value []byte) error) error {
-	if b.err != nil {
-		return b.err
-	}
 	rd, err := b.reader()
 	if err != nil {
 		return err
@@ -199,9 +193,6 @@ func (b *ApplyBatch) Elems(t Type, key, from, to []byte, fn func(elem, value []b
 
 // ElemsRev is Elems in reverse element order.
 func (b *ApplyBatch) ElemsRev(t Type, key, from, to []byte, fn func(elem, value []byte) error) error {
-	if b.err != nil {
-		return b.err
-	}
 	rd, err := b.reader()
 	if err != nil {
 		return err

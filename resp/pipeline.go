@@ -43,6 +43,14 @@ func batchable(args [][]byte, buf []byte) (_ []byte, idx int, ok bool) {
 // a larger one, grown for large values, is let go.
 const maxRunBuf = 1 << 20
 
+// keepBuf keeps buf's array for the next run's encodings, unless it grew
+// past maxRunBuf.
+func (cl *client) keepBuf(buf []byte) {
+	if cap(buf) <= maxRunBuf {
+		cl.buf = buf[:0]
+	}
+}
+
 // serveRun serves first together with the batchable writes queued behind
 // it, when first is one too; the commands after the run are then served
 // one by one. It returns false, having consumed nothing, when there is no
@@ -55,8 +63,9 @@ func (s *Server) serveRun(conn *errConn, first redcon.Command, start time.Time) 
 		return false
 	}
 	cl := conn.Context().(*client)
-	// The run's writes are encoded one after the other into buf; ends
-	// marks where each ends.
+	// The run's writes are encoded one after the other into buf, and
+	// encs holds each one's bytes. An encoding stays valid when buf grows
+	// into a new array: the old one keeps it.
 	buf, idx, ok := batchable(first.Args, cl.buf[:0])
 	if !ok {
 		return false
@@ -64,43 +73,32 @@ func (s *Server) serveRun(conn *errConn, first redcon.Command, start time.Time) 
 	end := len(buf)
 	buf, idx1, ok := batchable(next[0].Args, buf)
 	if !ok {
-		if cap(buf) <= maxRunBuf {
-			cl.buf = buf[:0]
-		}
+		cl.keepBuf(buf)
 		return false
 	}
 	queued := conn.ReadPipeline() // begins with next[0]
 	run := append(cl.run[:0], first, queued[0])
-	ends := append(cl.ends[:0], end, len(buf))
+	encs := append(cl.encs[:0], buf[:end:end], buf[end:len(buf):len(buf)])
 	idxs := append(cl.idxs[:0], idx, idx1)
 	i := 1
 	for ; i < len(queued); i++ {
+		from := len(buf)
 		var x int
 		if buf, x, ok = batchable(queued[i].Args, buf); !ok {
 			break
 		}
 		run = append(run, queued[i])
-		ends = append(ends, len(buf))
+		encs = append(encs, buf[from:len(buf):len(buf)])
 		idxs = append(idxs, x)
 	}
 	rest := queued[i:]
-	encs := cl.encs[:0]
-	for k, to := range ends {
-		from := 0
-		if k > 0 {
-			from = ends[k-1]
-		}
-		encs = append(encs, buf[from:to:to])
-	}
 	defer func() {
 		// Kept for the next run, without what this one referred to; pack
 		// copied the encodings into the entries.
 		clear(run)
 		clear(encs)
-		if cap(buf) > maxRunBuf {
-			buf = nil
-		}
-		cl.run, cl.encs, cl.idxs, cl.ends, cl.buf = run[:0], encs[:0], idxs[:0], ends[:0], buf[:0]
+		cl.run, cl.encs, cl.idxs = run[:0], encs[:0], idxs[:0]
+		cl.keepBuf(buf)
 	}()
 
 	c := &call{s: s, conn: conn, args: first.Args, cl: cl}

@@ -224,12 +224,11 @@ type client struct {
 	// password is required.
 	authed bool
 
-	// run, buf, ends, encs, idxs, ents and firsts keep their arrays from
-	// one pipelined run of writes to the next (serveRun), used by the
+	// run, buf, encs, idxs, ents and firsts keep their arrays from one
+	// pipelined run of writes to the next (serveRun), used by the
 	// connection's goroutine alone.
 	run    []redcon.Command
 	buf    []byte
-	ends   []int
 	encs   [][]byte
 	idxs   []int
 	ents   [][]byte
