@@ -1,6 +1,7 @@
 // Command bench measures raftkv side by side with redis-server in one run.
 //
-//	go run ./bench                 the full matrix, 100,000 requests a row
+//	go run ./bench                 the full matrix, 100,000 requests a row,
+//	                               three rounds of each
 //	go run ./bench -quick          a smoke run: a few thousand requests a row
 //	go run ./bench -compare name=host:port,...
 //	                               also measure other systems already running
@@ -11,9 +12,13 @@
 // It builds raftkv, starts a local 3-node cluster with default (durable,
 // linearizable) settings and a redis-server with appendfsync always, both
 // on loopback ports of their own, runs the same redis-benchmark rows
-// against each, and prints one table of throughput, p50 and p99 latency,
-// the CPU time the system's own processes spent per request and the
-// raftkv/redis ratio, then raftkv's CPU time per request node by node;
+// against each, the systems taking turns -rounds times a row, and prints
+// one table of throughput, p50 and p99 latency (each system's median
+// round), the CPU time the system's own processes spent per request (the
+// mean of the rounds) and the raftkv/redis ratio (the median of the
+// rounds' ratios, with their range), then raftkv's CPU time per request
+// node by node (on a host whose pace changes from minute to minute, the
+// ratio of two runs made back to back holds better than either figure);
 // the tables are also written to -out. Before the rows, each system takes
 // -warmup SETs that are not measured: a fresh raftkv node creates its
 // first write-ahead log files as they fill, and its syncs cost more until
@@ -24,6 +29,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -120,6 +126,7 @@ func main() {
 	nodes := flag.Int("nodes", 3, "raftkv nodes")
 	procs := flag.Int("max-procs", 0, "--max-procs of each raftkv node; 0 gives each its share of the CPUs, as raftkv cluster does")
 	warmup := flag.Int("warmup", 300000, "SETs -c 50 each system takes, not measured, before the first row (0 for none)")
+	rounds := flag.Int("rounds", 3, "times each row runs on each system, the systems taking turns; the table gives the median round")
 	long := flag.Bool("long", false, "instead of the matrix, the many-keys run on raftkv alone: SET -c 50 -r 1000000 -d 100 for 5,000,000 requests (or -n), beside the one-key SET -c 50 row, with each node's peak memory and its data folder sampled every 10 s")
 	flag.Parse()
 	nSet := false
@@ -134,15 +141,19 @@ func main() {
 	if *procs <= 0 {
 		*procs = conf.CPUShare(*nodes)
 	}
+	if *rounds < 1 {
+		fmt.Fprintf(os.Stderr, "bench: invalid -rounds %d: must be at least 1\n", *rounds)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n, *warmup, *quick, *long, *out, *compare, *nodes, *procs); err != nil {
+	if err := run(ctx, *n, *warmup, *rounds, *quick, *long, *out, *compare, *nodes, *procs); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, n, warmup int, quick, long bool, out, compare string, nodes, maxProcs int) error {
+func run(ctx context.Context, n, warmup, rounds int, quick, long bool, out, compare string, nodes, maxProcs int) error {
 	if _, err := exec.LookPath("redis-benchmark"); err != nil {
 		return errors.New("redis-benchmark not found: install redis-tools (apt-get install redis-tools)")
 	}
@@ -266,21 +277,33 @@ func run(ctx context.Context, n, warmup int, quick, long bool, out, compare stri
 		}
 	}
 	results := map[string]map[string]result{}
+	ratios := map[string][]float64{}
 	for _, r := range rows {
 		if quick && r.large {
 			continue
 		}
-		results[r.name] = map[string]result{}
-		for _, t := range targets {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		// The systems take turns, so that a spell in which the host is
+		// slower falls on both.
+		runs := map[string][]result{}
+		for round := 1; round <= rounds; round++ {
+			for _, t := range targets {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				reqs := r.requests(n)
+				fmt.Fprintf(os.Stderr, "bench: %s on %s (%d requests, round %d of %d)\n", r.name, t.name, reqs, round, rounds)
+				runs[t.name] = append(runs[t.name], measure(ctx, t, reqs, r.args))
 			}
-			reqs := r.requests(n)
-			fmt.Fprintf(os.Stderr, "bench: %s on %s (%d requests)\n", r.name, t.name, reqs)
-			results[r.name][t.name] = measure(ctx, t, reqs, r.args)
+			if x, y := runs[raft.name][round-1], runs[redisName(targets)]; len(y) == round && y[round-1].rps > 0 {
+				ratios[r.name] = append(ratios[r.name], x.rps/y[round-1].rps)
+			}
+		}
+		results[r.name] = map[string]result{}
+		for name, rs := range runs {
+			results[r.name][name] = summarize(rs)
 		}
 	}
-	table := format(targets, results, n, warmup, quick, maxProcs)
+	table := format(targets, results, ratios, n, warmup, rounds, quick, maxProcs)
 	if !quick && nodes > 1 {
 		// A follower killed and restarted under load.
 		var follower int
@@ -359,23 +382,85 @@ func bench(ctx context.Context, addr string, n int, args []string) result {
 	return res
 }
 
+// summarize merges the rounds of one row on one system: throughput and
+// latencies are those of its median round by throughput, CPU times the
+// mean over the rounds, and the error the first a round met.
+func summarize(rounds []result) result {
+	if len(rounds) == 0 {
+		return result{}
+	}
+	byRPS := slices.Clone(rounds)
+	slices.SortStableFunc(byRPS, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
+	mid := byRPS[(len(byRPS)-1)/2]
+	s := result{rps: mid.rps, p50: mid.p50, p99: mid.p99}
+	k := time.Duration(len(rounds))
+	for _, r := range rounds {
+		if s.err == nil {
+			s.err = r.err
+		}
+		s.client += r.client
+	}
+	s.client /= k
+	// CPU times only when every round has them, for the same processes.
+	for _, r := range rounds {
+		if len(r.cpu) == 0 || len(r.cpu) != len(rounds[0].cpu) {
+			return s
+		}
+	}
+	s.cpu = make([]time.Duration, len(rounds[0].cpu))
+	for _, r := range rounds {
+		for i, d := range r.cpu {
+			s.cpu[i] += d
+		}
+	}
+	for i := range s.cpu {
+		s.cpu[i] /= k
+	}
+	return s
+}
+
+// ratioCell is the raftkv/redis column: the median of the rounds' ratios
+// (the lower of the middle two for an even count) and, for more than one
+// round, their range in brackets; "-" without any.
+func ratioCell(ratios []float64) string {
+	if len(ratios) == 0 {
+		return "-"
+	}
+	sorted := slices.Sorted(slices.Values(ratios))
+	cell := fmt.Sprintf("%.0f%%", 100*sorted[(len(sorted)-1)/2])
+	if len(sorted) > 1 {
+		cell += fmt.Sprintf(" (%.0f-%.0f%%)", 100*sorted[0], 100*sorted[len(sorted)-1])
+	}
+	return cell
+}
+
+// redisName is the name of the redis-server target; "" without one.
+func redisName(targets []target) string {
+	for _, t := range targets {
+		if strings.HasPrefix(t.name, "redis") {
+			return t.name
+		}
+	}
+	return ""
+}
+
 // format makes the table: one line per row, one column group per system,
 // and the raftkv/redis throughput ratio.
-func format(targets []target, results map[string]map[string]result, n, warmup int, quick bool, maxProcs int) string {
+func format(targets []target, results map[string]map[string]result, ratios map[string][]float64, n, warmup, rounds int, quick bool, maxProcs int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# raftkv benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "%s Requests per row: %d (latency rows a tenth)%s, after %d SETs -c 50 not measured. %s\n\n",
 		machine(), n, map[bool]string{true: ", quick run"}[quick], warmup, nodeSettings(maxProcs, conf.NodeEnv(os.Environ())))
+	if rounds > 1 {
+		fmt.Fprintf(&b, "Each row ran %d times on each system, the systems taking turns: ops/s, p50 and p99 are each system's median round by ops/s, CPU us/req the mean of the rounds, raftkv/redis the median of the rounds' ratios (in brackets, the lowest and highest).\n\n", rounds)
+	}
 	b.WriteString("CPU us/req is the user and system CPU time of the system's own processes per request (all its nodes for raftkv), from /proc/<pid>/stat; in brackets, redis-benchmark's own.\n\n")
 	b.WriteString("| row |")
 	for _, t := range targets {
 		fmt.Fprintf(&b, " %s ops/s | p50 ms | p99 ms | CPU us/req |", t.name)
 	}
-	redis, raft := "", ""
+	redis, raft := redisName(targets), ""
 	for _, t := range targets {
-		if strings.HasPrefix(t.name, "redis") {
-			redis = t.name
-		}
 		if strings.HasPrefix(t.name, "raftkv") {
 			raft = t.name
 		}
@@ -408,11 +493,7 @@ func format(targets []target, results map[string]map[string]result, n, warmup in
 				micros(x.perRequest(-1, reqs)), micros(x.clientPerRequest(reqs)))
 		}
 		if redis != "" {
-			if x, y := res[raft], res[redis]; y.rps > 0 {
-				fmt.Fprintf(&b, " %.0f%% |", 100*x.rps/y.rps)
-			} else {
-				b.WriteString(" - |")
-			}
+			fmt.Fprintf(&b, " %s |", ratioCell(ratios[r.name]))
 		}
 		b.WriteString("\n")
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -86,6 +87,53 @@ func TestNodeSettings(t *testing.T) {
 	} {
 		if got := nodeSettings(1, c.env); got != c.want {
 			t.Errorf("nodeSettings(1, %q) = %q, want %q", c.env, got, c.want)
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	ms := time.Millisecond
+	rounds := []result{
+		{rps: 30, p50: 3, p99: 30, cpu: []time.Duration{3 * ms, 6 * ms}, client: 3 * ms},
+		{rps: 10, p50: 1, p99: 10, cpu: []time.Duration{1 * ms, 2 * ms}, client: 1 * ms},
+		{rps: 20, p50: 2, p99: 20, cpu: []time.Duration{2 * ms, 4 * ms}, client: 2 * ms},
+	}
+	s := summarize(rounds)
+	// The median round by throughput gives the rates and latencies; CPU
+	// times are the mean over all rounds.
+	if s.rps != 20 || s.p50 != 2 || s.p99 != 20 {
+		t.Errorf("summarize: rps %v p50 %v p99 %v, want the median round's 20, 2, 20", s.rps, s.p50, s.p99)
+	}
+	if len(s.cpu) != 2 || s.cpu[0] != 2*ms || s.cpu[1] != 4*ms || s.client != 2*ms || s.err != nil {
+		t.Errorf("summarize: cpu %v client %v err %v, want [2ms 4ms] 2ms nil", s.cpu, s.client, s.err)
+	}
+	if rounds[0].rps != 30 {
+		t.Error("summarize reordered its argument")
+	}
+	// Two rounds: the lower of the middle two. A round without CPU times
+	// leaves the summary without any; an error is kept.
+	failed := errors.New("refused")
+	s = summarize([]result{{rps: 40, cpu: []time.Duration{ms}}, {rps: 50, err: failed}})
+	if s.rps != 40 || s.cpu != nil || !errors.Is(s.err, failed) {
+		t.Errorf("summarize of two rounds = %+v, want rps 40, no CPU times, the error", s)
+	}
+	if s := summarize(nil); s.rps != 0 || s.cpu != nil || s.err != nil {
+		t.Errorf("summarize(nil) = %+v, want the zero result", s)
+	}
+}
+
+func TestRatioCell(t *testing.T) {
+	for _, c := range []struct {
+		ratios []float64
+		want   string
+	}{
+		{nil, "-"},
+		{[]float64{0.5}, "50%"},
+		{[]float64{0.52, 0.44, 0.47}, "47% (44-52%)"},
+		{[]float64{0.6, 0.4}, "40% (40-60%)"},
+	} {
+		if got := ratioCell(c.ratios); got != c.want {
+			t.Errorf("ratioCell(%v) = %q, want %q", c.ratios, got, c.want)
 		}
 	}
 }
