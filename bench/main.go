@@ -162,6 +162,11 @@ func run(ctx context.Context, n, warmup, rounds int, quick, long bool, out, comp
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	// Measured before anything is started, on a quiet host.
+	host, err := hostCosts(tmp)
+	if err != nil {
+		return fmt.Errorf("measure the host: %w", err)
+	}
 	var procs []*exec.Cmd
 	defer func() {
 		for _, p := range procs {
@@ -257,7 +262,7 @@ func run(ctx context.Context, n, warmup, rounds int, quick, long bool, out, comp
 		if err := warmUp(ctx, raft, warmup); err != nil {
 			return err
 		}
-		table, err := longRun(ctx, raft, dirs, n, warmup, quick, maxProcs)
+		table, err := longRun(ctx, raft, dirs, host, n, warmup, quick, maxProcs)
 		if err != nil {
 			return err
 		}
@@ -303,7 +308,7 @@ func run(ctx context.Context, n, warmup, rounds int, quick, long bool, out, comp
 			results[r.name][name] = summarize(rs)
 		}
 	}
-	table := format(targets, results, ratios, n, warmup, rounds, quick, maxProcs)
+	table := format(targets, results, ratios, host, n, warmup, rounds, quick, maxProcs)
 	if !quick && nodes > 1 {
 		// A follower killed and restarted under load.
 		var follower int
@@ -446,11 +451,11 @@ func redisName(targets []target) string {
 
 // format makes the table: one line per row, one column group per system,
 // and the raftkv/redis throughput ratio.
-func format(targets []target, results map[string]map[string]result, ratios map[string][]float64, n, warmup, rounds int, quick bool, maxProcs int) string {
+func format(targets []target, results map[string]map[string]result, ratios map[string][]float64, host string, n, warmup, rounds int, quick bool, maxProcs int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# raftkv benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "%s Requests per row: %d (latency rows a tenth)%s, after %d SETs -c 50 not measured. %s\n\n",
-		machine(), n, map[bool]string{true: ", quick run"}[quick], warmup, nodeSettings(maxProcs, conf.NodeEnv(os.Environ())))
+		machine(host), n, map[bool]string{true: ", quick run"}[quick], warmup, nodeSettings(maxProcs, conf.NodeEnv(os.Environ())))
 	if rounds > 1 {
 		fmt.Fprintf(&b, "Each row ran %d times on each system, the systems taking turns: ops/s, p50 and p99 are each system's median round by ops/s, CPU us/req the mean of the rounds, raftkv/redis the median of the rounds' ratios (in brackets, the lowest and highest).\n\n", rounds)
 	}
@@ -687,10 +692,15 @@ func nodeSettings(maxProcs int, env []string) string {
 	return s + "."
 }
 
-// machine describes the host and the load generator, as a sentence.
-func machine() string {
-	return fmt.Sprintf("Machine: %s/%s, %d CPUs (%s), %s; %s.",
+// machine describes the host and the load generator, as a sentence,
+// followed by host, hostCosts's sentence, if there is one.
+func machine(host string) string {
+	s := fmt.Sprintf("Machine: %s/%s, %d CPUs (%s), %s; %s.",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version(), toolVersion())
+	if host != "" {
+		s += " " + host
+	}
+	return s
 }
 
 func cpuModel() string {
@@ -797,7 +807,7 @@ func followerDip(ctx context.Context, addr string, kill func(), restart func() e
 // data folder is sampled every 10 s. It reports both rates and their
 // ratio, each node's peak resident memory (the kernel's high-water mark)
 // and the range of its data folder's size.
-func longRun(ctx context.Context, t target, dirs []string, n, warmup int, quick bool, maxProcs int) (string, error) {
+func longRun(ctx context.Context, t target, dirs []string, host string, n, warmup int, quick bool, maxProcs int) (string, error) {
 	oneArgs := []string{"-t", "set", "-c", "50"}
 	manyArgs := []string{"-t", "set", "-c", "50", "-r", "1000000", "-d", "100"}
 	oneN := min(n, 100000)
@@ -850,7 +860,7 @@ func longRun(ctx context.Context, t target, dirs []string, n, warmup int, quick 
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# raftkv many-keys run, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "%s %s, after %d SETs -c 50 not measured. %s\n\n", machine(), t.name, warmup, nodeSettings(maxProcs, conf.NodeEnv(os.Environ())))
+	fmt.Fprintf(&b, "%s %s, after %d SETs -c 50 not measured. %s\n\n", machine(host), t.name, warmup, nodeSettings(maxProcs, conf.NodeEnv(os.Environ())))
 	b.WriteString("| row | requests | ops/s | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| SET -c 50 | %s | %s | %.2f | %.2f |\n", thousands(float64(oneN)), thousands(one.rps), one.p50, one.p99)
 	fmt.Fprintf(&b, "| SET -c 50 -r 1000000 -d 100 | %s | %s | %.2f | %.2f |\n\n", thousands(float64(n)), thousands(many.rps), many.p50, many.p99)

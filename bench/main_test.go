@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +137,31 @@ func TestRatioCell(t *testing.T) {
 		if got := ratioCell(c.ratios); got != c.want {
 			t.Errorf("ratioCell(%v) = %q, want %q", c.ratios, got, c.want)
 		}
+	}
+}
+
+func TestHostCosts(t *testing.T) {
+	dir := t.TempDir()
+	s, err := hostCosts(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s == "" {
+		t.Skip("hostCosts measures Unix systems only")
+	}
+	m := regexp.MustCompile(`^Host: a system call ([0-9.]+) us \(getppid\), a read of an empty socket ([0-9.]+) us, a 4 KiB append and fsync ([0-9.]+) ms \(p50 of 200\)\.$`).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("hostCosts = %q", s)
+	}
+	for _, v := range m[1:3] {
+		if f, err := strconv.ParseFloat(v, 64); err != nil || f <= 0 {
+			t.Errorf("hostCosts = %q: a cost of %s us", s, v)
+		}
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Errorf("hostCosts left %d files in its folder (%v)", len(entries), err)
+	}
+	if got := machine(s); !strings.HasSuffix(got, ". "+s) {
+		t.Errorf("machine(%q) = %q", s, got)
 	}
 }
