@@ -283,6 +283,7 @@ func run(ctx context.Context, n, warmup, rounds int, quick, long bool, out, comp
 	}
 	results := map[string]map[string]result{}
 	ratios := map[string][]float64{}
+	redis := redisName(targets)
 	for _, r := range rows {
 		if quick && r.large {
 			continue
@@ -299,8 +300,9 @@ func run(ctx context.Context, n, warmup, rounds int, quick, long bool, out, comp
 				fmt.Fprintf(os.Stderr, "bench: %s on %s (%d requests, round %d of %d)\n", r.name, t.name, reqs, round, rounds)
 				runs[t.name] = append(runs[t.name], measure(ctx, t, reqs, r.args))
 			}
-			if x, y := runs[raft.name][round-1], runs[redisName(targets)]; len(y) == round && y[round-1].rps > 0 {
-				ratios[r.name] = append(ratios[r.name], x.rps/y[round-1].rps)
+			// Every target ran this round: the loop returns otherwise.
+			if redis != "" && runs[redis][round-1].rps > 0 {
+				ratios[r.name] = append(ratios[r.name], runs[raft.name][round-1].rps/runs[redis][round-1].rps)
 			}
 		}
 		results[r.name] = map[string]result{}

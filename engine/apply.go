@@ -14,11 +14,10 @@ var ErrBatchDone = errors.New("engine: apply batch already committed or closed")
 
 // ApplyBatch gathers the state machine's writes for a run of entries in a
 // pebble batch. Reads see the batch's own writes: the first read indexes
-// the batch (reader), which a run of plain writes, whose key states come
-// from known, never pays for. Commit
-// makes the writes, the applied index, the counts and the clock durable
-// together; Close must always be called, and releases the batch for the
-// next one.
+// the batch (reader); a run of plain writes, whose key states come from
+// known, never pays for that. Commit makes the writes, the applied index,
+// the counts and the clock durable together; Close must always be called,
+// and releases the batch for the next one.
 //
 // An ApplyBatch is used from one goroutine.
 type ApplyBatch struct {
