@@ -21,6 +21,10 @@
 // (Raft thesis section 10.2.1): it sends them first, writes them without
 // waiting for the sync when the LogStore can (AsyncLogStore), and the core
 // counts them towards a quorum only once StableTo reports them durable.
+// While followers that answer form a quorum without it, a leader whose
+// writer is busy may put that sync off (NodeConfig.LeaderSyncDelay):
+// their copies commit its entries, and one sync of its own covers many
+// writes.
 // The state machine may apply with unsynced writes
 // as long as it records the applied index atomically with the data: after a
 // crash the log still holds every committed entry past the surviving

@@ -46,6 +46,14 @@ type NodeConfig struct {
 	// SyncWrites makes a leader wait for each write of its log, even when
 	// the LogStore can write asynchronously (AsyncLogStore).
 	SyncWrites bool
+	// LeaderSyncDelay lets a leader that writes asynchronously put off the
+	// sync of its own log by up to this long while followers that answered
+	// it within the last LeaderSyncDelay form a quorum by themselves: their
+	// copies commit its entries, and one sync of its own then covers many
+	// writes. Its copy counts towards a quorum only once synced, as
+	// always. A write made while they do not form one is synced at once,
+	// with everything before it. 0 syncs each write at once.
+	LeaderSyncDelay time.Duration
 	// OnRoleChange, when set, is called on the Node's loop goroutine each
 	// time the node's role changes, with the new role: after a snapshot
 	// in the same Ready is installed, before its entries are saved or its
@@ -121,6 +129,13 @@ type Node struct {
 	ticks       uint64
 	// heard is the tick at which each peer was last heard from.
 	heard map[uint64]uint64
+	// syncDelay is LeaderSyncDelay; heardAt, kept only when it is set,
+	// is when each peer was last heard from.
+	syncDelay time.Duration
+	heardAt   map[uint64]time.Time
+	// unsynced counts the asynchronous writes handed to the writer and
+	// not yet synced.
+	unsynced atomic.Int64
 }
 
 type result struct {
@@ -149,6 +164,10 @@ type asyncWrite struct {
 	wait        func() error
 	index, term uint64 // the last entry written
 	err         error  // set by the writer when the sync failed
+	// lazy writes were made while the followers formed a quorum without
+	// the leader: their sync may wait until syncDelay after at.
+	lazy bool
+	at   time.Time
 }
 
 type readRequest struct {
@@ -212,6 +231,10 @@ func NewNode(c NodeConfig) (*Node, error) {
 		snapEvery:    c.SnapshotEntries,
 		snapKeep:     c.SnapshotCatchUpEntries,
 	}
+	if c.LeaderSyncDelay > 0 {
+		n.syncDelay = c.LeaderSyncDelay
+		n.heardAt = make(map[uint64]time.Time)
+	}
 	if cp, ok := c.LogStore.(Compactor); ok {
 		n.compactor = cp
 	}
@@ -269,7 +292,9 @@ func (n *Node) writer() {
 				break queued
 			}
 		}
+		n.putOffSync(&batch)
 		err := batch[len(batch)-1].wait()
+		n.unsynced.Add(-int64(len(batch)))
 		n.stableMu.Lock()
 		for _, w := range batch {
 			w.err = err
@@ -281,6 +306,51 @@ func (n *Node) writer() {
 		default: // a signal is already pending
 		}
 	}
+}
+
+// putOffSync waits, while every write in batch is lazy, until syncDelay
+// after the first, adding the writes queued meanwhile; it returns at once
+// when a write that is not lazy arrives or writes is closed, so that the
+// sync covers it too.
+func (n *Node) putOffSync(batch *[]asyncWrite) {
+	for _, w := range *batch {
+		if !w.lazy {
+			return
+		}
+	}
+	wait := time.Until((*batch)[0].at.Add(n.syncDelay))
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case w, ok := <-n.writes:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, w)
+			if !w.lazy {
+				return
+			}
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// followersKeepUp reports whether followers that answered within the
+// last syncDelay form a quorum without the leader, so that the leader's
+// write may be synced later (asyncWrite.lazy).
+func (n *Node) followersKeepUp(now time.Time) bool {
+	if n.syncDelay <= 0 {
+		return false
+	}
+	return n.rn.followersCommit(func(id uint64) bool {
+		at, ok := n.heardAt[id]
+		return ok && now.Sub(at) <= n.syncDelay
+	})
 }
 
 // stopWriter ends the writer once every queued write is synced, so that
@@ -668,6 +738,9 @@ func takeQueued[T any](c <-chan T, f func(T)) {
 
 func (n *Node) step(m Message) {
 	n.heard[m.From] = n.ticks
+	if n.heardAt != nil {
+		n.heardAt[m.From] = time.Now()
+	}
 	if err := n.rn.Step(m); errors.Is(err, ErrMalformed) {
 		n.logger.Warn("refused a malformed message", "error", err)
 	} else if err != nil {
@@ -777,7 +850,15 @@ func (n *Node) handleReady(rd Ready) error {
 			return fmt.Errorf("persist ready: %w", err)
 		}
 		last := rd.Entries[len(rd.Entries)-1]
-		n.writes <- asyncWrite{wait: wait, index: last.Index, term: last.Term}
+		w := asyncWrite{wait: wait, index: last.Index, term: last.Term}
+		// A write that finds the writer idle is synced at once, which
+		// keeps a lone client's latency that of the faster follower.
+		if n.syncDelay > 0 && n.unsynced.Load() > 0 {
+			w.at = time.Now()
+			w.lazy = n.followersKeepUp(w.at)
+		}
+		n.unsynced.Add(1)
+		n.writes <- w
 		rd.Entries = nil
 	} else if !rd.HardState.IsEmpty() || len(rd.Entries) > 0 {
 		if err := n.store.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {

@@ -335,6 +335,103 @@ func TestNodeLoneLeaderAsyncWrites(t *testing.T) {
 	t.Logf("%d syncs for %d asynchronous writes", waits, writes)
 }
 
+// proposeConcurrently proposes clients*each entries from clients
+// goroutines, each waiting for its entry before the next, within limit.
+func proposeConcurrently(t *testing.T, lead *Node, clients, each int, limit time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if _, err := lead.Propose(ctx, []byte("x")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestNodeLeaderPutsOffSyncWhileFollowersCommit: with LeaderSyncDelay, a
+// leader whose followers answer keeps syncing its own log only when its
+// writer is idle; the writes made meanwhile wait for a later sync, and
+// the followers' copies commit them. With a delay longer than the test,
+// the leader syncs a handful of times for hundreds of writes, every node
+// applies every entry, and stopping syncs what was left.
+func TestNodeLeaderPutsOffSyncWhileFollowersCommit(t *testing.T) {
+	_, nodes, sms := startNodesConf(t, 3, func(c *NodeConfig) { c.LeaderSyncDelay = time.Minute })
+	lead := waitLeader(t, nodes)
+	const clients, each = 16, 50
+	proposeConcurrently(t, lead, clients, each, 30*time.Second)
+	store := lead.async.(*asyncMemStorage)
+	writes, waits := store.writes.Load(), store.waits.Load()
+	t.Logf("%d syncs for %d asynchronous writes", waits, writes)
+	if writes < 20 || waits*10 > writes {
+		t.Fatalf("%d syncs for %d asynchronous writes: the leader did not put its syncs off", waits, writes)
+	}
+	for i, sm := range sms {
+		deadline := time.Now().Add(5 * time.Second)
+		for sm.Count() != clients*each && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if got := sm.Count(); got != clients*each {
+			t.Fatalf("node %d applied %d entries, want %d", i+1, got, clients*each)
+		}
+	}
+	if lead.unsynced.Load() == 0 {
+		t.Fatal("no write was left for a later sync")
+	}
+	lead.Stop()
+	if n := lead.unsynced.Load(); n != 0 {
+		t.Fatalf("%d writes left unsynced after Stop", n)
+	}
+}
+
+// TestNodeLeaderSyncsAtOnceWithoutFollowerQuorum: when the followers that
+// answer do not form a quorum by themselves, each write of the leader's is
+// synced at once, as its copy is needed to commit: a follower cut off for
+// longer than LeaderSyncDelay delays no commit by it.
+func TestNodeLeaderSyncsAtOnceWithoutFollowerQuorum(t *testing.T) {
+	const delay = time.Second
+	r, nodes, sms := startNodesConf(t, 3, func(c *NodeConfig) { c.LeaderSyncDelay = delay })
+	lead := waitLeader(t, nodes)
+	var cut uint64
+	for _, n := range nodes {
+		if n != lead {
+			cut = n.id
+			break
+		}
+	}
+	keepUp := func() bool {
+		var ok bool
+		if err := lead.call(context.Background(), func(*RawNode) { ok = lead.followersKeepUp(time.Now()) }); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !keepUp() {
+		t.Fatal("two followers that answer the heartbeats do not count as keeping up")
+	}
+	r.isolate(cut, true)
+	time.Sleep(delay + delay/10)
+	if keepUp() {
+		t.Fatalf("follower %d, silent for longer than the delay, still counts as keeping up", cut)
+	}
+	// Every commit needs the leader's sync now: one put off would take
+	// the whole delay, past this limit.
+	proposeConcurrently(t, lead, 8, 20, delay*9/10)
+	for i, n := range nodes {
+		if n == lead && sms[i].Count() != 8*20 {
+			t.Fatalf("the leader applied %d entries, want %d", sms[i].Count(), 8*20)
+		}
+	}
+}
+
 // TestNodeLeaderKeepsLogForLaggingFollower: a leader does not compact away
 // the entries a follower it still hears from needs, so that the follower
 // catches up from the log (these nodes cannot install snapshots: one sent

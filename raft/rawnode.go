@@ -173,6 +173,24 @@ func (rn *RawNode) StableTo(index, term uint64) {
 	}
 }
 
+// followersCommit reports whether, on a leader, the voters other than
+// itself that it replicates to (not probing or sending a snapshot) and
+// for which keepsUp is true form a quorum on their own: their copies
+// alone then commit its entries, and its own copy is not on the way.
+func (rn *RawNode) followersCommit(keepsUp func(id uint64) bool) bool {
+	r := rn.r
+	if r.role != Leader {
+		return false
+	}
+	n := 0
+	for id := range r.conf.voters {
+		if pr := r.prs[id]; id != r.id && pr != nil && pr.State == StateReplicate && keepsUp(id) {
+			n++
+		}
+	}
+	return n >= r.quorum()
+}
+
 // lowestNeeded is, on a leader, the lowest log index that a follower for
 // which active is true still needs: the entry after its match, or after
 // the snapshot on its way to it. It is 0 on a node that is not leader, or
