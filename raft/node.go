@@ -51,8 +51,9 @@ type NodeConfig struct {
 	// it within the last LeaderSyncDelay form a quorum by themselves: their
 	// copies commit its entries, and one sync of its own then covers many
 	// writes. Its copy counts towards a quorum only once synced, as
-	// always. A write made while they do not form one is synced at once,
-	// with everything before it. 0 syncs each write at once.
+	// always. A write made while no earlier one awaits its sync, or while
+	// they do not form one, is synced at once with everything before it.
+	// 0 syncs each write at once.
 	LeaderSyncDelay time.Duration
 	// OnRoleChange, when set, is called on the Node's loop goroutine each
 	// time the node's role changes, with the new role: after a snapshot
@@ -851,8 +852,9 @@ func (n *Node) handleReady(rd Ready) error {
 		}
 		last := rd.Entries[len(rd.Entries)-1]
 		w := asyncWrite{wait: wait, index: last.Index, term: last.Term}
-		// A write that finds the writer idle is synced at once, which
-		// keeps a lone client's latency that of the faster follower.
+		// A write that finds the writer idle is synced at once: a lone
+		// client's commit still waits only for the faster two of the
+		// three copies (with three nodes), the leader's among them.
 		if n.syncDelay > 0 && n.unsynced.Load() > 0 {
 			w.at = time.Now()
 			w.lazy = n.followersKeepUp(w.at)
