@@ -414,8 +414,11 @@ func TestNodeLeaderSyncsAtOnceWithoutFollowerQuorum(t *testing.T) {
 		}
 		return ok
 	}
-	if !keepUp() {
-		t.Fatal("two followers that answer the heartbeats do not count as keeping up")
+	// The followers' first answers may still be on their way.
+	for deadline := time.Now().Add(5 * time.Second); !keepUp(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("two followers that answer the heartbeats do not count as keeping up")
+		}
 	}
 	r.isolate(cut, true)
 	time.Sleep(delay + delay/10)
