@@ -128,12 +128,9 @@ type Node struct {
 	readWaiting []*readRequest
 	readSeq     uint64
 	ticks       uint64
-	// heard is the tick at which each peer was last heard from.
-	heard map[uint64]uint64
-	// syncDelay is LeaderSyncDelay; heardAt, kept only when it is set,
-	// is when each peer was last heard from.
-	syncDelay time.Duration
-	heardAt   map[uint64]time.Time
+	// heard is when each peer was last heard from.
+	heard     map[uint64]time.Time
+	syncDelay time.Duration // LeaderSyncDelay
 	// unsynced counts the asynchronous writes handed to the writer and
 	// not yet synced.
 	unsynced atomic.Int64
@@ -226,15 +223,12 @@ func NewNode(c NodeConfig) (*Node, error) {
 		donec:        make(chan struct{}),
 		waiters:      make(map[uint64]*proposal),
 		reads:        make(map[uint64]*readBatch),
-		heard:        make(map[uint64]uint64),
+		heard:        make(map[uint64]time.Time),
 		install:      c.InstallSnapshot,
 		onRoleChange: c.OnRoleChange,
 		snapEvery:    c.SnapshotEntries,
 		snapKeep:     c.SnapshotCatchUpEntries,
-	}
-	if c.LeaderSyncDelay > 0 {
-		n.syncDelay = c.LeaderSyncDelay
-		n.heardAt = make(map[uint64]time.Time)
+		syncDelay:    c.LeaderSyncDelay,
 	}
 	if cp, ok := c.LogStore.(Compactor); ok {
 		n.compactor = cp
@@ -345,11 +339,8 @@ func (n *Node) putOffSync(batch *[]asyncWrite) {
 // last syncDelay form a quorum without the leader, so that the leader's
 // write may be synced later (asyncWrite.lazy).
 func (n *Node) followersKeepUp(now time.Time) bool {
-	if n.syncDelay <= 0 {
-		return false
-	}
 	return n.rn.followersCommit(func(id uint64) bool {
-		at, ok := n.heardAt[id]
+		at, ok := n.heard[id]
 		return ok && now.Sub(at) <= n.syncDelay
 	})
 }
@@ -738,10 +729,7 @@ func takeQueued[T any](c <-chan T, f func(T)) {
 }
 
 func (n *Node) step(m Message) {
-	n.heard[m.From] = n.ticks
-	if n.heardAt != nil {
-		n.heardAt[m.From] = time.Now()
-	}
+	n.heard[m.From] = time.Now()
 	if err := n.rn.Step(m); errors.Is(err, ErrMalformed) {
 		n.logger.Warn("refused a malformed message", "error", err)
 	} else if err != nil {
@@ -967,9 +955,10 @@ func (n *Node) maybeCompact(force bool) error {
 	to := applied
 	if !force {
 		to = applied - min(n.snapKeep, applied)
+		now, within := time.Now(), 2*time.Duration(n.electionTick)*n.tick
 		active := func(id uint64) bool {
 			at, ok := n.heard[id]
-			return ok && n.ticks-at <= uint64(2*n.electionTick)
+			return ok && now.Sub(at) <= within
 		}
 		if need := n.rn.lowestNeeded(active); need > 0 && need <= to {
 			limit := n.snapEvery * heldLogFactor
