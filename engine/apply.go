@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -47,6 +48,20 @@ type ApplyBatch struct {
 	cleared bool
 	// scratch holds the pebble key of the lookup in progress.
 	scratch []byte
+	// pending holds the records Put wrote and the batch does not hold
+	// yet, each key's last one: a run of writes to one key (SET over a
+	// hot key, a pipeline of them) puts one record into the batch, and
+	// into the memtable, instead of one per write. Only a key's own later
+	// write or delete can change what its record ends as, and only a
+	// read can see the difference, so reads first move the pending
+	// records into the batch (flush), Delete drops the key's, DeleteAll
+	// all of them, and Commit flushes. pendingBuf holds their pebble keys
+	// and encoded records back to back.
+	pending    []pendingRecord
+	pendingBuf []byte
+	// flushes counts the flushes, so that a seenKey's pending index from
+	// before the last one is known to be stale without a pass over known.
+	flushes int32
 	// stateBuf holds an encoded keyState on its way to or from e.states.
 	stateBuf [keyStateLen]byte
 	// delta and expiresDelta are the changes this batch's writes make to
@@ -59,6 +74,12 @@ type ApplyBatch struct {
 	err error
 	// released is set by Close.
 	released bool
+}
+
+// pendingRecord is a record of pending: its pebble key and encoded value
+// in pendingBuf; a dropped one has a negative key offset.
+type pendingRecord struct {
+	key, keyLen, val, valLen int
 }
 
 type keyState struct {
@@ -79,6 +100,11 @@ type seenKey struct {
 	state  keyState
 	was    keyState
 	cached bool
+	// pending is 1 + the index in ApplyBatch.pending of the key's record
+	// not yet in the batch, if gen is the batch's flushes: 0 or another
+	// gen if none is.
+	pending int32
+	gen     int32
 }
 
 // NewApplyBatch starts a batch. Batches are serialised: it waits until the
@@ -91,8 +117,13 @@ func (e *Engine) NewApplyBatch() *ApplyBatch {
 	if e.closed {
 		return &ApplyBatch{e: e, err: ErrClosed}
 	}
-	return &ApplyBatch{e: e, b: e.db.NewBatch(), known: make(map[string]seenKey)}
+	return &ApplyBatch{e: e, b: e.db.NewBatch(), known: make(map[string]seenKey),
+		pending: e.pending[:0], pendingBuf: e.pendingBuf[:0]}
 }
+
+// keepPendingBytes bounds the space for pending records an Engine keeps
+// from one ApplyBatch for the next.
+const keepPendingBytes = 1 << 20
 
 // reader returns the batch for reads that must see its writes, indexed:
 // the first such read moves the writes so far into an indexed batch. It
@@ -102,7 +133,7 @@ func (b *ApplyBatch) reader() (pebble.Reader, error) {
 		return nil, b.err
 	}
 	if b.b.Indexed() {
-		return b.b, nil
+		return b.b, b.flush()
 	}
 	ib := b.e.db.NewIndexedBatch()
 	if err := ib.Apply(b.b, nil); err != nil {
@@ -111,7 +142,39 @@ func (b *ApplyBatch) reader() (pebble.Reader, error) {
 	}
 	b.b.Close()
 	b.b = ib
-	return ib, nil
+	return ib, b.flush()
+}
+
+// flush moves the pending records into the batch.
+func (b *ApplyBatch) flush() error {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	for _, p := range b.pending {
+		if p.key < 0 {
+			continue
+		}
+		if err := b.b.Set(b.pendingBuf[p.key:p.key+p.keyLen], b.pendingBuf[p.val:p.val+p.valLen], nil); err != nil {
+			return fmt.Errorf("apply batch set: %w", err)
+		}
+	}
+	b.dropPending()
+	return nil
+}
+
+// dropPending forgets the pending records.
+func (b *ApplyBatch) dropPending() {
+	b.pending, b.pendingBuf = b.pending[:0], b.pendingBuf[:0]
+	b.flushes++
+}
+
+// pendingIndex returns the index in pending of the record seen has
+// there, or -1.
+func (b *ApplyBatch) pendingIndex(seen seenKey) int {
+	if seen.pending == 0 || seen.gen != b.flushes || b.pending[seen.pending-1].key < 0 {
+		return -1
+	}
+	return int(seen.pending) - 1
 }
 
 // Key returns key's record as the batch sees it (committed data overlaid
@@ -147,14 +210,23 @@ func (b *ApplyBatch) Put(key []byte, r Record) error {
 			return err
 		}
 	}
-	// Written in place into the batch: no encoded copy of the value.
-	op := b.b.SetDeferred(2+len(key), recordLen(r))
-	op.Key[0], op.Key[1] = prefixData, subKey
-	copy(op.Key[2:], key)
-	putRecord(op.Value, r)
-	if err := op.Finish(); err != nil {
-		return fmt.Errorf("apply batch set: %w", err)
+	// The record waits in pending, in place of any the key has there.
+	buf := b.pendingBuf
+	rec := pendingRecord{key: len(buf), keyLen: 2 + len(key), val: len(buf) + 2 + len(key), valLen: recordLen(r)}
+	if i := b.pendingIndex(seen); i >= 0 {
+		// The key is there already: only its record is new.
+		rec.key, rec.keyLen = b.pending[i].key, b.pending[i].keyLen
+		rec.val = len(buf)
+		b.pendingBuf = slices.Grow(buf, rec.valLen)[:len(buf)+rec.valLen]
+		b.pending[i] = rec
+	} else {
+		b.pendingBuf = slices.Grow(buf, rec.keyLen+rec.valLen)[:len(buf)+rec.keyLen+rec.valLen]
+		b.pendingBuf[rec.key], b.pendingBuf[rec.key+1] = prefixData, subKey
+		copy(b.pendingBuf[rec.key+2:], key)
+		b.pending = append(b.pending, rec)
+		seen.pending, seen.gen = int32(len(b.pending)), b.flushes
 	}
+	putRecord(b.pendingBuf[rec.val:rec.val+rec.valLen], r)
 	if !st.exists {
 		b.delta++
 	}
@@ -181,6 +253,9 @@ func (b *ApplyBatch) Delete(key []byte) error {
 	}
 	if err := b.dropElems(st.typ, key); err != nil {
 		return err
+	}
+	if i := b.pendingIndex(seen); i >= 0 {
+		b.pending[i].key = -1
 	}
 	if err := b.b.Delete(keyRecordKey(key), nil); err != nil {
 		return fmt.Errorf("apply batch delete: %w", err)
@@ -228,6 +303,8 @@ func (b *ApplyBatch) DeleteAll() error {
 	}
 	b.delta = -int64(b.e.keyCount.Load())
 	b.expiresDelta = -int64(b.e.expires.Load())
+	// The tombstone covers the pending records too.
+	b.dropPending()
 	clear(b.known)
 	b.cleared = true
 	return nil
@@ -330,6 +407,9 @@ func (b *ApplyBatch) Commit(applied uint64) error {
 	// The clock is written whenever it was ever set, so that whether the
 	// key exists does not depend on where batches were cut (or on a
 	// DeleteAll having removed it with the data).
+	if err := b.flush(); err != nil {
+		return fmt.Errorf("commit apply batch at %d: %w", applied, err)
+	}
 	clock := b.Clock()
 	if clock != 0 {
 		if err := b.b.Set(keyClock, uint64Value(uint64(clock)), nil); err != nil {
@@ -420,6 +500,9 @@ func (b *ApplyBatch) Close() error {
 	}
 	if b.b != nil {
 		err = errors.Join(err, b.b.Close())
+	}
+	if cap(b.pendingBuf) <= keepPendingBytes {
+		b.e.pending, b.e.pendingBuf = b.pending[:0], b.pendingBuf[:0]
 	}
 	b.b, b.it, b.known, b.released = nil, nil, nil, true
 	if b.err == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"sync"
@@ -752,6 +753,150 @@ func TestHotRecords(t *testing.T) {
 			}
 			if ok != found || !reflect.DeepEqual(got, r) {
 				t.Fatalf("step %d: %s = %+v (found %v), pebble has %+v (found %v)", step, key, got, ok, r, found)
+			}
+		}
+	}
+}
+
+// TestApplyBatchWritesEachKeyOnce: a run of writes to one key puts one
+// record into the batch, its last, and the key count and the expiry
+// index follow every write.
+func TestApplyBatchWritesEachKeyOnce(t *testing.T) {
+	e := openMem(t, vfs.NewMem())
+	b := e.NewApplyBatch()
+	defer b.Close()
+	for i := range 100 {
+		r := Record{Type: TypeString, Value: []byte(fmt.Sprint("v", i))}
+		if i%3 == 0 {
+			r.Expire = int64(1000 + i)
+		}
+		if err := b.Put([]byte("k"), r); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Set([]byte("j"), []byte("w")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The expiry index is written as it goes: an entry set for k's first
+	// expiry, then one deleted and one set for each change after it. The
+	// records wait for a read or the commit, and then are two.
+	index := uint32(1 + 2*33)
+	if n := b.b.Count(); n != index {
+		t.Fatalf("the batch holds %d writes before a read or the commit, want %d", n, index)
+	}
+	if err := b.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.b.Count(); n != index+2 {
+		t.Fatalf("the batch holds %d writes, want %d", n, index+2)
+	}
+	if err := b.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	r, ok, err := e.Key([]byte("k"))
+	if err != nil || !ok || string(r.Value) != "v99" || r.Expire != 1099 {
+		t.Fatalf("k = %q expiring %d, %v, %v; want v99 expiring 1099", r.Value, r.Expire, ok, err)
+	}
+	if e.KeyCount() != 2 || e.Expires() != 1 {
+		t.Fatalf("keys, expiring = %d, %d, want 2, 1", e.KeyCount(), e.Expires())
+	}
+	if got, err := e.Expiring(2000, 10); err != nil || len(got) != 1 || string(got[0]) != "k" {
+		t.Fatalf("expiring = %q, %v, want [k]", got, err)
+	}
+}
+
+// TestApplyBatchMatchesModel runs seeded random writes, deletes, reads,
+// flushes of everything, commits and discarded batches over a few keys
+// against a map, checking every read and, at each commit, every key, the
+// key count and the count of keys with an expiry.
+func TestApplyBatchMatchesModel(t *testing.T) {
+	type rec struct {
+		typ    Type
+		val    string
+		expire int64
+	}
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		e := openMem(t, vfs.NewMem())
+		keys := []string{"a", "b", "c", "d", "e"}
+		committed := map[string]rec{}
+		overlay := map[string]rec{}
+		b := e.NewApplyBatch()
+		// A failure must not leave a batch open: closing the engine waits
+		// for it.
+		defer func() { b.Close() }()
+		applied := uint64(0)
+		check := func(step int, get func([]byte) (Record, bool, error), want map[string]rec, what string) {
+			t.Helper()
+			for _, k := range keys {
+				r, ok, err := get([]byte(k))
+				if err != nil {
+					t.Fatalf("seed %d step %d: %s %s: %v", seed, step, what, k, err)
+				}
+				w, wok := want[k]
+				if ok != wok || ok && (r.Type != w.typ || string(r.Value) != w.val || r.Expire != w.expire) {
+					t.Fatalf("seed %d step %d: %s %s = %v %q %d (%v), want %v %q %d (%v)",
+						seed, step, what, k, r.Type, r.Value, r.Expire, ok, w.typ, w.val, w.expire, wok)
+				}
+			}
+		}
+		for step := range 400 {
+			k := keys[rng.IntN(len(keys))]
+			switch n := rng.IntN(100); {
+			case n < 45:
+				w := rec{typ: TypeString, val: fmt.Sprint(step)}
+				if rng.IntN(4) == 0 {
+					w.typ = TypeHash
+					w.val = ""
+				}
+				if rng.IntN(3) == 0 {
+					w.expire = int64(1 + rng.IntN(3))
+				}
+				if err := b.Put([]byte(k), Record{Type: w.typ, Value: []byte(w.val), Expire: w.expire}); err != nil {
+					t.Fatal(err)
+				}
+				overlay[k] = w
+			case n < 60:
+				if err := b.Delete([]byte(k)); err != nil {
+					t.Fatal(err)
+				}
+				delete(overlay, k)
+			case n < 80:
+				r, ok, err := b.Key([]byte(k))
+				w, wok := overlay[k]
+				if err != nil || ok != wok || ok && (r.Type != w.typ || string(r.Value) != w.val || r.Expire != w.expire) {
+					t.Fatalf("seed %d step %d: batch %s = %v %q %d (%v, %v), want %v %q %d (%v)",
+						seed, step, k, r.Type, r.Value, r.Expire, ok, err, w.typ, w.val, w.expire, wok)
+				}
+			case n < 83:
+				if err := b.DeleteAll(); err != nil {
+					t.Fatal(err)
+				}
+				clear(overlay)
+			case n < 95:
+				applied++
+				if err := b.Commit(applied); err != nil {
+					t.Fatal(err)
+				}
+				b.Close()
+				committed = maps.Clone(overlay)
+				check(step, e.Key, committed, "engine")
+				expiring := 0
+				for _, w := range committed {
+					if w.expire != 0 {
+						expiring++
+					}
+				}
+				if e.KeyCount() != uint64(len(committed)) || e.Expires() != uint64(expiring) {
+					t.Fatalf("seed %d step %d: keys, expiring = %d, %d, want %d, %d",
+						seed, step, e.KeyCount(), e.Expires(), len(committed), expiring)
+				}
+				b = e.NewApplyBatch()
+			default:
+				b.Close()
+				overlay = maps.Clone(committed)
+				b = e.NewApplyBatch()
+				check(step, b.Key, committed, "after a discarded batch, batch")
 			}
 		}
 	}

@@ -148,6 +148,10 @@ type Engine struct {
 
 	// applyMu is held by the open ApplyBatch, from NewApplyBatch to Close.
 	applyMu sync.Mutex
+	// pending and pendingBuf are the space the last ApplyBatch had for its
+	// pending records, kept for the next; guarded by applyMu.
+	pending    []pendingRecord
+	pendingBuf []byte
 	// states holds the state of keys that apply batches wrote or read, as
 	// committed, so that a write to a key seen before needs no lookup:
 	// each lookup seeks every level that holds a version of the key and,
