@@ -49,9 +49,10 @@ type ApplyBatch struct {
 	// scratch holds the pebble key of the lookup in progress.
 	scratch []byte
 	// pending holds the records Put wrote and the batch does not hold
-	// yet, each key's last one: a run of writes to one key (SET over a
-	// hot key, a pipeline of them) puts one record into the batch, and
-	// into the memtable, instead of one per write. Only a key's own later
+	// yet, each key's last one (of up to maxPendingRecord bytes; see
+	// write): a run of writes to one key (SET over a hot key, a pipeline
+	// of them) puts one record into the batch, and into the memtable,
+	// instead of one per write. Only a key's own later
 	// write or delete can change what its record ends as, and only a
 	// read can see the difference, so reads first move the pending
 	// records into the batch (flush), Delete drops the key's, DeleteAll
@@ -210,23 +211,9 @@ func (b *ApplyBatch) Put(key []byte, r Record) error {
 			return err
 		}
 	}
-	// The record waits in pending, in place of any the key has there.
-	buf := b.pendingBuf
-	rec := pendingRecord{key: len(buf), keyLen: 2 + len(key), val: len(buf) + 2 + len(key), valLen: recordLen(r)}
-	if i := b.pendingIndex(seen); i >= 0 {
-		// The key is there already: only its record is new.
-		rec.key, rec.keyLen = b.pending[i].key, b.pending[i].keyLen
-		rec.val = len(buf)
-		b.pendingBuf = slices.Grow(buf, rec.valLen)[:len(buf)+rec.valLen]
-		b.pending[i] = rec
-	} else {
-		b.pendingBuf = slices.Grow(buf, rec.keyLen+rec.valLen)[:len(buf)+rec.keyLen+rec.valLen]
-		b.pendingBuf[rec.key], b.pendingBuf[rec.key+1] = prefixData, subKey
-		copy(b.pendingBuf[rec.key+2:], key)
-		b.pending = append(b.pending, rec)
-		seen.pending, seen.gen = int32(len(b.pending)), b.flushes
+	if err := b.write(key, r, &seen); err != nil {
+		return err
 	}
-	putRecord(b.pendingBuf[rec.val:rec.val+rec.valLen], r)
 	if !st.exists {
 		b.delta++
 	}
@@ -235,6 +222,50 @@ func (b *ApplyBatch) Put(key []byte, r Record) error {
 	}
 	seen.state = keyState{exists: true, typ: r.Type, expire: r.Expire}
 	b.known[string(key)] = seen
+	return nil
+}
+
+// maxPendingRecord is the largest record that waits in pending: a larger
+// one goes straight into the batch, where a copy in pending would cost
+// more than the insert it may save, and hold its memory twice.
+const maxPendingRecord = 16 << 10
+
+// write puts key's record r into pending, in place of any the key has
+// there, and notes it in seen; one larger than maxPendingRecord goes
+// straight into the batch instead, the key's pending one dropped.
+func (b *ApplyBatch) write(key []byte, r Record, seen *seenKey) error {
+	i := b.pendingIndex(*seen)
+	n := recordLen(r)
+	if n > maxPendingRecord {
+		if i >= 0 {
+			b.pending[i].key = -1
+		}
+		// Written in place into the batch: no encoded copy of the value.
+		op := b.b.SetDeferred(2+len(key), n)
+		op.Key[0], op.Key[1] = prefixData, subKey
+		copy(op.Key[2:], key)
+		putRecord(op.Value, r)
+		if err := op.Finish(); err != nil {
+			return fmt.Errorf("apply batch set: %w", err)
+		}
+		return nil
+	}
+	buf := b.pendingBuf
+	rec := pendingRecord{key: len(buf), keyLen: 2 + len(key), val: len(buf) + 2 + len(key), valLen: n}
+	if i >= 0 {
+		// The key is there already: only its record is new.
+		rec.key, rec.keyLen = b.pending[i].key, b.pending[i].keyLen
+		rec.val = len(buf)
+		b.pendingBuf = slices.Grow(buf, n)[:len(buf)+n]
+		b.pending[i] = rec
+	} else {
+		b.pendingBuf = slices.Grow(buf, rec.keyLen+n)[:len(buf)+rec.keyLen+n]
+		b.pendingBuf[rec.key], b.pendingBuf[rec.key+1] = prefixData, subKey
+		copy(b.pendingBuf[rec.key+2:], key)
+		b.pending = append(b.pending, rec)
+		seen.pending, seen.gen = int32(len(b.pending)), b.flushes
+	}
+	putRecord(b.pendingBuf[rec.val:rec.val+n], r)
 	return nil
 }
 

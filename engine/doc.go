@@ -86,7 +86,9 @@
 // with the applied index, the key counts and the clock, without a sync: if a crash loses
 // it, the applied index is lost with the data and the committed log entries
 // are applied again from there. Either way data, applied index and key count
-// always agree.
+// always agree. A key written several times in one ApplyBatch reaches
+// pebble once, with its last record; a read in the batch sees every write
+// before it.
 //
 // # Concurrency
 //
