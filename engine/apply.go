@@ -52,12 +52,12 @@ type ApplyBatch struct {
 	// yet, each key's last one (of up to maxPendingRecord bytes; see
 	// write): a run of writes to one key (SET over a hot key, a pipeline
 	// of them) puts one record into the batch, and into the memtable,
-	// instead of one per write. Only a key's own later
-	// write or delete can change what its record ends as, and only a
-	// read can see the difference, so reads first move the pending
-	// records into the batch (flush), Delete drops the key's, DeleteAll
-	// all of them, and Commit flushes. pendingBuf holds their pebble keys
-	// and encoded records back to back.
+	// instead of one per write. Only a key's own later write or delete
+	// can change what its record ends as, and only a read can see the
+	// difference, so reads first move the pending records into the
+	// batch (flush), Delete drops the key's, DeleteAll all of them, and
+	// Commit flushes. pendingBuf holds their pebble keys and encoded
+	// records back to back.
 	pending    []pendingRecord
 	pendingBuf []byte
 	// flushes counts the flushes, so that a seenKey's pending index from
@@ -420,6 +420,9 @@ func (b *ApplyBatch) Commit(applied uint64) error {
 	if prev := e.applied.Load(); applied < prev {
 		return fmt.Errorf("commit apply batch: applied index %d is behind %d", applied, prev)
 	}
+	if err := b.flush(); err != nil {
+		return fmt.Errorf("commit apply batch at %d: %w", applied, err)
+	}
 	count := int64(e.keyCount.Load()) + b.delta
 	expires := int64(e.expires.Load()) + b.expiresDelta
 	if count < 0 || expires < 0 || expires > count {
@@ -438,9 +441,6 @@ func (b *ApplyBatch) Commit(applied uint64) error {
 	// The clock is written whenever it was ever set, so that whether the
 	// key exists does not depend on where batches were cut (or on a
 	// DeleteAll having removed it with the data).
-	if err := b.flush(); err != nil {
-		return fmt.Errorf("commit apply batch at %d: %w", applied, err)
-	}
 	clock := b.Clock()
 	if clock != 0 {
 		if err := b.b.Set(keyClock, uint64Value(uint64(clock)), nil); err != nil {

@@ -87,8 +87,8 @@
 // it, the applied index is lost with the data and the committed log entries
 // are applied again from there. Either way data, applied index and key count
 // always agree. A key written several times in one ApplyBatch reaches
-// pebble once, with its last record; a read in the batch sees every write
-// before it.
+// pebble once, with its last record, unless a read in the batch came
+// between (it sees every write before it) or the record is over 16 KiB.
 //
 // # Concurrency
 //
