@@ -196,18 +196,43 @@ func (c *cluster) launch() {
 		c.start(p)
 	}
 	t.Cleanup(func() {
+		// A node that exited without the test stopping it says how.
+		var gone []string
+		for _, p := range c.nodes {
+			if p.cmd != nil && !p.running() {
+				gone = append(gone, fmt.Sprintf("node %d exited by itself: %v", p.id, p.cmd.ProcessState))
+			}
+		}
 		for _, p := range c.nodes {
 			c.kill(p)
 		}
 		if t.Failed() {
+			for _, g := range gone {
+				t.Log(g)
+			}
 			for _, p := range c.nodes {
 				if b, err := os.ReadFile(p.logPath); err == nil {
-					t.Logf("--- log of node %d ---\n%s", p.id, lastLines(b, 60))
+					t.Logf("--- log of node %d, without clients connecting and leaving ---\n%s", p.id, lastLines(withoutClientChurn(b), 60))
 				}
 			}
 		}
 	})
 	c.waitLeader(10 * time.Second)
+}
+
+// withoutClientChurn drops from a node's log the lines of clients that
+// connect and leave without an error: the harness's own polls, which
+// would crowd out everything else.
+func withoutClientChurn(b []byte) []byte {
+	var out [][]byte
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if bytes.Contains(l, []byte("resp: client connected: ")) ||
+			bytes.Contains(l, []byte("resp: client disconnected: ")) && bytes.HasSuffix(l, []byte("error=<nil>")) {
+			continue
+		}
+		out = append(out, l)
+	}
+	return bytes.Join(out, []byte("\n"))
 }
 
 func lastLines(b []byte, n int) []byte {
