@@ -106,6 +106,9 @@ type seenKey struct {
 	// gen if none is.
 	pending int32
 	gen     int32
+	// direct is set once the batch was given a write of the key's record
+	// other than through pending: a delete, or a record too large for it.
+	direct bool
 }
 
 // NewApplyBatch starts a batch. Batches are serialised: it waits until the
@@ -180,19 +183,47 @@ func (b *ApplyBatch) pendingIndex(seen seenKey) int {
 
 // Key returns key's record as the batch sees it (committed data overlaid
 // with the batch's own writes), expired or not; its Value is a copy.
+//
+// A key whose last write waits in pending is read from there, and one
+// whose record the batch holds no write of from the committed data: a
+// read-modify-write of one key over and over (INCR of a counter, a
+// pipeline of them) neither flushes nor indexes the batch.
 func (b *ApplyBatch) Key(key []byte) (Record, bool, error) {
-	rd, err := b.reader()
-	if err != nil {
-		return Record{}, false, err
+	if b.err != nil {
+		return Record{}, false, b.err
 	}
-	r, found, err := getRecord(rd, key)
+	seen := b.known[string(key)]
+	var (
+		r     Record
+		found bool
+		err   error
+	)
+	if i := b.pendingIndex(seen); i >= 0 {
+		p := b.pending[i]
+		r, err = decodeRecord(b.pendingBuf[p.val : p.val+p.valLen])
+		r.Value, found = bytes.Clone(r.Value), true
+	} else if !b.holds(seen) {
+		r, found, err = b.e.committedRecord(key)
+	} else {
+		var rd pebble.Reader
+		if rd, err = b.reader(); err != nil {
+			return Record{}, false, err
+		}
+		r, found, err = getRecord(rd, key)
+	}
 	if err != nil {
 		return Record{}, false, fmt.Errorf("apply batch: %w", err)
 	}
-	seen := b.known[string(key)]
 	seen.state = keyState{exists: found, typ: r.Type, expire: r.Expire}
 	b.known[string(key)] = seen
 	return r, found, nil
+}
+
+// holds reports whether the batch itself (not pending) may hold a write
+// of the key seen is of: a record flushed from pending (one of an earlier
+// generation), a delete or a large record (direct), or DeleteAll's range.
+func (b *ApplyBatch) holds(seen seenKey) bool {
+	return b.cleared || seen.direct || seen.pending != 0 && seen.gen != b.flushes
 }
 
 // Put writes key's record, replacing any it had (and the elements of a key
@@ -240,6 +271,7 @@ func (b *ApplyBatch) write(key []byte, r Record, seen *seenKey) error {
 		if i >= 0 {
 			b.pending[i].key = -1
 		}
+		seen.direct = true
 		// Written in place into the batch: no encoded copy of the value.
 		op := b.b.SetDeferred(2+len(key), n)
 		op.Key[0], op.Key[1] = prefixData, subKey
@@ -288,6 +320,7 @@ func (b *ApplyBatch) Delete(key []byte) error {
 	if i := b.pendingIndex(seen); i >= 0 {
 		b.pending[i].key = -1
 	}
+	seen.direct = true
 	if err := b.b.Delete(keyRecordKey(key), nil); err != nil {
 		return fmt.Errorf("apply batch delete: %w", err)
 	}

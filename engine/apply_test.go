@@ -54,8 +54,9 @@ func TestApplyBatchSeesOwnWrites(t *testing.T) {
 }
 
 // TestApplyBatchIndexesOnFirstRead checks that a batch of writes alone is
-// never indexed, and that the first read indexes it with every write so
-// far (records, elements, range deletions) in view, and the later ones.
+// never indexed, nor by a read of a record waiting in pending, and that
+// the first read that needs the batch indexes it with every write so far
+// (records, elements, range deletions) in view, and the later ones.
 func TestApplyBatchIndexesOnFirstRead(t *testing.T) {
 	e := openMem(t, vfs.NewMem())
 	b := e.NewApplyBatch()
@@ -73,14 +74,24 @@ func TestApplyBatchIndexesOnFirstRead(t *testing.T) {
 	if b.b.Indexed() {
 		t.Fatal("a batch of writes alone is indexed")
 	}
+	// b's record waits in pending: reading it needs no index.
 	if v, ok := mustGet(t, b.Key, []byte("b")); !ok || string(v) != "vb" {
 		t.Fatalf("batch get b = %q, %v, want vb", v, ok)
 	}
-	if !b.b.Indexed() {
-		t.Fatal("the batch is not indexed after a read")
+	if b.b.Indexed() {
+		t.Fatal("a read of a record waiting in pending indexed the batch")
 	}
 	if got := elems(t, b.Elems, "h"); got != `"f1"="1" "f2"="2"` {
 		t.Fatalf("the batch sees h's fields as %s", got)
+	}
+	if !b.b.Indexed() {
+		t.Fatal("the batch is not indexed after a read of elements")
+	}
+	if v, ok := mustGet(t, b.Key, []byte("b")); !ok || string(v) != "vb" {
+		t.Fatalf("batch get b after the flush = %q, %v, want vb", v, ok)
+	}
+	if _, ok := mustGet(t, b.Key, []byte("gone")); ok {
+		t.Fatal("the batch sees a record it deleted")
 	}
 	if got := elems(t, b.Elems, "gone"); got != "" {
 		t.Fatalf("the batch sees deleted fields of gone: %s", got)
@@ -806,8 +817,10 @@ func TestApplyBatchWritesEachKeyOnce(t *testing.T) {
 	}
 }
 
-// TestApplyBatchMatchesModel runs seeded random writes, deletes, reads,
-// flushes of everything, commits and discarded batches over a few keys
+// TestApplyBatchMatchesModel runs seeded random writes, deletes, reads
+// (of records, from pending, the committed data or the batch, and of
+// elements, which flush), FLUSHDBs, commits and discarded batches over a
+// few keys
 // against a map, checking every read and, at each commit, every key, the
 // key count and the count of keys with an expiry.
 func TestApplyBatchMatchesModel(t *testing.T) {
@@ -866,6 +879,12 @@ func TestApplyBatchMatchesModel(t *testing.T) {
 					t.Fatal(err)
 				}
 				delete(overlay, k)
+			case n < 64:
+				// A read of elements: it flushes the pending records into
+				// the batch and indexes it.
+				if err := b.Elems(TypeHash, []byte(k), nil, nil, func(_, _ []byte) error { return nil }); err != nil {
+					t.Fatal(err)
+				}
 			case n < 80:
 				r, ok, err := b.Key([]byte(k))
 				w, wok := overlay[k]
@@ -913,4 +932,48 @@ func short(v string) string {
 		return fmt.Sprintf("%q", v)
 	}
 	return fmt.Sprintf("%q... (%d bytes)", v[:20], len(v))
+}
+
+// TestApplyBatchCountsWithoutIndex: a counter read and written a hundred
+// times in one batch, as INCR does, is read from the committed data (or
+// the engine's hot records) first and from pending after: the batch is
+// never indexed, holds one record at the commit, and the count is right.
+func TestApplyBatchCountsWithoutIndex(t *testing.T) {
+	e := openMem(t, vfs.NewMem())
+	b := e.NewApplyBatch()
+	if err := b.Set([]byte("n"), []byte("0")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	for round, hot := range []bool{false, true} {
+		if hot {
+			mustGet(t, e.Key, []byte("n")) // a client's read makes it hot
+		}
+		b := e.NewApplyBatch()
+		for range 100 {
+			v, ok := mustGet(t, b.Key, []byte("n"))
+			if !ok {
+				t.Fatal("the counter is missing")
+			}
+			var n int
+			fmt.Sscan(string(v), &n)
+			if err := b.Set([]byte("n"), []byte(fmt.Sprint(n+1))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if b.b.Indexed() || b.b.Count() != 0 {
+			t.Fatalf("round %d: indexed %v, %d writes in the batch before the commit, want neither", round, b.b.Indexed(), b.b.Count())
+		}
+		if err := b.Commit(uint64(2 + round)); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		want := fmt.Sprint(100 * (round + 1))
+		if v, ok := mustGet(t, e.Key, []byte("n")); !ok || string(v) != want {
+			t.Fatalf("round %d: n = %q, %v, want %s", round, v, ok, want)
+		}
+	}
 }

@@ -427,6 +427,21 @@ func (e *Engine) Key(key []byte) (Record, bool, error) {
 	return r, true, nil
 }
 
+// committedRecord returns key's committed record, from hot if it is
+// there. Only the open ApplyBatch calls it: nothing changes the committed
+// data while it is open (it holds applyMu, which InstallSnapshot and
+// Close take too), so hot's entries are current.
+func (e *Engine) committedRecord(key []byte) (Record, bool, error) {
+	e.hotMu.Lock()
+	r, ok := e.hot[string(key)]
+	e.hotMu.Unlock()
+	if ok {
+		r.Value = bytes.Clone(r.Value)
+		return r, true, nil
+	}
+	return getRecord(e.db, key)
+}
+
 // Engine.hot's bounds: keys, and bytes of a key and its value together
 // (so at most 1 MiB in all).
 const (
