@@ -190,6 +190,13 @@ func AppendAppend(dst, key, value []byte) []byte {
 // AppendDel appends EncodeDel's encoding to dst, as AppendSet.
 func AppendDel(dst []byte, keys ...[]byte) []byte { return appendCommand(dst, OpDel, keys...) }
 
+// AppendIncrBy appends EncodeIncrBy's encoding to dst, as AppendSet.
+func AppendIncrBy(dst, key []byte, delta int64) []byte {
+	var d [8]byte
+	binary.BigEndian.PutUint64(d[:], uint64(delta))
+	return appendCommand(dst, OpIncrBy, key, d[:])
+}
+
 // EncodeSetIf encodes SET key value with the flags SetNX, SetXX, SetGet,
 // SetKeepTTL, and an absolute expiry in Unix milliseconds (0: none).
 func EncodeSetIf(key, value []byte, flags byte, expire int64) []byte {

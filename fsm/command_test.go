@@ -29,6 +29,10 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		{"expire", EncodeExpire([]byte("k"), -1, ExpireGT), Command{Op: OpExpire, Args: [][]byte{[]byte("k"), {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, {ExpireGT}}}},
 		{"set without expiry", EncodeSetIf([]byte("k"), nil, SetNX, 0), Command{Op: OpSetIf, Args: [][]byte{[]byte("k"), {}, {SetNX}}}},
 		{"set with expiry", EncodeSetIf([]byte("k"), nil, 0, 258), Command{Op: OpSetIf, Args: [][]byte{[]byte("k"), {}, {0}, {0, 0, 0, 0, 0, 0, 1, 2}}}},
+		{"incrby", EncodeIncrBy([]byte("n"), -2), Command{Op: OpIncrBy, Args: [][]byte{[]byte("n"), {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe}}}},
+		// The pipeline's encoders, appending to a buffer, as their Encode twins.
+		{"append set", AppendSet([]byte("x"), []byte("k"), []byte("v"))[1:], Command{Op: OpSet, Args: [][]byte{[]byte("k"), []byte("v")}}},
+		{"append incrby", AppendIncrBy([]byte("x"), []byte("n"), -2)[1:], Command{Op: OpIncrBy, Args: [][]byte{[]byte("n"), {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe}}}},
 	}
 	for _, c := range cases {
 		got, err := Decode(c.b)

@@ -33,6 +33,10 @@ func batchable(args [][]byte, buf []byte) (_ []byte, idx int, ok bool) {
 		buf = fsm.AppendAppend(buf, args[1], args[2])
 	case c.name == "del" && len(args) >= 2:
 		buf = fsm.AppendDel(buf, args[1:]...)
+	case c.name == "incr" && len(args) == 2:
+		buf = fsm.AppendIncrBy(buf, args[1], 1)
+	case c.name == "decr" && len(args) == 2:
+		buf = fsm.AppendIncrBy(buf, args[1], -1)
 	default:
 		return buf, -1, false
 	}

@@ -3,6 +3,7 @@ package resp
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -118,6 +119,21 @@ func (f *fakeBackend) apply(cmd fsm.Command) (any, error) {
 		f.data[string(cmd.Args[0])] = append([]byte(nil), cmd.Args[1]...)
 		r.Int = 1
 		return r, nil
+	case fsm.OpIncrBy:
+		k := string(cmd.Args[0])
+		if k == "wrongtype" {
+			return fsm.Result{Err: fsm.ErrWrongType}, nil
+		}
+		var n int64
+		if v, found := f.data[k]; found {
+			var ok bool
+			if n, ok = fsm.ParseInt(v); !ok {
+				return fsm.Result{Err: fsm.ErrNotInteger}, nil
+			}
+		}
+		n += int64(binary.BigEndian.Uint64(cmd.Args[1]))
+		f.data[k] = strconv.AppendInt(nil, n, 10)
+		return fsm.Result{Int: n}, nil
 	case fsm.OpDel:
 		n := 0
 		for _, k := range cmd.Args {
@@ -653,6 +669,14 @@ func TestPipelinedWrites(t *testing.T) {
 	}, []string{"+OK", "+OK", "-" + fsm.ErrWrongType.Error(), ":1", "+OK", "$1", "2"})
 	if batches, writes := sent(); !slices.Equal(batches, []int{1, 1}) || !slices.Equal(writes, []int{4, 1, 5}) {
 		t.Fatalf("batches %v, writes per entry %v; want [1 1] and [4 1 5]", batches, writes)
+	}
+	// Counters too, each refusal in its own reply.
+	pipeline(t, c, [][]string{
+		{"INCR", "n"}, {"INCR", "n"}, {"DECR", "n"}, {"DECR", "m"}, {"SET", "s", "x"}, {"INCR", "s"}, {"INCR", "wrongtype"},
+		{"GET", "n"},
+	}, []string{":1", ":2", ":1", ":-1", "+OK", "-" + fsm.ErrNotInteger.Error(), "-" + fsm.ErrWrongType.Error(), "$1", "1"})
+	if batches, writes := sent(); !slices.Equal(batches, []int{1, 1, 1}) || !slices.Equal(writes, []int{4, 1, 5, 7}) {
+		t.Fatalf("batches %v, writes per entry %v; want [1 1 1] and [4 1 5 7]", batches, writes)
 	}
 	// Runs encoded into the connection's buffer one after the other, one
 	// larger than the buffer it keeps (maxRunBuf): each value is its own.

@@ -60,6 +60,35 @@ func appScenario(r redis.UniversalClient, tag string) error {
 	if err := check("counter", r.IncrBy(ctx, k("views"), 5).Val(), 105); err != nil {
 		return err
 	}
+	// Counters bumped by a pipeline (one log entry on the server), every
+	// command answered on its own, a refusal among them.
+	cmds, _ := r.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for range 50 {
+			p.Incr(ctx, k("hits"))
+		}
+		p.Decr(ctx, k("hits"))
+		p.Set(ctx, k("label"), "x", 0)
+		p.Incr(ctx, k("label"))
+		p.Decr(ctx, k("misses"))
+		return nil
+	})
+	var answers, want []string
+	for _, c := range cmds {
+		switch c := c.(type) {
+		case *redis.IntCmd:
+			answers = append(answers, fmt.Sprint(c.Val(), c.Err()))
+		case *redis.StatusCmd:
+			answers = append(answers, fmt.Sprint(c.Val(), c.Err()))
+		}
+	}
+	for i := range 50 {
+		want = append(want, fmt.Sprint(i+1, nil))
+	}
+	want = append(want, fmt.Sprint(49, nil), fmt.Sprint("OK", nil),
+		fmt.Sprint(0, "ERR value is not an integer or out of range"), fmt.Sprint(-1, nil))
+	if err := check("pipelined counters", answers, want); err != nil {
+		return err
+	}
 	// A job queue: first in, first out.
 	for i := range 10 {
 		r.LPush(ctx, k("jobs"), fmt.Sprintf("job%d", i))
