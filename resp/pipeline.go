@@ -2,6 +2,7 @@ package resp
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -37,6 +38,16 @@ func batchable(args [][]byte, buf []byte) (_ []byte, idx int, ok bool) {
 		buf = fsm.AppendIncrBy(buf, args[1], 1)
 	case c.name == "decr" && len(args) == 2:
 		buf = fsm.AppendIncrBy(buf, args[1], -1)
+	case (c.name == "incrby" || c.name == "decrby") && len(args) == 3:
+		// An increment the handler would refuse is left to it.
+		n, ok := fsm.ParseInt(args[2])
+		if !ok || c.name == "decrby" && n == math.MinInt64 {
+			return buf, -1, false
+		}
+		if c.name == "decrby" {
+			n = -n
+		}
+		buf = fsm.AppendIncrBy(buf, args[1], n)
 	default:
 		return buf, -1, false
 	}

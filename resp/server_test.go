@@ -678,6 +678,15 @@ func TestPipelinedWrites(t *testing.T) {
 	if batches, writes := sent(); !slices.Equal(batches, []int{1, 1, 1}) || !slices.Equal(writes, []int{4, 1, 5, 7}) {
 		t.Fatalf("batches %v, writes per entry %v; want [1 1 1] and [4 1 5 7]", batches, writes)
 	}
+	// INCRBY and DECRBY too; one whose increment the handler refuses ends
+	// the run, and is answered by the handler.
+	pipeline(t, c, [][]string{
+		{"INCRBY", "n", "10"}, {"DECRBY", "n", "3"}, {"INCRBY", "n", "x"}, {"DECRBY", "n", "-9223372036854775808"},
+		{"INCRBY", "n", "-8"},
+	}, []string{":11", ":8", "-" + fsm.ErrNotInteger.Error(), "-ERR decrement would overflow", ":0"})
+	if batches, writes := sent(); !slices.Equal(batches, []int{1, 1, 1, 1}) || !slices.Equal(writes, []int{4, 1, 5, 7, 2, 1}) {
+		t.Fatalf("batches %v, writes per entry %v; want [1 1 1 1] and [4 1 5 7 2 1]", batches, writes)
+	}
 	// Runs encoded into the connection's buffer one after the other, one
 	// larger than the buffer it keeps (maxRunBuf): each value is its own.
 	big := func(c byte) string { return strings.Repeat(string(c), maxRunBuf/2) }
