@@ -274,30 +274,29 @@ func (b *ApplyBatch) write(key []byte, r Record, seen *seenKey) error {
 		seen.direct = true
 		// Written in place into the batch: no encoded copy of the value.
 		op := b.b.SetDeferred(2+len(key), n)
-		op.Key[0], op.Key[1] = prefixData, subKey
-		copy(op.Key[2:], key)
+		appendKeyRecordKey(op.Key[:0], key)
 		putRecord(op.Value, r)
 		if err := op.Finish(); err != nil {
 			return fmt.Errorf("apply batch set: %w", err)
 		}
 		return nil
 	}
-	buf := b.pendingBuf
-	rec := pendingRecord{key: len(buf), keyLen: 2 + len(key), val: len(buf) + 2 + len(key), valLen: n}
+	var rec pendingRecord
 	if i >= 0 {
 		// The key is there already: only its record is new.
-		rec.key, rec.keyLen = b.pending[i].key, b.pending[i].keyLen
-		rec.val = len(buf)
-		b.pendingBuf = slices.Grow(buf, n)[:len(buf)+n]
-		b.pending[i] = rec
+		rec = b.pending[i]
 	} else {
-		b.pendingBuf = slices.Grow(buf, rec.keyLen+n)[:len(buf)+rec.keyLen+n]
-		b.pendingBuf[rec.key], b.pendingBuf[rec.key+1] = prefixData, subKey
-		copy(b.pendingBuf[rec.key+2:], key)
+		rec.key = len(b.pendingBuf)
+		b.pendingBuf = appendKeyRecordKey(b.pendingBuf, key)
+		rec.keyLen = len(b.pendingBuf) - rec.key
 		b.pending = append(b.pending, rec)
+		i = len(b.pending) - 1
 		seen.pending, seen.gen = int32(len(b.pending)), b.flushes
 	}
-	putRecord(b.pendingBuf[rec.val:rec.val+n], r)
+	rec.val, rec.valLen = len(b.pendingBuf), n
+	b.pendingBuf = slices.Grow(b.pendingBuf, n)[:rec.val+n]
+	putRecord(b.pendingBuf[rec.val:], r)
+	b.pending[i] = rec
 	return nil
 }
 
@@ -423,7 +422,7 @@ func (b *ApplyBatch) state(key []byte) (seenKey, error) {
 		}
 		b.it = it
 	}
-	b.scratch = append(append(b.scratch[:0], prefixData, subKey), key...)
+	b.scratch = appendKeyRecordKey(b.scratch[:0], key)
 	if b.it.SeekPrefixGE(b.scratch) && bytes.Equal(b.it.Key(), b.scratch) {
 		// Only the header is needed: no copy of the value.
 		v, err := b.it.ValueAndErr()

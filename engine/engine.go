@@ -400,13 +400,8 @@ func (e *Engine) Key(key []byte) (Record, bool, error) {
 		return Record{}, false, err
 	}
 	defer e.closeMu.RUnlock()
-	e.hotMu.Lock()
-	r, ok := e.hot[string(key)]
-	gen := e.hotGen
-	e.hotMu.Unlock()
+	r, gen, ok := e.hotRecord(key)
 	if ok {
-		// The caller owns the value it gets, as when it comes from pebble.
-		r.Value = bytes.Clone(r.Value)
 		return r, true, nil
 	}
 	r, found, err := getRecord(e.db, key)
@@ -432,14 +427,23 @@ func (e *Engine) Key(key []byte) (Record, bool, error) {
 // data while it is open (it holds applyMu, which InstallSnapshot and
 // Close take too), so hot's entries are current.
 func (e *Engine) committedRecord(key []byte) (Record, bool, error) {
-	e.hotMu.Lock()
-	r, ok := e.hot[string(key)]
-	e.hotMu.Unlock()
-	if ok {
-		r.Value = bytes.Clone(r.Value)
+	if r, _, ok := e.hotRecord(key); ok {
 		return r, true, nil
 	}
 	return getRecord(e.db, key)
+}
+
+// hotRecord returns key's record from hot, if it is there, with a value
+// the caller owns (as when it comes from pebble), and hot's generation.
+func (e *Engine) hotRecord(key []byte) (r Record, gen uint64, ok bool) {
+	e.hotMu.Lock()
+	r, ok = e.hot[string(key)]
+	gen = e.hotGen
+	e.hotMu.Unlock()
+	if ok {
+		r.Value = bytes.Clone(r.Value)
+	}
+	return r, gen, ok
 }
 
 // Engine.hot's bounds: keys, and bytes of a key and its value together

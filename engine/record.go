@@ -135,10 +135,12 @@ func getRecord(r pebble.Reader, key []byte) (Record, bool, error) {
 
 // keyRecordKey is the pebble key of key's record.
 func keyRecordKey(key []byte) []byte {
-	k := make([]byte, 2+len(key))
-	k[0], k[1] = prefixData, subKey
-	copy(k[2:], key)
-	return k
+	return appendKeyRecordKey(make([]byte, 0, 2+len(key)), key)
+}
+
+// appendKeyRecordKey appends the pebble key of key's record to dst.
+func appendKeyRecordKey(dst, key []byte) []byte {
+	return append(append(dst, prefixData, subKey), key...)
 }
 
 // expireKey is the expiry index's entry for key expiring at ms. The time

@@ -442,31 +442,40 @@ func (c *call) replyNX(r fsm.Result, ok, nx bool) {
 	}
 }
 
-func cmdIncr(c *call) { c.incrBy(1) }
-func cmdDecr(c *call) { c.incrBy(-1) }
+func cmdIncr(c *call)   { c.counter("incr") }
+func cmdDecr(c *call)   { c.counter("decr") }
+func cmdIncrBy(c *call) { c.counter("incrby") }
+func cmdDecrBy(c *call) { c.counter("decrby") }
 
-func cmdIncrBy(c *call) {
-	if n, ok := fsm.ParseInt(c.args[2]); !ok {
-		c.conn.WriteError(fsm.ErrNotInteger.Error())
+// counter runs INCR, DECR, INCRBY or DECRBY (name).
+func (c *call) counter(name string) {
+	if delta, refusal := counterDelta(name, c.args); refusal != "" {
+		c.conn.WriteError(refusal)
 	} else {
-		c.incrBy(n)
+		c.writeInt(fsm.EncodeIncrBy(c.args[1], delta))
 	}
 }
 
-func cmdDecrBy(c *call) {
-	n, ok := fsm.ParseInt(c.args[2])
+// counterDelta is what INCR, DECR, INCRBY or DECRBY (name), given args
+// of the command's arity, adds to its key, or Redis's error for its
+// increment.
+func counterDelta(name string, args [][]byte) (delta int64, refusal string) {
+	switch name {
+	case "incr":
+		return 1, ""
+	case "decr":
+		return -1, ""
+	}
+	n, ok := fsm.ParseInt(args[2])
 	switch {
 	case !ok:
-		c.conn.WriteError(fsm.ErrNotInteger.Error())
-	case n == math.MinInt64:
-		c.conn.WriteError("ERR decrement would overflow")
-	default:
-		c.incrBy(-n)
+		return 0, fsm.ErrNotInteger.Error()
+	case name == "decrby" && n == math.MinInt64:
+		return 0, "ERR decrement would overflow"
+	case name == "decrby":
+		return -n, ""
 	}
-}
-
-func (c *call) incrBy(delta int64) {
-	c.writeInt(fsm.EncodeIncrBy(c.args[1], delta))
+	return n, ""
 }
 
 func cmdIncrByFloat(c *call) {

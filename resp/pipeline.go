@@ -2,7 +2,6 @@ package resp
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -34,20 +33,14 @@ func batchable(args [][]byte, buf []byte) (_ []byte, idx int, ok bool) {
 		buf = fsm.AppendAppend(buf, args[1], args[2])
 	case c.name == "del" && len(args) >= 2:
 		buf = fsm.AppendDel(buf, args[1:]...)
-	case c.name == "incr" && len(args) == 2:
-		buf = fsm.AppendIncrBy(buf, args[1], 1)
-	case c.name == "decr" && len(args) == 2:
-		buf = fsm.AppendIncrBy(buf, args[1], -1)
-	case (c.name == "incrby" || c.name == "decrby") && len(args) == 3:
-		// An increment the handler would refuse is left to it.
-		n, ok := fsm.ParseInt(args[2])
-		if !ok || c.name == "decrby" && n == math.MinInt64 {
+	case (c.name == "incr" || c.name == "decr") && len(args) == 2,
+		(c.name == "incrby" || c.name == "decrby") && len(args) == 3:
+		delta, refusal := counterDelta(c.name, args)
+		if refusal != "" {
+			// Left to the handler, which answers it.
 			return buf, -1, false
 		}
-		if c.name == "decrby" {
-			n = -n
-		}
-		buf = fsm.AppendIncrBy(buf, args[1], n)
+		buf = fsm.AppendIncrBy(buf, args[1], delta)
 	default:
 		return buf, -1, false
 	}
