@@ -117,3 +117,35 @@ func BenchmarkNodePropose(b *testing.B) {
 	// Two followers: each proposal travels in one append to each.
 	b.ReportMetric(float64(2*b.N)/float64(max(1, appends)), "entries/append")
 }
+
+// BenchmarkNodeReadBarrier measures linearizable read barriers from 50
+// callers at once (redis-benchmark's GET -c 50) on the leader of three
+// in-memory nodes, and how many reads share each confirmation round. Run
+// it with -cpu 1 as well.
+func BenchmarkNodeReadBarrier(b *testing.B) {
+	r, nodes, _ := startNodes(b, 3)
+	lead := waitLeader(b, nodes)
+	if _, err := lead.Propose(context.Background(), []byte("x")); err != nil {
+		b.Fatal(err)
+	}
+	r.mu.Lock()
+	before := r.beats
+	r.mu.Unlock()
+	b.ReportAllocs()
+	b.SetParallelism(max(1, 50/runtime.GOMAXPROCS(0)))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := lead.ReadBarrier(context.Background()); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	r.mu.Lock()
+	beats := r.beats - before
+	r.mu.Unlock()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+	// A round asks one follower (with the leader, a quorum of three);
+	// ticks add heartbeats to both, so this errs low.
+	b.ReportMetric(float64(b.N)/float64(max(1, beats)), "reads/round")
+}

@@ -92,7 +92,17 @@ type Node struct {
 
 	recvc chan Message
 	propc chan *proposal
-	readc chan *readRequest
+	// Reads queue in readQueued, outside the loop, and ring readBell
+	// (capacity 1) only when the loop said, by setting readIdle, that it
+	// will not look at the queue again until rung: it has no confirmation
+	// round in flight and took every read queued. While a round is in
+	// flight, reads only queue; the loop takes them all when the round
+	// ends. A stream of reads thus wakes the loop about once a round
+	// instead of once a read.
+	readMu     sync.Mutex
+	readQueued []*readRequest
+	readIdle   bool
+	readBell   chan struct{}
 	// callc runs functions on the loop goroutine, with the RawNode.
 	callc chan func(rn *RawNode)
 	stopc chan struct{}
@@ -124,10 +134,8 @@ type Node struct {
 	waiters   map[uint64]*proposal // by log index
 	reads     map[uint64]*readBatch
 	readQueue []*readBatch // confirmed, waiting for apply; ordered by index
-	// readWaiting are reads that wait for the round in flight to end.
-	readWaiting []*readRequest
-	readSeq     uint64
-	ticks       uint64
+	readSeq   uint64
+	ticks     uint64
 	// heard is when each peer was last heard from.
 	heard     map[uint64]time.Time
 	syncDelay time.Duration // LeaderSyncDelay
@@ -217,7 +225,8 @@ func NewNode(c NodeConfig) (*Node, error) {
 		electionTick: max(cfg.ElectionTick, 1),
 		recvc:        make(chan Message, recvQueue),
 		propc:        make(chan *proposal, maxBatch),
-		readc:        make(chan *readRequest, maxBatch),
+		readBell:     make(chan struct{}, 1),
+		readIdle:     true,
 		callc:        make(chan func(*RawNode)),
 		stopc:        make(chan struct{}),
 		donec:        make(chan struct{}),
@@ -552,12 +561,16 @@ func (n *Node) ProposeConfChange(ctx context.Context, cc ConfChange) error {
 // Reads waiting at the same time share one confirmation round.
 func (n *Node) ReadBarrier(ctx context.Context) error {
 	r := &readRequest{done: make(chan error, 1)}
-	select {
-	case n.readc <- r:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-n.donec:
-		return ErrStopped
+	n.readMu.Lock()
+	n.readQueued = append(n.readQueued, r)
+	ring := n.readIdle
+	n.readIdle = false
+	n.readMu.Unlock()
+	if ring {
+		select {
+		case n.readBell <- struct{}{}:
+		default: // already rung
+		}
 	}
 	select {
 	case err := <-r.done:
@@ -668,8 +681,7 @@ func (n *Node) run() {
 		case p := <-n.propc:
 			n.propose(p)
 			n.drain()
-		case r := <-n.readc:
-			n.readWaiting = append(n.readWaiting, r)
+		case <-n.readBell:
 			n.drain()
 		case <-n.stablec:
 			if err := n.takeStable(); err != nil {
@@ -713,7 +725,7 @@ func (n *Node) drain() {
 	runtime.Gosched()
 	takeQueued(n.recvc, n.step)
 	takeQueued(n.propc, n.propose)
-	n.takeReads()
+	n.startRead()
 }
 
 // takeQueued calls f on up to maxBatch values already queued on c.
@@ -760,30 +772,38 @@ func (n *Node) propose(p *proposal) {
 	n.waiters[index] = p
 }
 
-// takeReads takes every read request already queued. At most one
-// confirmation round is in flight: requests that arrive meanwhile wait and
-// share the next one, which starts after they arrived (so each read still
-// sees every write acknowledged before it began).
-func (n *Node) takeReads() {
-	takeQueued(n.readc, func(r *readRequest) { n.readWaiting = append(n.readWaiting, r) })
-	n.startRead()
+// startRead starts a confirmation round for the queued reads unless one
+// is in flight. At most one round is in flight: reads that arrive
+// meanwhile wait and share the next one, which starts after they arrived
+// (so each read still sees every write acknowledged before it began).
+func (n *Node) startRead() {
+	for len(n.reads) == 0 {
+		reqs := n.takeQueuedReads()
+		if len(reqs) == 0 {
+			return
+		}
+		b := &readBatch{reqs: reqs, tick: n.ticks}
+		n.readSeq++
+		ctx := binary.BigEndian.AppendUint64(nil, n.readSeq)
+		if err := n.rn.ReadIndex(ctx); err != nil {
+			// Reads queued meanwhile are taken next, and most likely
+			// fail the same way.
+			b.finish(err)
+			continue
+		}
+		n.reads[n.readSeq] = b
+	}
 }
 
-// startRead starts a confirmation round for the waiting reads unless one
-// is in flight.
-func (n *Node) startRead() {
-	if len(n.reads) > 0 || len(n.readWaiting) == 0 {
-		return
-	}
-	b := &readBatch{reqs: n.readWaiting, tick: n.ticks}
-	n.readWaiting = nil
-	n.readSeq++
-	ctx := binary.BigEndian.AppendUint64(nil, n.readSeq)
-	if err := n.rn.ReadIndex(ctx); err != nil {
-		b.finish(err)
-		return
-	}
-	n.reads[n.readSeq] = b
+// takeQueuedReads takes every queued read. When there is none, it marks
+// the loop idle for reads: the next read rings readBell.
+func (n *Node) takeQueuedReads() []*readRequest {
+	n.readMu.Lock()
+	defer n.readMu.Unlock()
+	reqs := n.readQueued
+	n.readQueued = nil
+	n.readIdle = len(reqs) == 0
+	return reqs
 }
 
 func (b *readBatch) finish(err error) {
@@ -1026,10 +1046,9 @@ func (n *Node) failAll(err error) {
 		b.finish(err)
 	}
 	n.readQueue = nil
-	for _, r := range n.readWaiting {
+	for _, r := range n.takeQueuedReads() {
 		r.done <- err
 	}
-	n.readWaiting = nil
 }
 
 func (n *Node) publishStatus() {

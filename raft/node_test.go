@@ -17,6 +17,7 @@ type memRouter struct {
 	nodes    map[uint64]*Node
 	isolated map[uint64]bool
 	appends  int // MsgApp messages carrying entries, delivered or not
+	beats    int // MsgHeartbeat messages, delivered or not
 	// drop, when set, loses the messages it returns true for.
 	drop func(Message) bool
 }
@@ -32,6 +33,9 @@ func (t *memTransport) Send(msgs []Message) {
 	for _, m := range msgs {
 		if m.Type == MsgApp && len(m.Entries) > 0 {
 			t.r.appends++
+		}
+		if m.Type == MsgHeartbeat {
+			t.r.beats++
 		}
 		if t.r.isolated[m.From] || t.r.isolated[m.To] || (t.r.drop != nil && t.r.drop(m)) {
 			continue
@@ -267,6 +271,64 @@ func testNodeConcurrent(t *testing.T, syncWrites bool) {
 	}
 	if len(got) != 400 {
 		t.Fatalf("%d distinct results, want 400", len(got))
+	}
+}
+
+// Reads wake the loop only when it has no confirmation round in flight;
+// reads that arrive during a round are taken when it ends. With ticks an
+// hour apart, a read that the loop failed to take would wait for a tick
+// (a round asks one follower, whose answer is the last message the loop
+// gets from it): every read here must be served by the reads' own
+// wake-ups and the rounds' ends, reads that wait together sharing a round.
+func TestNodeReadsNeedNoTick(t *testing.T) {
+	r, nodes, _ := startNodesConf(t, 3, func(c *NodeConfig) { c.TickInterval = time.Hour })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := nodes[0].call(ctx, func(rn *RawNode) { rn.Campaign() }); err != nil {
+		t.Fatal(err)
+	}
+	lead := waitLeader(t, nodes)
+	if _, err := lead.Propose(ctx, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	// Lone reads, each once the loop has nothing else to do.
+	for i := range 5 {
+		time.Sleep(20 * time.Millisecond)
+		if err := lead.ReadBarrier(ctx); err != nil {
+			t.Fatalf("lone read %d: %v", i, err)
+		}
+	}
+	r.mu.Lock()
+	before := r.beats
+	r.mu.Unlock()
+	const callers, each = 50, 20
+	var wg sync.WaitGroup
+	for g := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := lead.ReadBarrier(ctx); err != nil {
+					t.Errorf("read %d of caller %d: %v", i, g, err)
+					return
+				}
+				// Some callers write too, so that rounds overlap appends.
+				if g%10 == 0 {
+					if _, err := lead.Propose(ctx, []byte("y")); err != nil {
+						t.Errorf("propose: %v", err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	r.mu.Lock()
+	rounds := r.beats - before // a round asks one follower, the quorum's other half
+	r.mu.Unlock()
+	t.Logf("%d reads, %d confirmation rounds", callers*each, rounds)
+	if rounds == 0 || rounds >= callers*each {
+		t.Fatalf("%d rounds for %d reads: want at least one, and reads sharing them", rounds, callers*each)
 	}
 }
 
