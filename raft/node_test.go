@@ -48,6 +48,13 @@ func (t *memTransport) Send(msgs []Message) {
 	}
 }
 
+// counts returns how many appends with entries and heartbeats were sent.
+func (r *memRouter) counts() (appends, beats int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.appends, r.beats
+}
+
 func (r *memRouter) isolate(id uint64, cut bool) {
 	r.mu.Lock()
 	r.isolated[id] = cut
@@ -298,9 +305,7 @@ func TestNodeReadsNeedNoTick(t *testing.T) {
 			t.Fatalf("lone read %d: %v", i, err)
 		}
 	}
-	r.mu.Lock()
-	before := r.beats
-	r.mu.Unlock()
+	_, before := r.counts()
 	const callers, each = 50, 20
 	var wg sync.WaitGroup
 	for g := range callers {
@@ -323,9 +328,8 @@ func TestNodeReadsNeedNoTick(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	r.mu.Lock()
-	rounds := r.beats - before // a round asks one follower, the quorum's other half
-	r.mu.Unlock()
+	_, after := r.counts()
+	rounds := after - before // a round asks one follower, the quorum's other half
 	t.Logf("%d reads, %d confirmation rounds", callers*each, rounds)
 	if rounds == 0 || rounds >= callers*each {
 		t.Fatalf("%d rounds for %d reads: want at least one, and reads sharing them", rounds, callers*each)
