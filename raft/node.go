@@ -180,6 +180,11 @@ type readRequest struct {
 	done chan error // buffered
 }
 
+// Read requests are reused once answered, as proposals are: the loop
+// answers each once and keeps no use for it after. One whose caller
+// stopped waiting is never put back.
+var readPool = sync.Pool{New: func() any { return &readRequest{done: make(chan error, 1)} }}
+
 type readBatch struct {
 	reqs  []*readRequest
 	index uint64
@@ -560,7 +565,7 @@ func (n *Node) ProposeConfChange(ctx context.Context, cc ConfChange) error {
 // call began, and every entry committed at that time has been applied.
 // Reads waiting at the same time share one confirmation round.
 func (n *Node) ReadBarrier(ctx context.Context) error {
-	r := &readRequest{done: make(chan error, 1)}
+	r := readPool.Get().(*readRequest)
 	n.readMu.Lock()
 	n.readQueued = append(n.readQueued, r)
 	ring := n.readIdle
@@ -574,6 +579,7 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 	}
 	select {
 	case err := <-r.done:
+		readPool.Put(r)
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
