@@ -192,8 +192,7 @@ func AppendDel(dst []byte, keys ...[]byte) []byte { return appendCommand(dst, Op
 
 // AppendIncrBy appends EncodeIncrBy's encoding to dst, as AppendSet.
 func AppendIncrBy(dst, key []byte, delta int64) []byte {
-	var d [8]byte
-	binary.BigEndian.PutUint64(d[:], uint64(delta))
+	d := int64Bytes(delta)
 	return appendCommand(dst, OpIncrBy, key, d[:])
 }
 
@@ -206,7 +205,15 @@ func EncodeSetIf(key, value []byte, flags byte, expire int64) []byte {
 	return encode(OpSetIf, key, value, []byte{flags}, int64Arg(expire))
 }
 
-func int64Arg(v int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(v)) }
+// int64Arg is v as a command argument: 8 bytes, big-endian.
+func int64Arg(v int64) []byte { a := int64Bytes(v); return a[:] }
+
+// int64Bytes is int64Arg's encoding in an array, for encoders that append
+// to a buffer and need no allocation for it.
+func int64Bytes(v int64) (a [8]byte) {
+	binary.BigEndian.PutUint64(a[:], uint64(v))
+	return a
+}
 
 // EncodeExpire encodes EXPIRE and its forms: key, the absolute expiry in
 // Unix milliseconds, and the flags ExpireNX, ExpireXX, ExpireGT, ExpireLT.
