@@ -138,6 +138,62 @@ func (e *Engine) Stats() Stats {
 		KeyStateHits: e.keyStateHits.Load(), KeyStateLookups: e.keyStateLookups.Load()}
 }
 
+// StorageStats are pebble's own figures: the work of its flushes and
+// compactions, the shape of its levels and its block cache. Bytes
+// written to sstables (flushed and compacted) against those written to
+// the write-ahead log are its write amplification, which grows with the
+// number of keys written over (BENCHMARKS.md, many keys).
+type StorageStats struct {
+	// Flushes and Compactions count the memtables written to sstables and
+	// pebble's compactions (moves of whole files included), since open.
+	Flushes, Compactions int64
+	// FlushedBytes and CompactedBytes are the sstable bytes those wrote,
+	// CompactionReadBytes the bytes compactions read, WALBytes the bytes
+	// written to the write-ahead log, all since open.
+	FlushedBytes, CompactedBytes, CompactionReadBytes, WALBytes uint64
+	// TableBytes is the size of the live sstables, MemTableBytes that of
+	// the memtables (pebble's write buffers) held.
+	TableBytes, MemTableBytes uint64
+	// L0Files counts the sstables in level 0, which every read checks;
+	// ReadAmp is the number of sublevels of L0 and non-empty levels below,
+	// the most places a point read may look.
+	L0Files int64
+	ReadAmp int
+	// CompactionDebt estimates the bytes compactions must still rewrite to
+	// bring the levels back into shape.
+	CompactionDebt uint64
+	// BlockCacheHits and BlockCacheMisses count reads of sstable blocks
+	// found in and missing from the block cache (--cache-size).
+	BlockCacheHits, BlockCacheMisses int64
+}
+
+// StorageStats returns pebble's figures; zero once the engine is closed.
+func (e *Engine) StorageStats() StorageStats {
+	if err := e.rlock(); err != nil {
+		return StorageStats{}
+	}
+	defer e.closeMu.RUnlock()
+	m := e.db.Metrics()
+	s := StorageStats{
+		Flushes:          m.Flush.Count,
+		Compactions:      m.Compact.Count,
+		WALBytes:         m.WAL.BytesWritten,
+		MemTableBytes:    m.MemTable.Size,
+		L0Files:          m.Levels[0].TablesCount,
+		ReadAmp:          m.ReadAmp(),
+		CompactionDebt:   m.Compact.EstimatedDebt,
+		BlockCacheHits:   m.BlockCache.Hits,
+		BlockCacheMisses: m.BlockCache.Misses,
+	}
+	for _, l := range m.Levels {
+		s.FlushedBytes += l.TableBytesFlushed
+		s.CompactedBytes += l.TableBytesCompacted
+		s.CompactionReadBytes += l.TableBytesRead
+		s.TableBytes += uint64(l.TablesSize)
+	}
+	return s
+}
+
 // FsyncLatency is the histogram of the write-ahead log's fsyncs, in
 // nanoseconds, as pebble records it.
 func (e *Engine) FsyncLatency() prometheus.Histogram { return e.fsyncLatency }

@@ -151,6 +151,20 @@ func TestMetricsAndLogs(t *testing.T) {
 		t.Error("raftkv_key_state_hits_total is missing")
 	}
 	atLeast("raftkv_connected_clients", value(mf, "raftkv_connected_clients"), 1)
+	// The storage engine's own figures: the writes went through its
+	// write-ahead log into its memtables.
+	atLeast("raftkv_storage_wal_bytes_total", value(mf, "raftkv_storage_wal_bytes_total"), writes)
+	atLeast("raftkv_storage_memtable_bytes", value(mf, "raftkv_storage_memtable_bytes"), 1)
+	for _, name := range []string{"raftkv_storage_flushes_total", "raftkv_storage_compactions_total",
+		"raftkv_storage_flushed_bytes_total", "raftkv_storage_compacted_bytes_total",
+		"raftkv_storage_compaction_read_bytes_total", "raftkv_storage_table_bytes",
+		"raftkv_storage_l0_files", "raftkv_storage_read_amplification",
+		"raftkv_storage_compaction_debt_bytes", "raftkv_storage_block_cache_hits_total",
+		"raftkv_storage_block_cache_misses_total"} {
+		if value(mf, name) < 0 {
+			t.Errorf("%s is missing", name)
+		}
+	}
 	for _, p := range c.followers(lead) {
 		check(fmt.Sprintf(`raftkv_peer_connected{peer="%d"}`, p.id), value(mf, "raftkv_peer_connected", "peer", fmt.Sprint(p.id)), 1)
 		atLeast(fmt.Sprintf(`raftkv_peer_sent_messages_total{peer="%d"}`, p.id), value(mf, "raftkv_peer_sent_messages_total", "peer", fmt.Sprint(p.id)), writes)

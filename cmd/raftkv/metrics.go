@@ -57,6 +57,15 @@ type nodeCollector struct {
 	snapReceived, snapReceivedBytes                      *prometheus.Desc
 	peerConnected, peerQueued, peerSent, peerDrops       *prometheus.Desc
 	fsync                                                *prometheus.Desc
+	storage                                              storageDescs
+}
+
+// storageDescs describe pebble's own figures (engine.StorageStats).
+type storageDescs struct {
+	flushes, compactions, flushedBytes, compactedBytes *prometheus.Desc
+	compactionReadBytes, walBytes, tableBytes          *prometheus.Desc
+	memTableBytes, l0Files, readAmp, compactionDebt    *prometheus.Desc
+	blockCacheHits, blockCacheMisses                   *prometheus.Desc
 }
 
 func newNodeCollector(n *node) *nodeCollector {
@@ -90,6 +99,21 @@ func newNodeCollector(n *node) *nodeCollector {
 		peerSent:          d("raftkv_peer_sent_messages_total", "Messages sent to the peer.", "peer"),
 		peerDrops:         d("raftkv_peer_dropped_messages_total", "Messages to the peer dropped: queue full or link down (Raft resends what matters).", "peer"),
 		fsync:             d("raftkv_wal_fsync_seconds", "Latency of the storage engine's write-ahead log fsyncs."),
+		storage: storageDescs{
+			flushes:             d("raftkv_storage_flushes_total", "Memtables the storage engine wrote to sstables."),
+			compactions:         d("raftkv_storage_compactions_total", "The storage engine's compactions of sstables."),
+			flushedBytes:        d("raftkv_storage_flushed_bytes_total", "Bytes of sstables written by flushes."),
+			compactedBytes:      d("raftkv_storage_compacted_bytes_total", "Bytes of sstables written by compactions; with the flushed bytes, against the write-ahead log's, the write amplification."),
+			compactionReadBytes: d("raftkv_storage_compaction_read_bytes_total", "Bytes of sstables read by compactions."),
+			walBytes:            d("raftkv_storage_wal_bytes_total", "Bytes written to the storage engine's write-ahead log."),
+			tableBytes:          d("raftkv_storage_table_bytes", "Size of the live sstables."),
+			memTableBytes:       d("raftkv_storage_memtable_bytes", "Size of the memtables held."),
+			l0Files:             d("raftkv_storage_l0_files", "Sstables in level 0, which every read checks."),
+			readAmp:             d("raftkv_storage_read_amplification", "Sublevels of level 0 and non-empty levels below: the most places a point read may look."),
+			compactionDebt:      d("raftkv_storage_compaction_debt_bytes", "Estimated bytes compactions must still rewrite to bring the levels back into shape."),
+			blockCacheHits:      d("raftkv_storage_block_cache_hits_total", "Reads of sstable blocks found in the block cache (--cache-size)."),
+			blockCacheMisses:    d("raftkv_storage_block_cache_misses_total", "Reads of sstable blocks not in the block cache, read from the files."),
+		},
 	}
 }
 
@@ -148,6 +172,20 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	if m, ok := fsyncHistogram(c.fsync, n.eng.FsyncLatency()); ok {
 		ch <- m
 	}
+	store, sd := n.eng.StorageStats(), &c.storage
+	cnt(sd.flushes, uint64(store.Flushes))
+	cnt(sd.compactions, uint64(store.Compactions))
+	cnt(sd.flushedBytes, store.FlushedBytes)
+	cnt(sd.compactedBytes, store.CompactedBytes)
+	cnt(sd.compactionReadBytes, store.CompactionReadBytes)
+	cnt(sd.walBytes, store.WALBytes)
+	g(sd.tableBytes, float64(store.TableBytes))
+	g(sd.memTableBytes, float64(store.MemTableBytes))
+	g(sd.l0Files, float64(store.L0Files))
+	g(sd.readAmp, float64(store.ReadAmp))
+	g(sd.compactionDebt, float64(store.CompactionDebt))
+	cnt(sd.blockCacheHits, uint64(store.BlockCacheHits))
+	cnt(sd.blockCacheMisses, uint64(store.BlockCacheMisses))
 }
 
 // fsyncBounds are the bucket bounds, in seconds, raftkv_wal_fsync_seconds
