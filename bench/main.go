@@ -6,8 +6,9 @@
 //	go run ./bench -compare name=host:port,...
 //	                               also measure other systems already running
 //	go run ./bench -long           the many-keys run: 5,000,000 SETs over a
-//	                               million keys, with peak memory, disk and
-//	                               CPU time per request
+//	                               million keys, with peak memory, disk,
+//	                               CPU time per request and the storage
+//	                               engine's write amplification
 //
 // It builds raftkv, starts a local 3-node cluster with default (durable,
 // linearizable) settings and a redis-server with appendfsync always, both
@@ -39,6 +40,7 @@ import (
 	"io/fs"
 	"math"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -51,6 +53,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/raftkv/raftkv/conf"
 )
@@ -211,7 +215,7 @@ func run(ctx context.Context, n, warmup, rounds int, quick, long bool, out, comp
 	if b, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/raftkv").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/raftkv (run bench from the repository root): %v\n%s", err, b)
 	}
-	ports := make([]int, 2*nodes)
+	ports := make([]int, 3*nodes) // RESP, peers, metrics
 	for i := range ports {
 		if ports[i], err = freePort(); err != nil {
 			return err
@@ -222,9 +226,10 @@ func run(ctx context.Context, n, warmup, rounds int, quick, long bool, out, comp
 		peers = append(peers, fmt.Sprintf("%d=127.0.0.1:%d/127.0.0.1:%d", i+1, ports[nodes+i], ports[i]))
 	}
 	raft := target{name: fmt.Sprintf("raftkv (%d nodes)", nodes)}
-	var addrs, dirs []string
+	var addrs, dirs, metricsAddrs []string
 	for i := 0; i < nodes; i++ {
 		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", ports[i]))
+		metricsAddrs = append(metricsAddrs, fmt.Sprintf("127.0.0.1:%d", ports[2*nodes+i]))
 		dirs = append(dirs, filepath.Join(tmp, fmt.Sprintf("node%d", i+1)))
 	}
 	// startNode starts (or restarts, on its data) node i+1.
@@ -236,7 +241,7 @@ func run(ctx context.Context, n, warmup, rounds int, quick, long bool, out, comp
 		defer logf.Close()
 		cmd := exec.Command(bin, "server", "--id", strconv.Itoa(i+1), "--resp-addr", addrs[i],
 			"--peer-addr", fmt.Sprintf("127.0.0.1:%d", ports[nodes+i]), "--peers", strings.Join(peers, ","),
-			"--data-dir", dirs[i], "--log-level", "warn",
+			"--data-dir", dirs[i], "--log-level", "warn", "--metrics-addr", metricsAddrs[i],
 			"--max-procs", strconv.Itoa(maxProcs), "--leader-max-procs", strconv.Itoa(conf.LeaderMaxProcs(maxProcs)))
 		// The environment raftkv cluster gives its nodes.
 		cmd.Env = conf.NodeEnv(os.Environ())
@@ -262,7 +267,7 @@ func run(ctx context.Context, n, warmup, rounds int, quick, long bool, out, comp
 		if err := warmUp(ctx, raft, warmup); err != nil {
 			return err
 		}
-		table, err := longRun(ctx, raft, dirs, host, n, warmup, quick, maxProcs)
+		table, err := longRun(ctx, raft, dirs, metricsAddrs, host, n, warmup, quick, maxProcs)
 		if err != nil {
 			return err
 		}
@@ -808,8 +813,9 @@ func followerDip(ctx context.Context, addr string, kill func(), restart func() e
 // 100-byte values over a million keys from 50 clients, while each node's
 // data folder is sampled every 10 s. It reports both rates and their
 // ratio, each node's peak resident memory (the kernel's high-water mark)
-// and the range of its data folder's size.
-func longRun(ctx context.Context, t target, dirs []string, host string, n, warmup int, quick bool, maxProcs int) (string, error) {
+// and the range of its data folder's size, and what its storage engine
+// wrote meanwhile (from the node's metrics at metricsAddrs).
+func longRun(ctx context.Context, t target, dirs, metricsAddrs []string, host string, n, warmup int, quick bool, maxProcs int) (string, error) {
 	oneArgs := []string{"-t", "set", "-c", "50"}
 	manyArgs := []string{"-t", "set", "-c", "50", "-r", "1000000", "-d", "100"}
 	oneN := min(n, 100000)
@@ -830,6 +836,10 @@ func longRun(ctx context.Context, t target, dirs []string, host string, n, warmu
 		}
 	}
 	fmt.Fprintf(os.Stderr, "bench: SET -c 50 -r 1000000 -d 100 on %s (%d requests), data folders sampled every 10 s\n", t.name, n)
+	storeBefore, err := storageFigures(metricsAddrs)
+	if err != nil {
+		return "", err
+	}
 	stopc, sampled := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(sampled)
@@ -851,6 +861,10 @@ func longRun(ctx context.Context, t target, dirs []string, host string, n, warmu
 	if many.err != nil {
 		return "", fmt.Errorf("SET -c 50 -r 1000000 -d 100: %w", many.err)
 	}
+	storeAfter, err := storageFigures(metricsAddrs)
+	if err != nil {
+		return "", err
+	}
 	db0, err := infoField(t.addr, "db0") // keys=N,expires=...
 	if err != nil {
 		return "", fmt.Errorf("INFO keyspace: %w", err)
@@ -867,17 +881,19 @@ func longRun(ctx context.Context, t target, dirs []string, host string, n, warmu
 	fmt.Fprintf(&b, "| SET -c 50 | %s | %s | %.2f | %.2f |\n", thousands(float64(oneN)), thousands(one.rps), one.p50, one.p99)
 	fmt.Fprintf(&b, "| SET -c 50 -r 1000000 -d 100 | %s | %s | %.2f | %.2f |\n\n", thousands(float64(n)), thousands(many.rps), many.p50, many.p99)
 	fmt.Fprintf(&b, "Many keys against one key: %.0f%%. Keys at the end: %s.\n\n", 100*many.rps/one.rps, keys)
-	b.WriteString("| node | peak resident memory | data folder, smallest and largest sample | CPU us/req, one key | CPU us/req, many keys |\n|---|---:|---:|---:|---:|\n")
+	b.WriteString("| node | peak resident memory | data folder, smallest and largest sample | CPU us/req, one key | CPU us/req, many keys | sstable bytes written per SET, many keys | write amplification, many keys |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for i, pid := range t.pids {
 		mark := ""
 		if i == t.leader {
 			mark = " (leader at the start)"
 		}
-		fmt.Fprintf(&b, "| %d%s | %d MiB | %d-%d MiB | %s | %s |\n", i+1, mark, peakRSS(pid)>>20, lowDisk[i]>>20, highDisk[i]>>20,
-			micros(one.perRequest(i, oneN)), micros(many.perRequest(i, n)))
+		d := storeAfter[i].minus(storeBefore[i])
+		fmt.Fprintf(&b, "| %d%s | %d MiB | %d-%d MiB | %s | %s | %.0f | %.1f |\n", i+1, mark, peakRSS(pid)>>20, lowDisk[i]>>20, highDisk[i]>>20,
+			micros(one.perRequest(i, oneN)), micros(many.perRequest(i, n)), (d.flushed+d.compacted)/float64(n), (d.flushed+d.compacted)/d.wal)
 	}
 	fmt.Fprintf(&b, "\nCPU us/req: the node's user and system CPU time per request, from /proc/<pid>/stat. redis-benchmark's own: %s (one key), %s (many keys).\n",
 		micros(one.clientPerRequest(oneN)), micros(many.clientPerRequest(n)))
+	b.WriteString("Sstable bytes: what the node's storage engine wrote to its files by flushes and compactions during the many-keys row (raftkv_storage_flushed_bytes_total and raftkv_storage_compacted_bytes_total), compressed; write amplification: those bytes against the bytes written to its write-ahead log meanwhile (raftkv_storage_wal_bytes_total).\n")
 	if quick {
 		b.WriteString("\nQuick run: too short for the figures to mean anything.\n")
 	}
@@ -897,4 +913,46 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return total
+}
+
+// storageBytes are a node's storage engine figures, from its metrics:
+// bytes written to its write-ahead log, flushed to sstables and written
+// by compactions.
+type storageBytes struct{ wal, flushed, compacted float64 }
+
+func (s storageBytes) minus(o storageBytes) storageBytes {
+	return storageBytes{s.wal - o.wal, s.flushed - o.flushed, s.compacted - o.compacted}
+}
+
+// storageFigures reads storageBytes from each node's metrics.
+func storageFigures(metricsAddrs []string) ([]storageBytes, error) {
+	out := make([]storageBytes, len(metricsAddrs))
+	for i, addr := range metricsAddrs {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return nil, fmt.Errorf("metrics of node %d: %w", i+1, err)
+		}
+		var p expfmt.TextParser
+		mf, err := p.TextToMetricFamilies(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("metrics of node %d: %w", i+1, err)
+		}
+		counter := func(name string) (float64, error) {
+			if f := mf[name]; f != nil && len(f.Metric) == 1 && f.Metric[0].Counter != nil {
+				return f.Metric[0].Counter.GetValue(), nil
+			}
+			return 0, fmt.Errorf("metrics of node %d: no counter %s", i+1, name)
+		}
+		if out[i].wal, err = counter("raftkv_storage_wal_bytes_total"); err != nil {
+			return nil, err
+		}
+		if out[i].flushed, err = counter("raftkv_storage_flushed_bytes_total"); err != nil {
+			return nil, err
+		}
+		if out[i].compacted, err = counter("raftkv_storage_compacted_bytes_total"); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
