@@ -889,11 +889,11 @@ func longRun(ctx context.Context, t target, dirs, metricsAddrs []string, host st
 		}
 		d := storeAfter[i].minus(storeBefore[i])
 		fmt.Fprintf(&b, "| %d%s | %d MiB | %d-%d MiB | %s | %s | %.0f | %.1f |\n", i+1, mark, peakRSS(pid)>>20, lowDisk[i]>>20, highDisk[i]>>20,
-			micros(one.perRequest(i, oneN)), micros(many.perRequest(i, n)), (d.flushed+d.compacted)/float64(n), (d.flushed+d.compacted)/d.wal)
+			micros(one.perRequest(i, oneN)), micros(many.perRequest(i, n)), (d.flushed+d.compacted)/float64(n), (d.wal+d.flushed+d.compacted)/d.wal)
 	}
 	fmt.Fprintf(&b, "\nCPU us/req: the node's user and system CPU time per request, from /proc/<pid>/stat. redis-benchmark's own: %s (one key), %s (many keys).\n",
 		micros(one.clientPerRequest(oneN)), micros(many.clientPerRequest(n)))
-	b.WriteString("Sstable bytes: what the node's storage engine wrote to its files by flushes and compactions during the many-keys row (raftkv_storage_flushed_bytes_total and raftkv_storage_compacted_bytes_total), compressed; write amplification: those bytes against the bytes written to its write-ahead log meanwhile (raftkv_storage_wal_bytes_total).\n")
+	b.WriteString("Sstable bytes: what the node's storage engine wrote to its files by flushes and compactions during the many-keys row (raftkv_storage_flushed_bytes_total and raftkv_storage_compacted_bytes_total), compressed; write amplification: those bytes and the bytes written to its write-ahead log meanwhile (raftkv_storage_wal_bytes_total), against the latter.\n")
 	if quick {
 		b.WriteString("\nQuick run: too short for the figures to mean anything.\n")
 	}

@@ -139,10 +139,10 @@ func (e *Engine) Stats() Stats {
 }
 
 // StorageStats are pebble's own figures: the work of its flushes and
-// compactions, the shape of its levels and its block cache. Bytes
-// written to sstables (flushed and compacted) against those written to
-// the write-ahead log are its write amplification, which grows with the
-// number of keys written over (BENCHMARKS.md, many keys).
+// compactions, the shape of its levels and its block cache. All it wrote
+// (the write-ahead log, and sstables by flushes and compactions) against
+// what it took in (the write-ahead log) is its write amplification, which
+// grows with the number of keys written over (BENCHMARKS.md, many keys).
 type StorageStats struct {
 	// Flushes and Compactions count the memtables written to sstables and
 	// pebble's compactions (moves of whole files included), since open.

@@ -103,7 +103,7 @@ func newNodeCollector(n *node) *nodeCollector {
 			flushes:             d("raftkv_storage_flushes_total", "Memtables the storage engine wrote to sstables."),
 			compactions:         d("raftkv_storage_compactions_total", "The storage engine's compactions of sstables."),
 			flushedBytes:        d("raftkv_storage_flushed_bytes_total", "Bytes of sstables written by flushes."),
-			compactedBytes:      d("raftkv_storage_compacted_bytes_total", "Bytes of sstables written by compactions; with the flushed bytes, against the write-ahead log's, the write amplification."),
+			compactedBytes:      d("raftkv_storage_compacted_bytes_total", "Bytes of sstables written by compactions. Write amplification: the write-ahead log's bytes, the flushed and the compacted, against the write-ahead log's."),
 			compactionReadBytes: d("raftkv_storage_compaction_read_bytes_total", "Bytes of sstables read by compactions."),
 			walBytes:            d("raftkv_storage_wal_bytes_total", "Bytes written to the storage engine's write-ahead log."),
 			tableBytes:          d("raftkv_storage_table_bytes", "Size of the live sstables."),
