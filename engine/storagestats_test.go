@@ -11,8 +11,8 @@ import (
 // TestStorageStats: pebble's figures follow the engine's writes. Writes
 // reach the write-ahead log, a flush writes them to level 0, a
 // compaction of overlapping tables reads them back and rewrites them
-// below, reads of a table
-// count in the block cache, and a closed engine reports nothing.
+// below, reads of a table count in the block cache, and a closed engine
+// reports nothing.
 func TestStorageStats(t *testing.T) {
 	e := openWith(t, Options{FS: vfs.NewMem(), CacheSize: 1 << 20})
 	start := e.StorageStats()
