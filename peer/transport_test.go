@@ -2,13 +2,13 @@ package peer
 
 import (
 	"fmt"
-	"net"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/raftkv/raftkv/raft"
+	"github.com/raftkv/raftkv/test/testport"
 )
 
 // inbox collects what a transport's handler receives.
@@ -47,16 +47,6 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func newTransport(t *testing.T, id uint64, addr string, peers map[uint64]string, in *inbox) *Transport {
 	t.Helper()
 	tr, err := New(Config{ID: id, ListenAddr: addr, Peers: peers, Handler: in.handle, QueueSize: 256, ClusterID: "test"})
@@ -71,7 +61,7 @@ func newTransport(t *testing.T, id uint64, addr string, peers map[uint64]string,
 }
 
 func TestRoundTripEveryField(t *testing.T) {
-	addrs := map[uint64]string{1: freeAddr(t), 2: freeAddr(t)}
+	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
 	var in1, in2 inbox
 	t1 := newTransport(t, 1, addrs[1], addrs, &in1)
 	newTransport(t, 2, addrs[2], addrs, &in2)
@@ -108,7 +98,7 @@ func TestRoundTripEveryField(t *testing.T) {
 }
 
 func TestThreeNodes(t *testing.T) {
-	addrs := map[uint64]string{1: freeAddr(t), 2: freeAddr(t), 3: freeAddr(t)}
+	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t), 3: testport.Addr(t)}
 	ins := map[uint64]*inbox{1: {}, 2: {}, 3: {}}
 	trs := map[uint64]*Transport{}
 	for id := range addrs {
@@ -139,7 +129,7 @@ func TestThreeNodes(t *testing.T) {
 }
 
 func TestReconnect(t *testing.T) {
-	addrs := map[uint64]string{1: freeAddr(t), 2: freeAddr(t)}
+	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
 	var in1, in2 inbox
 	t1 := newTransport(t, 1, addrs[1], addrs, &in1)
 	hb := []raft.Message{{Type: raft.MsgHeartbeat, From: 1, To: 2}}
@@ -184,7 +174,7 @@ func TestReconnect(t *testing.T) {
 
 func TestSendNeverBlocks(t *testing.T) {
 	// Peer 2 never exists: the queue fills and the excess is dropped.
-	addrs := map[uint64]string{1: freeAddr(t), 2: freeAddr(t)}
+	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
 	var in1 inbox
 	t1 := newTransport(t, 1, addrs[1], addrs, &in1)
 	start := time.Now()
@@ -212,11 +202,11 @@ func TestSendNeverBlocks(t *testing.T) {
 }
 
 func TestWrongDestinationDropped(t *testing.T) {
-	addrs := map[uint64]string{1: freeAddr(t), 2: freeAddr(t)}
+	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
 	var in1, in2 inbox
 	newTransport(t, 1, addrs[1], addrs, &in1)
 	// Node 3 believes node 2 lives at node 1's address.
-	t3 := newTransport(t, 3, freeAddr(t), map[uint64]string{2: addrs[1]}, &in2)
+	t3 := newTransport(t, 3, testport.Addr(t), map[uint64]string{2: addrs[1]}, &in2)
 	t3.Send([]raft.Message{{Type: raft.MsgHeartbeat, From: 3, To: 2}})
 	waitFor(t, 5*time.Second, "the message to be sent", func() bool { return t3.Stats()[2].Sent == 1 })
 	time.Sleep(50 * time.Millisecond)
@@ -240,7 +230,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestSetPeers(t *testing.T) {
-	addrs := map[uint64]string{1: freeAddr(t), 2: freeAddr(t)}
+	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
 	var in1, in2 inbox
 	t1 := newTransport(t, 1, addrs[1], map[uint64]string{1: addrs[1]}, &in1)
 	newTransport(t, 2, addrs[2], addrs, &in2)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/raftkv/raftkv/test/testport"
 )
 
 // TestRequirePass: a cluster started with --requirepass refuses commands
@@ -26,7 +28,7 @@ func TestRequirePass(t *testing.T) {
 	ctx := context.Background()
 
 	if server, err := exec.LookPath("redis-server"); err == nil {
-		port := freePorts(t, 1)[0]
+		port := testport.Free(t, 1)[0]
 		dir := t.TempDir()
 		redis := exec.Command(server, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 			"--dir", dir, "--logfile", filepath.Join(dir, "log"), "--requirepass", pass)

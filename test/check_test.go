@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raftkv/raftkv/test/testport"
 )
 
 // TestHealthAndConfigCheck: `raftkv health` succeeds against a serving
@@ -29,7 +31,7 @@ func TestHealthAndConfigCheck(t *testing.T) {
 	if out, err := run(nil, "health", "--addr", c.followers(lead)[0].respAddr); err != nil || !strings.Contains(out, "OK: follower, leader ") {
 		t.Fatalf("health on a follower: %v: %s", err, out)
 	}
-	closed := freePorts(t, 1)[0]
+	closed := testport.Free(t, 1)[0]
 	if out, err := run(nil, "health", "--addr", "127.0.0.1:"+strconv.Itoa(closed), "--timeout", "500ms"); err == nil || !strings.Contains(out, "does not answer") {
 		t.Fatalf("health on a closed port: %v: %s", err, out)
 	}

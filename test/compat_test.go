@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raftkv/raftkv/test/testport"
 )
 
 // TestCompatWithRedis sends the same commands to a real redis-server and to
@@ -27,7 +29,7 @@ func TestCompatWithRedis(t *testing.T) {
 		}
 		t.Skip("redis-server not found: install Debian's redis-server to compare replies with Redis")
 	}
-	port := freePorts(t, 1)[0]
+	port := testport.Free(t, 1)[0]
 	dir := t.TempDir()
 	redis := exec.Command(server, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "log"))
 	if err := redis.Start(); err != nil {

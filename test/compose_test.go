@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/raftkv/raftkv/test/testport"
 )
 
 // composeCommand is how this host runs Docker Compose: the docker CLI
@@ -61,7 +63,7 @@ func TestCompose(t *testing.T) {
 	tag := fmt.Sprintf("%d-%d", os.Getpid(), rand.IntN(1<<20))
 	image := "raftkv-test:compose-" + tag
 	buildImage(t, image)
-	ports := freePorts(t, 3)
+	ports := testport.Free(t, 3)
 	project := "raftkv-test-" + tag
 	env := []string{"RAFTKV_IMAGE=" + image}
 	for i, p := range ports {

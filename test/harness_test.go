@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/raftkv/raftkv/conf"
+	"github.com/raftkv/raftkv/test/testport"
 )
 
 // binary is the raftkv binary built once for every test in this package,
@@ -69,27 +70,6 @@ func TestMain(m *testing.M) {
 type quietLogger struct{}
 
 func (quietLogger) Printf(context.Context, string, ...any) {}
-
-// freePorts returns n distinct free TCP ports on 127.0.0.1.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	ports := make([]int, 0, n)
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("find a free port: %v", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
 
 // proc is one raftkv server process of a test cluster.
 type proc struct {
@@ -146,7 +126,7 @@ func startSkewedCluster(t testing.TB, n int, rates []float64, extra ...string) *
 // starting it; launch starts it.
 func newCluster(t testing.TB, n int, rates []float64, extra ...string) *cluster {
 	t.Helper()
-	ports := freePorts(t, 2*n)
+	ports := testport.Free(t, 2*n)
 	c := &cluster{t: t, extra: extra, last: uint64(n), rates: rates}
 	var tc conf.Config
 	for i, a := range extra {
@@ -310,7 +290,7 @@ func (p *proc) running() bool {
 // addNode starts a new node that joins the cluster through via.
 func (c *cluster) addNode(via *proc) *proc {
 	c.t.Helper()
-	ports := freePorts(c.t, 2)
+	ports := testport.Free(c.t, 2)
 	c.last++
 	id := c.last
 	base := filepath.Dir(c.nodes[0].dataDir)

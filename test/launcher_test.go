@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/raftkv/raftkv/conf"
+	"github.com/raftkv/raftkv/test/testport"
 )
 
 // TestClusterCommand runs `raftkv cluster` as a user would: it starts three
@@ -26,7 +27,7 @@ import (
 // same data when started again.
 func TestClusterCommand(t *testing.T) {
 	dir := t.TempDir()
-	ports := freePorts(t, 6)
+	ports := testport.Free(t, 6)
 	respPort, peerPort := ports[0], ports[3]
 	// The launcher places node i on port+i-1: check those are free too.
 	for i := 1; i < 3; i++ {

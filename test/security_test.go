@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/raftkv/raftkv/test/testcert"
+	"github.com/raftkv/raftkv/test/testport"
 )
 
 // raftField is one field of RAFT.INFO from p.
@@ -31,7 +32,7 @@ func (c *cluster) raftField(p *proc, field string) string {
 // adds flags. It returns the node's log file.
 func (c *cluster) rogue(t *testing.T, extra ...string) string {
 	t.Helper()
-	ports := freePorts(t, 2)
+	ports := testport.Free(t, 2)
 	dir := t.TempDir()
 	self := fmt.Sprintf("127.0.0.1:%d", ports[1])
 	peers := fmt.Sprintf("1=%s/%s,2=%s/%s,3=%s/127.0.0.1:%d",
