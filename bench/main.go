@@ -57,6 +57,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/raftkv/raftkv/conf"
+	"github.com/raftkv/raftkv/test/testport"
 )
 
 // row is one redis-benchmark run, given the same way to every system.
@@ -215,11 +216,10 @@ func run(ctx context.Context, n, warmup, rounds int, quick, long bool, out, comp
 	if b, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/raftkv").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/raftkv (run bench from the repository root): %v\n%s", err, b)
 	}
-	ports := make([]int, 3*nodes) // RESP, peers, metrics
-	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
-			return err
-		}
+	// RESP, peers, metrics; none the port redis-server already holds.
+	ports, err := testport.Ports(3 * nodes)
+	if err != nil {
+		return err
 	}
 	var peers []string
 	for i := 0; i < nodes; i++ {
@@ -608,13 +608,15 @@ func infoField(addr, field string) (string, error) {
 	return "", sc.Err()
 }
 
+// freePort is a free port outside the range the kernel takes the local
+// ports of connections from, so that no connection can take it before
+// its server binds it (see testport).
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := testport.Ports(1)
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
 }
 
 // userHZ is the unit of the CPU times in /proc/<pid>/stat: Linux's

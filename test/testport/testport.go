@@ -1,6 +1,7 @@
-// Package testport finds free TCP ports on 127.0.0.1 for tests that hand
-// an address to something that binds it later: a server process, or a
-// transport started once its peers' addresses are known.
+// Package testport finds free TCP ports on 127.0.0.1 for tests, and the
+// benchmark harness, that hand an address to something that binds it
+// later: a server process, or a transport started once its peers'
+// addresses are known.
 //
 // The port a listener on port 0 gets comes from the range the kernel also
 // takes the local ports of outgoing connections from
@@ -13,6 +14,7 @@
 package testport
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -22,9 +24,19 @@ import (
 )
 
 // Free returns n distinct TCP ports on 127.0.0.1 that were free a moment
-// ago, outside the kernel's range for the local ports of connections.
+// ago, outside the kernel's range for the local ports of connections; the
+// test fails when it finds none.
 func Free(t testing.TB, n int) []int {
 	t.Helper()
+	ports, err := Ports(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ports
+}
+
+// Ports is Free for callers that are not tests (the benchmark harness).
+func Ports(n int) ([]int, error) {
 	from, to := portRange(ephemeralRange())
 	var ls []net.Listener
 	defer func() {
@@ -37,21 +49,21 @@ func Free(t testing.TB, n int) []int {
 		port := 0 // the kernel's choice, when there is no room outside its range
 		if to > from {
 			if tries == 100*n {
-				t.Fatalf("no %d free ports among %d-%d after %d tries", n, from, to-1, tries)
+				return nil, fmt.Errorf("no %d free ports among %d-%d after %d tries", n, from, to-1, tries)
 			}
 			port = from + rand.IntN(to-from)
 		}
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
 			if port == 0 {
-				t.Fatalf("find a free port: %v", err)
+				return nil, fmt.Errorf("find a free port: %w", err)
 			}
 			continue // taken
 		}
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	return ports
+	return ports, nil
 }
 
 // Addr returns one address Free found, as host:port.
