@@ -13,7 +13,6 @@ import (
 	"github.com/raftkv/raftkv/conf"
 	"github.com/raftkv/raftkv/raft"
 	"github.com/raftkv/raftkv/test/testcert"
-	"github.com/raftkv/raftkv/test/testport"
 )
 
 // logBuffer is a logger whose lines a test can search.
@@ -81,7 +80,7 @@ func refusedFor(t *testing.T, from *Transport, in *inbox, d time.Duration) {
 }
 
 func TestOtherClusterRefused(t *testing.T) {
-	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
+	addrs := peerAddrs(t, 2)
 	var in1, in2 inbox
 	t1, log1 := secureNode(t, Config{ID: 1, ListenAddr: addrs[1], Peers: addrs, ClusterID: "alpha"}, &in1)
 	_, log2 := secureNode(t, Config{ID: 2, ListenAddr: addrs[2], Peers: addrs, ClusterID: "beta"}, &in2)
@@ -99,7 +98,7 @@ func TestOtherClusterRefused(t *testing.T) {
 }
 
 func TestSameClusterAccepted(t *testing.T) {
-	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
+	addrs := peerAddrs(t, 2)
 	var in1, in2 inbox
 	t1, _ := secureNode(t, Config{ID: 1, ListenAddr: addrs[1], Peers: addrs, ClusterID: "alpha"}, &in1)
 	secureNode(t, Config{ID: 2, ListenAddr: addrs[2], Peers: addrs, ClusterID: "alpha"}, &in2)
@@ -119,7 +118,7 @@ func peerTLS(t *testing.T, ca *testcert.CA, name string) *tls.Config {
 
 func TestMutualTLS(t *testing.T) {
 	ca := testcert.NewCA(t, "cluster")
-	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
+	addrs := peerAddrs(t, 2)
 	var in1, in2 inbox
 	t1, _ := secureNode(t, Config{ID: 1, ListenAddr: addrs[1], Peers: addrs, ClusterID: "c", TLS: peerTLS(t, ca, "node1")}, &in1)
 	secureNode(t, Config{ID: 2, ListenAddr: addrs[2], Peers: addrs, ClusterID: "c", TLS: peerTLS(t, ca, "node2")}, &in2)
@@ -152,7 +151,7 @@ func TestMutualTLSRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
+			addrs := peerAddrs(t, 2)
 			var in1, in2 inbox
 			rogue, log1 := secureNode(t, Config{ID: 1, ListenAddr: addrs[1], Peers: addrs, ClusterID: "c", TLS: tc.tls}, &in1)
 			_, log2 := secureNode(t, Config{ID: 2, ListenAddr: addrs[2], Peers: addrs, ClusterID: "c", TLS: peerTLS(t, ca, "node2")}, &in2)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/raftkv/raftkv/raft"
-	"github.com/raftkv/raftkv/test/testport"
 )
 
 type fakeSnap struct {
@@ -28,7 +27,7 @@ func (f *fakeSnap) WriteTo(w io.Writer) (int64, error) {
 func (f *fakeSnap) Close() error { f.closed = true; return nil }
 
 func TestSnapshotStream(t *testing.T) {
-	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
+	addrs := peerAddrs(t, 2)
 	data := bytes.Repeat([]byte("0123456789abcdef"), 3<<20/16+7) // a little over 3 MiB: several chunks
 	snap := &fakeSnap{meta: raft.SnapshotMeta{Index: 500, Term: 4}, data: data}
 	var in1, in2 inbox

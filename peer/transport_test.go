@@ -47,6 +47,16 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// peerAddrs gives nodes 1 to n distinct free addresses.
+func peerAddrs(t *testing.T, n int) map[uint64]string {
+	t.Helper()
+	addrs := map[uint64]string{}
+	for i, a := range testport.Addrs(t, n) {
+		addrs[uint64(i+1)] = a
+	}
+	return addrs
+}
+
 func newTransport(t *testing.T, id uint64, addr string, peers map[uint64]string, in *inbox) *Transport {
 	t.Helper()
 	tr, err := New(Config{ID: id, ListenAddr: addr, Peers: peers, Handler: in.handle, QueueSize: 256, ClusterID: "test"})
@@ -61,7 +71,7 @@ func newTransport(t *testing.T, id uint64, addr string, peers map[uint64]string,
 }
 
 func TestRoundTripEveryField(t *testing.T) {
-	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
+	addrs := peerAddrs(t, 2)
 	var in1, in2 inbox
 	t1 := newTransport(t, 1, addrs[1], addrs, &in1)
 	newTransport(t, 2, addrs[2], addrs, &in2)
@@ -98,7 +108,7 @@ func TestRoundTripEveryField(t *testing.T) {
 }
 
 func TestThreeNodes(t *testing.T) {
-	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t), 3: testport.Addr(t)}
+	addrs := peerAddrs(t, 3)
 	ins := map[uint64]*inbox{1: {}, 2: {}, 3: {}}
 	trs := map[uint64]*Transport{}
 	for id := range addrs {
@@ -129,7 +139,7 @@ func TestThreeNodes(t *testing.T) {
 }
 
 func TestReconnect(t *testing.T) {
-	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
+	addrs := peerAddrs(t, 2)
 	var in1, in2 inbox
 	t1 := newTransport(t, 1, addrs[1], addrs, &in1)
 	hb := []raft.Message{{Type: raft.MsgHeartbeat, From: 1, To: 2}}
@@ -174,7 +184,7 @@ func TestReconnect(t *testing.T) {
 
 func TestSendNeverBlocks(t *testing.T) {
 	// Peer 2 never exists: the queue fills and the excess is dropped.
-	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
+	addrs := peerAddrs(t, 2)
 	var in1 inbox
 	t1 := newTransport(t, 1, addrs[1], addrs, &in1)
 	start := time.Now()
@@ -202,11 +212,11 @@ func TestSendNeverBlocks(t *testing.T) {
 }
 
 func TestWrongDestinationDropped(t *testing.T) {
-	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
+	addrs := peerAddrs(t, 2)
 	var in1, in2 inbox
 	newTransport(t, 1, addrs[1], addrs, &in1)
 	// Node 3 believes node 2 lives at node 1's address.
-	t3 := newTransport(t, 3, testport.Addr(t), map[uint64]string{2: addrs[1]}, &in2)
+	t3 := newTransport(t, 3, testport.Addrs(t, 1)[0], map[uint64]string{2: addrs[1]}, &in2)
 	t3.Send([]raft.Message{{Type: raft.MsgHeartbeat, From: 3, To: 2}})
 	waitFor(t, 5*time.Second, "the message to be sent", func() bool { return t3.Stats()[2].Sent == 1 })
 	time.Sleep(50 * time.Millisecond)
@@ -230,7 +240,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestSetPeers(t *testing.T) {
-	addrs := map[uint64]string{1: testport.Addr(t), 2: testport.Addr(t)}
+	addrs := peerAddrs(t, 2)
 	var in1, in2 inbox
 	t1 := newTransport(t, 1, addrs[1], map[uint64]string{1: addrs[1]}, &in1)
 	newTransport(t, 2, addrs[2], addrs, &in2)

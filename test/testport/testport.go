@@ -66,10 +66,14 @@ func Ports(n int) ([]int, error) {
 	return ports, nil
 }
 
-// Addr returns one address Free found, as host:port.
-func Addr(t testing.TB) string {
+// Addrs returns n distinct addresses (host:port) as Free finds them.
+func Addrs(t testing.TB, n int) []string {
 	t.Helper()
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(Free(t, 1)[0]))
+	addrs := make([]string, n)
+	for i, port := range Free(t, n) {
+		addrs[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	}
+	return addrs
 }
 
 // minRoom is the fewest ports a range must hold for Free to draw from it.
