@@ -196,10 +196,11 @@ func run(ctx context.Context, n, warmup, rounds int, quick, long bool, out, comp
 	case noRedis != nil:
 		fmt.Fprintln(os.Stderr, "bench: redis-server not found (apt-get install redis-server); measuring without it")
 	default:
-		port, err := freePort()
+		ports, err := testport.Ports(1)
 		if err != nil {
 			return err
 		}
+		port := ports[0]
 		dir := filepath.Join(tmp, "redis")
 		os.MkdirAll(dir, 0o755)
 		cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
@@ -606,17 +607,6 @@ func infoField(addr, field string) (string, error) {
 		}
 	}
 	return "", sc.Err()
-}
-
-// freePort is a free port outside the range the kernel takes the local
-// ports of connections from, so that no connection can take it before
-// its server binds it (see testport).
-func freePort() (int, error) {
-	ports, err := testport.Ports(1)
-	if err != nil {
-		return 0, err
-	}
-	return ports[0], nil
 }
 
 // userHZ is the unit of the CPU times in /proc/<pid>/stat: Linux's
