@@ -27,24 +27,28 @@ func TestStorageStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	flushed := e.StorageStats()
+	// Pebble compacts on its own whenever it chooses: level 0 may be
+	// empty already, but only if a compaction took the table.
 	if flushed.Flushes <= written.Flushes || flushed.FlushedBytes <= written.FlushedBytes ||
-		flushed.L0Files == 0 || flushed.TableBytes == 0 || flushed.ReadAmp == 0 {
+		(flushed.L0Files == 0 && flushed.Compactions == written.Compactions) ||
+		flushed.TableBytes == 0 || flushed.ReadAmp == 0 {
 		t.Fatalf("after a flush: %+v (before it %+v)", flushed, written)
 	}
-	// Two overlapping tables in level 0: the compaction merges them (a
-	// lone table would be moved down, not rewritten).
+	// A second table over the same keys: a compaction merges the two (a
+	// lone table would be moved down, not rewritten). Pebble may start it
+	// itself as soon as the second is flushed, before the one asked for
+	// here; either way, the figures move from the first table's.
 	applyKeys(t, e, 5, "s0-", 256)
 	if err := e.db.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	flushed = e.StorageStats()
 	if err := e.db.Compact(context.Background(), []byte{prefixData}, dataUpper, false); err != nil {
 		t.Fatal(err)
 	}
 	compacted := e.StorageStats()
 	if compacted.Compactions <= flushed.Compactions || compacted.CompactedBytes <= flushed.CompactedBytes ||
 		compacted.CompactionReadBytes <= flushed.CompactionReadBytes || compacted.L0Files != 0 {
-		t.Fatalf("after a compaction: %+v (before it %+v)", compacted, flushed)
+		t.Fatalf("after a compaction: %+v (with the first table alone %+v)", compacted, flushed)
 	}
 	if _, found, err := e.Key([]byte("s0-0")); err != nil || !found {
 		t.Fatalf("read s0-0: found %v, %v", found, err)
