@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/raftkv/raftkv/raft"
