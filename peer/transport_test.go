@@ -212,11 +212,13 @@ func TestSendNeverBlocks(t *testing.T) {
 }
 
 func TestWrongDestinationDropped(t *testing.T) {
-	addrs := peerAddrs(t, 2)
+	addrs := peerAddrs(t, 3)
+	self3 := addrs[3]
+	delete(addrs, 3) // unknown to node 1
 	var in1, in2 inbox
 	newTransport(t, 1, addrs[1], addrs, &in1)
 	// Node 3 believes node 2 lives at node 1's address.
-	t3 := newTransport(t, 3, testport.Addrs(t, 1)[0], map[uint64]string{2: addrs[1]}, &in2)
+	t3 := newTransport(t, 3, self3, map[uint64]string{2: addrs[1]}, &in2)
 	t3.Send([]raft.Message{{Type: raft.MsgHeartbeat, From: 3, To: 2}})
 	waitFor(t, 5*time.Second, "the message to be sent", func() bool { return t3.Stats()[2].Sent == 1 })
 	time.Sleep(50 * time.Millisecond)

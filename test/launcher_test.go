@@ -27,12 +27,18 @@ import (
 // same data when started again.
 func TestClusterCommand(t *testing.T) {
 	dir := t.TempDir()
-	ports := testport.Free(t, 6)
-	respPort, peerPort := ports[0], ports[3]
-	// The launcher places node i on port+i-1: check those are free too.
-	for i := 1; i < 3; i++ {
-		if !portFree(respPort+i) || !portFree(peerPort+i) {
-			t.Skipf("ports next to %d/%d are taken; rerun", respPort, peerPort)
+	// The launcher places node i on port+i-1: both runs of three ports
+	// must be free, and apart.
+	respPort, peerPort := 0, 0
+	for tries := 0; ; tries++ {
+		ports := testport.Free(t, 2)
+		respPort, peerPort = min(ports[0], ports[1]), max(ports[0], ports[1])
+		if peerPort-respPort >= 3 && portFree(respPort+1) && portFree(respPort+2) &&
+			portFree(peerPort+1) && portFree(peerPort+2) {
+			break
+		}
+		if tries == 20 {
+			t.Fatalf("no two runs of three free ports in %d tries", tries+1)
 		}
 	}
 	var logPath string
