@@ -256,7 +256,7 @@ func Open(dir string, o Options) (*Engine, error) {
 	opts.LBaseMaxBytes = 1 << 20
 	heldSync := o.FS == nil && o.HoldProcessorInSync
 	if heldSync {
-		opts.FS = heldSyncFS(vfs.Default)
+		opts.FS = heldSyncFS{vfs.Default}
 	}
 	opts.MemTableSize = memTableSize
 	opts.MemTableStopWritesThreshold = memTablesQueued

@@ -12,38 +12,24 @@ import (
 // with.
 const walCategory vfs.DiskWriteCategory = "pebble-wal"
 
-// walFS hands out write-ahead log files through wrap (which may return
-// the file as it is). Every other file, and every other call, goes to the
-// file system below.
-type walFS struct {
-	vfs.FS
-	wrap func(vfs.File) vfs.File
-}
-
-func (fs walFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
-	f, err := fs.FS.Create(name, category)
-	return fs.wal(f, err, category)
-}
-
-func (fs walFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
-	f, err := fs.FS.ReuseForWrite(oldname, newname, category)
-	return fs.wal(f, err, category)
-}
-
-func (fs walFS) wal(f vfs.File, err error, category vfs.DiskWriteCategory) (vfs.File, error) {
-	if err != nil || f == nil || category != walCategory {
-		return f, err
-	}
-	return fs.wrap(f), nil
-}
-
 // heldSyncFS hands out write-ahead log files whose SyncData keeps the Go
 // processor of the goroutine that calls it (Options.HoldProcessorInSync).
-func heldSyncFS(fs vfs.FS) vfs.FS { return walFS{fs, holdSync} }
+// Every other file, and every other call, goes to the file system below.
+type heldSyncFS struct{ vfs.FS }
 
-// holdSync wraps a write-ahead log that has a file descriptor.
-func holdSync(f vfs.File) vfs.File {
-	if f.Fd() == vfs.InvalidFd {
+func (fs heldSyncFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.Create(name, category)
+	return holdSync(f, category), err
+}
+
+func (fs heldSyncFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.ReuseForWrite(oldname, newname, category)
+	return holdSync(f, category), err
+}
+
+// holdSync wraps f if it is a write-ahead log with a file descriptor.
+func holdSync(f vfs.File, category vfs.DiskWriteCategory) vfs.File {
+	if f == nil || category != walCategory || f.Fd() == vfs.InvalidFd {
 		return f
 	}
 	return heldSyncFile{f}

@@ -18,7 +18,7 @@ import (
 func TestHeldSyncFS(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	dir := t.TempDir()
-	fs := heldSyncFS(vfs.Default)
+	fs := heldSyncFS{vfs.Default}
 	path := func(name string) string { return filepath.Join(dir, name) }
 	for _, c := range []struct {
 		name     string

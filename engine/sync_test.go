@@ -59,12 +59,30 @@ func TestSyncPolicy(t *testing.T) {
 	}
 }
 
-// countSyncs counts the syncs of write-ahead log files as they are made.
+// walSyncFS counts the syncs of write-ahead log files as they are made.
 // Pebble records a sync in its latency histogram (Engine.FsyncLatency)
 // only after it has woken the writers the sync covered, so a writer back
 // from its wait may read the histogram before the sync is in it.
-func countSyncs(fs vfs.FS, syncs *atomic.Int64) vfs.FS {
-	return walFS{fs, func(f vfs.File) vfs.File { return walSyncFile{f, syncs} }}
+type walSyncFS struct {
+	vfs.FS
+	syncs *atomic.Int64
+}
+
+func (fs walSyncFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.Create(name, category)
+	return fs.wrap(f, err, category)
+}
+
+func (fs walSyncFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.ReuseForWrite(oldname, newname, category)
+	return fs.wrap(f, err, category)
+}
+
+func (fs walSyncFS) wrap(f vfs.File, err error, category vfs.DiskWriteCategory) (vfs.File, error) {
+	if err != nil || category != walCategory {
+		return f, err
+	}
+	return walSyncFile{f, fs.syncs}, nil
 }
 
 type walSyncFile struct {
@@ -86,7 +104,7 @@ func (f walSyncFile) SyncData() error {
 // caller decides what runs first; one wait syncs every write before it.
 func TestSaveAsyncSyncsOnWait(t *testing.T) {
 	var syncs atomic.Int64
-	e, err := Open(filepath.Join(t.TempDir(), "db"), Options{FS: countSyncs(vfs.Default, &syncs)})
+	e, err := Open(filepath.Join(t.TempDir(), "db"), Options{FS: walSyncFS{vfs.Default, &syncs}})
 	if err != nil {
 		t.Fatal(err)
 	}
